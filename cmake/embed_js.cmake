@@ -1,0 +1,22 @@
+# Turns the runtime's .js files into one C file:
+#   const struct iso__js_file iso__runtime_files[]; const size_t iso__runtime_n_files;
+# Invoked by CMakeLists.txt with -DOUT=... -DINPUTS=a.js;b.js (sorted: files load in name order).
+set(body "/* Generated from isolates/js/*.js by cmake/embed_js.cmake; do not edit. */\n#include <stddef.h>\n")
+set(table "")
+set(i 0)
+foreach(f IN LISTS INPUTS)
+  file(READ "${f}" hex HEX)
+  string(LENGTH "${hex}" hexlen)
+  math(EXPR n "${hexlen} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  get_filename_component(name "${f}" NAME)
+  string(APPEND body "static const char js_${i}[] = {${hex}0x00};\n")
+  string(APPEND table "    {\"${name}\", js_${i}, ${n}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "struct iso__js_file { const char *name; const char *source; size_t len; };\n")
+string(APPEND body "const struct iso__js_file iso__runtime_files[] = {\n${table}    {0, 0, 0}\n};\n")
+string(APPEND body "const size_t iso__runtime_n_files = ${i};\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUT}.tmp")

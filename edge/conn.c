@@ -1,0 +1,282 @@
+/*
+ * One client connection: reads feed the HTTP/1.1 parser, each complete request is answered
+ * in order (pipelining), responses are batched into one write per read, and a single timer
+ * enforces the header, body and idle timeouts. A connection that must close sends its last
+ * response, then shuts down its side and discards input briefly (lingering close) so the
+ * client reads the response instead of a reset.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge/edge_int.h"
+
+#define MAX_PENDING_OUT (1u << 20) /* stop reading while this much response is unsent */
+#define LINGER_MS 2000
+
+static void on_close(uv_handle_t *h)
+{
+    struct edge_conn *c = h->data;
+    if (--c->handles_open > 0)
+        return;
+    struct edge_shard *sh = c->shard;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        sh->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    sh->n_conns--;
+    edge_h1_dispose(&c->parser);
+    ed_buf_dispose(&c->out);
+    ed_buf_dispose(&c->writing);
+    free(c);
+    edge__shard_conn_gone(sh);
+}
+
+void edge__conn_close(struct edge_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+    uv_close((uv_handle_t *)&c->timer, on_close);
+}
+
+bool edge__conn_idle(const struct edge_conn *c)
+{
+    return !c->parser.in_message && !c->write_pending && c->out.len == 0;
+}
+
+static void arm_timer(struct edge_conn *c);
+static void flush(struct edge_conn *c);
+static void start_reading(struct edge_conn *c);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+
+static void on_linger_timeout(uv_timer_t *t)
+{
+    edge__conn_close(t->data);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct edge_conn *c = req->data;
+    free(req);
+    if (status < 0 || c->closing)
+        edge__conn_close(c);
+}
+
+/* All output is out: send FIN, keep reading (and discarding) until the client closes. */
+static void start_linger(struct edge_conn *c)
+{
+    if (c->lingering || c->closing)
+        return;
+    c->lingering = true;
+    uv_timer_start(&c->timer, on_linger_timeout, LINGER_MS, 0);
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        free(req);
+        edge__conn_close(c);
+        return;
+    }
+    req->data = c;
+    start_reading(c); /* to see the client's EOF; on_read discards what arrives meanwhile */
+}
+
+
+static void start_reading(struct edge_conn *c)
+{
+    if (!c->reading && !c->closing && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+}
+
+static void stop_reading(struct edge_conn *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void after_output(struct edge_conn *c)
+{
+    if (c->closing || c->write_pending || c->out.len)
+        return;
+    if (c->close_after_write) {
+        start_linger(c);
+        return;
+    }
+    if (c->shard->draining && edge__conn_idle(c)) {
+        edge__conn_close(c);
+        return;
+    }
+    start_reading(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct edge_conn *c = req->data;
+    c->write_pending = false;
+    ed_buf_clear(&c->writing);
+    if (status < 0) {
+        edge__conn_close(c);
+        return;
+    }
+    flush(c);
+}
+
+static void flush(struct edge_conn *c)
+{
+    if (c->closing)
+        return;
+    if (c->out.len && !c->write_pending) {
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n > 0)
+            ed_buf_consume(&c->out, (size_t)n);
+        else if (n < 0 && n != UV_EAGAIN) {
+            edge__conn_close(c);
+            return;
+        }
+        if (c->out.len) {
+            /* swap buffers: out keeps collecting while writing is in flight */
+            struct ed_buf tmp = c->writing;
+            c->writing = c->out;
+            c->out = tmp;
+            ed_buf_clear(&c->out);
+            b = uv_buf_init(c->writing.data, (unsigned)c->writing.len);
+            c->wreq.data = c;
+            if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+                edge__conn_close(c);
+                return;
+            }
+            c->write_pending = true;
+        }
+    }
+    if (c->out.len + c->writing.len > MAX_PENDING_OUT)
+        stop_reading(c);
+    after_output(c);
+    if (!c->closing && !c->lingering)
+        arm_timer(c);
+}
+
+static void fail(struct edge_conn *c, int status, const char *msg)
+{
+    edge_h1_write_simple(&c->out, status, msg, false);
+    c->close_after_write = true;
+    ED_DEBUG("event=bad_request shard=%d status=%d reason=\"%s\"", c->shard->id, status, msg);
+    edge__access_log(c->shard, "-", "-", NULL, status, 0, 0, 0);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    struct edge_conn *c = t->data;
+    if (c->write_pending || !c->parser.in_message) {
+        edge__conn_close(c); /* idle keep-alive, or a client that stopped reading */
+        return;
+    }
+    stop_reading(c);
+    fail(c, 408, c->parser.headers_done ? "Request body timeout" : "Request header timeout");
+    flush(c);
+}
+
+/* One timer per connection; its deadline depends on what the connection is waiting for. */
+static void arm_timer(struct edge_conn *c)
+{
+    const struct edge_config *cfg = c->shard->srv->cfg;
+    uint64_t now = ed_now_ns(), deadline;
+    if (c->parser.in_message && !c->write_pending) {
+        if (!c->request_start_ns)
+            c->request_start_ns = now;
+        if (c->parser.headers_done && !c->headers_done_ns)
+            c->headers_done_ns = now;
+        /* measured from the request's first byte: trickling bytes buys no time (slowloris) */
+        deadline = c->parser.headers_done
+                       ? c->headers_done_ns + (uint64_t)cfg->body_timeout_ms * 1000000u
+                       : c->request_start_ns + (uint64_t)cfg->header_timeout_ms * 1000000u;
+    } else {
+        deadline = now + (uint64_t)cfg->idle_timeout_ms * 1000000u;
+    }
+    uint64_t ms = deadline > now ? (deadline - now + 999999u) / 1000000u : 0;
+    uv_timer_start(&c->timer, on_timeout, ms, 0);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct edge_conn *c = h->data;
+    (void)hint;
+    *buf = uv_buf_init(c->shard->read_buf, sizeof c->shard->read_buf);
+}
+
+static void process(struct edge_conn *c, const char *data, size_t len)
+{
+    size_t off = 0;
+    while (off < len && !c->close_after_write && !c->closing) {
+        size_t used = 0;
+        enum h1_event ev = edge_h1_feed(&c->parser, data + off, len - off, &used);
+        off += used;
+        if (ev == H1_ERROR) {
+            fail(c, c->parser.error_status, c->parser.error_reason);
+            break;
+        }
+        if (ev == H1_NEED_MORE)
+            break;
+        edge__dispatch(c, &c->parser.req);
+        edge_h1_next(&c->parser);
+        c->request_start_ns = c->headers_done_ns = 0;
+        c->continue_sent = false;
+    }
+    if (c->parser.headers_done && c->parser.req.expect_continue && !c->continue_sent &&
+        !c->close_after_write) {
+        ed_buf_appends(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+        c->continue_sent = true;
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct edge_conn *c = s->data;
+    if (nread < 0) {
+        /* EOF or error: a half-received request has nobody to answer to */
+        edge__conn_close(c);
+        return;
+    }
+    if (c->lingering || nread == 0)
+        return;
+    process(c, buf->base, (size_t)nread);
+    if (c->close_after_write)
+        stop_reading(c);
+    flush(c);
+}
+
+void edge__conn_accept(struct edge_shard *sh)
+{
+    struct edge_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->shard = sh;
+    struct h1_limits lim = {.max_header_bytes = sh->srv->cfg->max_header_bytes,
+                            .max_body_bytes = sh->srv->cfg->max_body_bytes};
+    if (edge_h1_init(&c->parser, &lim) != 0) {
+        free(c);
+        return;
+    }
+    ed_buf_init(&c->out);
+    ed_buf_init(&c->writing);
+    uv_tcp_init(&sh->loop, &c->tcp);
+    uv_timer_init(&sh->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles_open = 2;
+    c->next = sh->conns;
+    if (sh->conns)
+        sh->conns->prev = c;
+    sh->conns = c;
+    sh->n_conns++;
+    if (uv_accept((uv_stream_t *)&sh->listener, (uv_stream_t *)&c->tcp) != 0) {
+        edge__conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    start_reading(c);
+    arm_timer(c);
+}

@@ -1,0 +1,245 @@
+/*
+ * The node's main thread: parses flags, loads the site, starts V8 and the watchdog, binds one
+ * SO_REUSEPORT listener per shard, runs the shard threads, and turns SIGTERM/SIGINT into a
+ * bounded drain. A second signal forces the shards to close every connection at once.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "edge/edge.h"
+#include "edge/edge_int.h"
+
+/* A listening socket with SO_REUSEPORT, so each shard accepts on its own and the kernel
+ * spreads connections between them without a shared accept lock. */
+static int open_listener(const char *host, int port, int *bound_port, struct ed_error *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        sslen = sizeof *in4;
+    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        sslen = sizeof *in6;
+    } else {
+        return ed_error_set(err, ED_EINVAL, "--listen: '%s' is not an IP address", host);
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return ed_error_set(err, -errno, "socket: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
+        bind(fd, (struct sockaddr *)&ss, sslen) || listen(fd, 1024)) {
+        int e = errno;
+        close(fd);
+        return ed_error_set(err, -e, "cannot listen on %s:%d: %s", host, port, strerror(e));
+    }
+    sslen = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sslen);
+    *bound_port = ntohs(ss.ss_family == AF_INET ? in4->sin_port : in6->sin6_port);
+    return fd;
+}
+
+/* Written via rename so a reader never sees a half-written port. */
+static int write_port_file(const char *path, int port, struct ed_error *err)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+        return ed_error_set(err, ED_EIO, "cannot write --port-file %s: %s", path, strerror(errno));
+    return 0;
+}
+
+struct main_loop {
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    struct edge_server *srv;
+};
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct main_loop *m = h->data;
+    int was = atomic_fetch_add(&m->srv->drain, 1);
+    ED_INFO("event=%s signal=%s", was == 0 ? "drain" : "force_stop",
+            signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    for (int i = 0; i < m->srv->n_shards; i++)
+        uv_async_send(&m->srv->shards[i].wake);
+    if (was >= 1) {
+        uv_close((uv_handle_t *)&m->sigterm, NULL);
+        uv_close((uv_handle_t *)&m->sigint, NULL);
+    }
+}
+
+static void on_all_shards_done(uv_async_t *h)
+{
+    struct main_loop *m = h->data;
+    uv_close((uv_handle_t *)h, NULL);
+    if (!uv_is_closing((uv_handle_t *)&m->sigterm)) {
+        uv_close((uv_handle_t *)&m->sigterm, NULL);
+        uv_close((uv_handle_t *)&m->sigint, NULL);
+    }
+}
+
+struct shard_waiter {
+    struct edge_server *srv;
+    uv_async_t *done;
+};
+
+static void wait_shards(void *arg)
+{
+    struct shard_waiter *w = arg;
+    for (int i = 0; i < w->srv->n_shards; i++)
+        uv_thread_join(&w->srv->shards[i].thread);
+    uv_async_send(w->done);
+}
+
+static int open_access_log(const char *path, struct ed_error *err)
+{
+    if (strcmp(path, "-") == 0)
+        return 2;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return ed_error_set(err, ED_ECONFIG, "cannot open --access-log %s: %s", path, strerror(errno));
+    return fd;
+}
+
+/* Runs the shards until they have drained. Returns 0 or a negative code with err set. */
+static int serve(struct edge_server *srv, struct ed_error *err)
+{
+    const struct edge_config *cfg = srv->cfg;
+    int rc = 0, port = cfg->listen_port, started = 0;
+    srv->shards = calloc((size_t)cfg->threads, sizeof *srv->shards);
+    if (!srv->shards)
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    for (int i = 0; i < cfg->threads && rc == 0; i++) {
+        int fd = open_listener(cfg->listen_host, port, &port, err);
+        if (fd < 0)
+            rc = fd;
+        else if ((rc = edge__shard_init(&srv->shards[i], srv, i, fd, err)) != 0)
+            close(fd);
+        else
+            srv->n_shards++;
+    }
+    if (rc == 0 && cfg->port_file)
+        rc = write_port_file(cfg->port_file, port, err);
+
+    /* Shards never see SIGTERM/SIGINT: the main loop turns them into a drain. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    for (int i = 0; rc == 0 && i < srv->n_shards; i++) {
+        if (uv_thread_create(&srv->shards[i].thread, edge__shard_run, &srv->shards[i]) != 0)
+            rc = ed_error_set(err, ED_ENOMEM, "cannot start shard thread %d", i);
+        else
+            started++;
+    }
+    sigdelset(&block, SIGPIPE);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (rc == 0)
+        ED_INFO("event=listening addr=%s port=%d threads=%d tenants=%zu workers=%zu v8=%s",
+                cfg->listen_host, port, srv->n_shards, srv->site->n_tenants,
+                srv->site->n_workers, iso_v8_version());
+    else
+        atomic_store(&srv->drain, 2);
+
+    struct main_loop m = {.srv = srv};
+    uv_async_t done;
+    uv_loop_init(&m.loop);
+    uv_signal_init(&m.loop, &m.sigterm);
+    uv_signal_init(&m.loop, &m.sigint);
+    m.sigterm.data = m.sigint.data = done.data = &m;
+    uv_async_init(&m.loop, &done, on_all_shards_done);
+    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&m.sigint, on_signal, SIGINT);
+    for (int i = 0; i < srv->n_shards; i++) /* a failed start drains what did start */
+        if (rc)
+            uv_async_send(&srv->shards[i].wake);
+    struct shard_waiter w = {.srv = srv, .done = &done};
+    int all = srv->n_shards;
+    srv->n_shards = started; /* join only threads that run */
+    uv_thread_t waiter;
+    uv_thread_create(&waiter, wait_shards, &w);
+    uv_run(&m.loop, UV_RUN_DEFAULT);
+    uv_thread_join(&waiter);
+    uv_loop_close(&m.loop);
+    srv->n_shards = all;
+    for (int i = started; i < all; i++) /* initialised but never ran: tear down here */
+        edge__shard_run(&srv->shards[i]);
+    free(srv->shards);
+    srv->shards = NULL;
+    return rc;
+}
+
+int edge_main(int argc, char **argv)
+{
+    struct edge_config cfg;
+    struct ed_error err = {0};
+    struct edge_site *site = NULL;
+    int exit_code = 2;
+    int rc = edge__config_parse(&cfg, argc, argv, &err);
+    if (rc == EDGE_CONFIG_EXIT_OK) {
+        exit_code = 0;
+        goto out_config;
+    }
+    if (rc < 0)
+        goto out_config;
+    ed_log_level = cfg.log_level;
+    rc = edge__site_load(&cfg, &site, &err);
+    if (rc)
+        goto out_config;
+
+    exit_code = 1;
+    int access_fd = open_access_log(cfg.access_log, &err);
+    if (access_fd < 0) {
+        exit_code = 2;
+        goto out_site;
+    }
+    rc = iso_platform_init(&err);
+    if (rc)
+        goto out_access;
+    rc = iso_watchdog_start(&err);
+    if (rc)
+        goto out_platform;
+
+    struct edge_server srv = {.cfg = &cfg, .site = site, .access_fd = access_fd};
+    atomic_init(&srv.drain, 0);
+    rc = serve(&srv, &err);
+    if (rc == 0) {
+        exit_code = 0;
+        ED_INFO("event=stopped");
+    }
+    iso_watchdog_stop();
+out_platform:
+    iso_platform_dispose();
+out_access:
+    if (access_fd != 2)
+        close(access_fd);
+out_site:
+    edge__site_free(site);
+out_config:
+    if (exit_code != 0 || rc < 0) {
+        if (err.code)
+            fprintf(stderr, "edged: %s\n", ed_error_msg(&err));
+    }
+    edge__config_dispose(&cfg);
+    ed_error_dispose(&err);
+    return exit_code;
+}

@@ -1,0 +1,145 @@
+/*
+ * A shard: one thread, one libuv loop, one SO_REUSEPORT listener, and the isolates it
+ * created (an isolate never changes thread). The shard owns its connections and one isolate
+ * per worker it has served; it drains when the main thread asks, and frees its isolates on
+ * the way out, on its own thread.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "edge/edge_int.h"
+
+static void flush_access_log(struct edge_shard *sh)
+{
+    if (sh->access.len == 0)
+        return;
+    ssize_t w = write(sh->srv->access_fd, sh->access.data, sh->access.len);
+    (void)w; /* a full disk must not stop serving */
+    ed_buf_clear(&sh->access);
+}
+
+static void on_flush(uv_check_t *h)
+{
+    flush_access_log(h->data);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct edge_shard *sh = listener->data;
+    if (status < 0) {
+        ED_WARN("event=accept_error shard=%d error=%s", sh->id, uv_err_name(status));
+        return;
+    }
+    edge__conn_accept(sh);
+}
+
+/* The loop ends once every handle is closed: listener, wake, flush, timers, connections. */
+static void close_shard_handles(struct edge_shard *sh)
+{
+    uv_handle_t *hs[] = {(uv_handle_t *)&sh->wake, (uv_handle_t *)&sh->flush,
+                         (uv_handle_t *)&sh->drain_timer, (uv_handle_t *)&sh->listener};
+    for (size_t i = 0; i < sizeof hs / sizeof *hs; i++)
+        if (!uv_is_closing(hs[i]))
+            uv_close(hs[i], NULL);
+}
+
+static void maybe_finish_drain(struct edge_shard *sh)
+{
+    if (sh->draining && sh->n_conns == 0)
+        close_shard_handles(sh);
+}
+
+static void close_all(struct edge_shard *sh, bool idle_only)
+{
+    struct edge_conn *c = sh->conns;
+    while (c) {
+        struct edge_conn *next = c->next;
+        if (!idle_only || edge__conn_idle(c))
+            edge__conn_close(c);
+        c = next;
+    }
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct edge_shard *sh = t->data;
+    ED_WARN("event=drain_timeout shard=%d open_connections=%zu", sh->id, sh->n_conns);
+    close_all(sh, false);
+}
+
+static void on_wake(uv_async_t *h)
+{
+    struct edge_shard *sh = h->data;
+    int drain = atomic_load(&sh->srv->drain);
+    if (drain == 0)
+        return;
+    if (!sh->draining) {
+        sh->draining = true;
+        uv_close((uv_handle_t *)&sh->listener, NULL);
+        uv_timer_start(&sh->drain_timer, on_drain_timeout, sh->srv->cfg->drain_timeout_ms, 0);
+    }
+    /* idle keep-alive connections go now; the rest close after their response */
+    close_all(sh, drain < 2);
+    maybe_finish_drain(sh);
+}
+
+int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int listen_fd,
+                     struct ed_error *err)
+{
+    memset(sh, 0, sizeof *sh);
+    sh->id = id;
+    sh->srv = srv;
+    sh->listen_fd = listen_fd;
+    ed_buf_init(&sh->access);
+    sh->instances = calloc(srv->site->n_workers, sizeof *sh->instances);
+    if (!sh->instances)
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    int rc = uv_loop_init(&sh->loop);
+    if (rc) {
+        free(sh->instances);
+        return ed_error_set(err, rc, "shard %d: uv_loop_init: %s", id, uv_strerror(rc));
+    }
+    uv_tcp_init(&sh->loop, &sh->listener);
+    uv_async_init(&sh->loop, &sh->wake, on_wake);
+    uv_check_init(&sh->loop, &sh->flush);
+    uv_timer_init(&sh->loop, &sh->drain_timer);
+    sh->listener.data = sh->wake.data = sh->flush.data = sh->drain_timer.data = sh;
+    rc = uv_tcp_open(&sh->listener, listen_fd);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&sh->listener, 1024, on_connection);
+    if (rc) {
+        close_shard_handles(sh);
+        uv_run(&sh->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&sh->loop);
+        free(sh->instances);
+        return ed_error_set(err, rc, "shard %d: listen: %s", id, uv_strerror(rc));
+    }
+    uv_check_start(&sh->flush, on_flush);
+    return 0;
+}
+
+void edge__shard_run(void *arg)
+{
+    struct edge_shard *sh = arg;
+    if (iso_watch_slot_new(&sh->watch) != 0) {
+        ED_ERROR("event=watchdog_error shard=%d", sh->id);
+        atomic_store(&sh->srv->drain, 2);
+    }
+    if (atomic_load(&sh->srv->drain))
+        on_wake(&sh->wake);
+    uv_run(&sh->loop, UV_RUN_DEFAULT);
+    flush_access_log(sh);
+    for (size_t i = 0; i < sh->srv->site->n_workers; i++)
+        iso_worker_free(sh->instances[i]);
+    free(sh->instances);
+    if (sh->watch)
+        iso_watch_slot_free(sh->watch);
+    ed_buf_dispose(&sh->access);
+    uv_loop_close(&sh->loop);
+}
+
+void edge__shard_conn_gone(struct edge_shard *sh)
+{
+    maybe_finish_drain(sh);
+}

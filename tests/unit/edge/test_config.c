@@ -1,0 +1,203 @@
+/*
+ * edge/config.c and edge/site.c: flags with defaults and bounds, the tenants directory format,
+ * and the one-line errors a config mistake produces.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "edge/edge_int.h"
+
+static int parse(struct edge_config *cfg, struct ed_error *err, int argc, char **argv)
+{
+    return edge__config_parse(cfg, argc, argv, err);
+}
+
+Test(edge_config, defaults)
+{
+    struct edge_config cfg;
+    struct ed_error err = {0};
+    char *argv[] = {"edged", NULL};
+    cr_assert_eq(parse(&cfg, &err, 1, argv), EDGE_CONFIG_RUN);
+    cr_assert_str_eq(cfg.listen_host, "127.0.0.1");
+    cr_assert_eq(cfg.listen_port, 8080);
+    cr_assert_eq(cfg.cpu_ms, 50);
+    cr_assert_eq(cfg.heap_mb, 128);
+    cr_assert_eq(cfg.max_header_bytes, 16384);
+    cr_assert(strstr(cfg.tenants_dir, "examples/tenants"));
+    cr_assert(strstr(cfg.data_dir, "/data"));
+    cr_assert_geq(cfg.threads, 1);
+    edge__config_dispose(&cfg);
+}
+
+Test(edge_config, flags_and_worker_disables_default_tenants)
+{
+    struct edge_config cfg;
+    struct ed_error err = {0};
+    char *argv[] = {"edged", "--listen", "[::1]:0", "--threads", "3", "--cpu-ms", "20",
+                    "--worker", "a.com/api=x.js", "--max-body-bytes", "10", NULL};
+    cr_assert_eq(parse(&cfg, &err, 11, argv), EDGE_CONFIG_RUN, "%s", ed_error_msg(&err));
+    cr_assert_str_eq(cfg.listen_host, "::1");
+    cr_assert_eq(cfg.listen_port, 0);
+    cr_assert_eq(cfg.threads, 3);
+    cr_assert_eq(cfg.cpu_ms, 20);
+    cr_assert_eq(cfg.max_body_bytes, 10);
+    cr_assert_null(cfg.tenants_dir);
+    cr_assert_eq(cfg.n_worker_flags, 1);
+    cr_assert_str_eq(cfg.worker_flags[0].route, "a.com/api");
+    cr_assert_str_eq(cfg.worker_flags[0].file, "x.js");
+    edge__config_dispose(&cfg);
+}
+
+static void expect_bad(int argc, char **argv, const char *needle)
+{
+    struct edge_config cfg;
+    struct ed_error err = {0};
+    cr_assert_eq(parse(&cfg, &err, argc, argv), ED_EINVAL);
+    cr_assert(strstr(ed_error_msg(&err), needle), "'%s' lacks '%s'", ed_error_msg(&err), needle);
+    cr_assert_null(strchr(ed_error_msg(&err), '\n'), "errors are one line");
+    ed_error_dispose(&err);
+    edge__config_dispose(&cfg);
+}
+
+Test(edge_config, bad_flags_say_which)
+{
+    char *a1[] = {"edged", "--nope", NULL};
+    expect_bad(2, a1, "--nope");
+    char *a2[] = {"edged", "--threads", "0", NULL};
+    expect_bad(3, a2, "--threads");
+    char *a3[] = {"edged", "--cpu-ms", "abc", NULL};
+    expect_bad(3, a3, "--cpu-ms");
+    char *a4[] = {"edged", "--listen", "nowhere", NULL};
+    expect_bad(3, a4, "--listen");
+    char *a5[] = {"edged", "--worker", "noequals", NULL};
+    expect_bad(3, a5, "--worker");
+    char *a6[] = {"edged", "--threads", NULL};
+    expect_bad(2, a6, "needs a value");
+    char *a7[] = {"edged", "stray", NULL};
+    expect_bad(2, a7, "stray");
+    char *a8[] = {"edged", "--log-level", "loud", NULL};
+    expect_bad(3, a8, "--log-level");
+}
+
+/* ---- site loading -------------------------------------------------------------------- */
+
+static char tmp[64];
+
+static void write_file(const char *rel, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", tmp, rel);
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
+    cr_assert_eq(system(cmd), 0);
+    *slash = '/';
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void mk_tmp(void)
+{
+    strcpy(tmp, "/tmp/edged-site-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmp));
+}
+
+static void rm_tmp(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(edge_site, .init = mk_tmp, .fini = rm_tmp);
+
+static int load(const char *tenants_dir, struct edge_site **site, struct ed_error *err)
+{
+    struct edge_config cfg;
+    char *argv[] = {"edged", NULL};
+    cr_assert_eq(edge__config_parse(&cfg, 1, argv, NULL), 0);
+    free(cfg.tenants_dir);
+    free(cfg.data_dir);
+    cfg.tenants_dir = tenants_dir ? strdup(tenants_dir) : NULL;
+    if (asprintf(&cfg.data_dir, "%s/data", tmp) < 0)
+        cr_assert_fail();
+    int rc = edge__site_load(&cfg, site, err);
+    edge__config_dispose(&cfg);
+    return rc;
+}
+
+Test(edge_site, loads_tenants_routes_vars_and_limits)
+{
+    write_file("t/acme/tenant.conf", "# acme\ncpu_ms = 20\nheap_mb = 64\n"
+                                     "var = GREETING=hi there\n"
+                                     "route = acme.com api\nroute = *.acme.com/v1 api\n");
+    write_file("t/acme/api.js", "export default { fetch() { return new Response('a') } }");
+    write_file("t/beta/tenant.conf", "route = * web\n");
+    write_file("t/beta/web.js", "export default { fetch() { return new Response('b') } }");
+    write_file("t/not-a-tenant/readme.txt", "no tenant.conf here");
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/t", tmp);
+    struct edge_site *site = NULL;
+    struct ed_error err = {0};
+    cr_assert_eq(load(dir, &site, &err), 0, "%s", ed_error_msg(&err));
+    cr_assert_eq(site->n_tenants, 2);
+    cr_assert_eq(site->n_workers, 2);
+    cr_assert_eq(rt_table_size(site->routes), 3);
+    const struct edge_tenant *acme = site->tenants[0];
+    cr_assert_str_eq(acme->name, "acme");
+    cr_assert_eq(acme->cpu_ms, 20);
+    cr_assert_eq(acme->heap_mb, 64);
+    cr_assert_eq(acme->n_vars, 1);
+    cr_assert_str_eq(acme->vars[0].value, "hi there");
+    const struct rt_route *r = rt_match(site->routes, "x.acme.com", 10, "/v1/a", 5);
+    cr_assert_not_null(r);
+    cr_assert_str_eq(((struct edge_worker *)r->target)->name, "api");
+    r = rt_match(site->routes, "other", 5, "/", 1);
+    cr_assert_str_eq(r->tenant, "beta");
+    char log[256];
+    snprintf(log, sizeof log, "%s/data/tenants/acme/logs/worker.log", tmp);
+    cr_assert_eq(access(log, W_OK), 0, "tenant log created");
+    edge__site_free(site);
+}
+
+static void expect_site_error(const char *conf, const char *needle)
+{
+    write_file("t/x/tenant.conf", conf);
+    write_file("t/x/w.js", "export default {}");
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/t", tmp);
+    struct edge_site *site = NULL;
+    struct ed_error err = {0};
+    cr_assert_neq(load(dir, &site, &err), 0);
+    cr_assert(strstr(ed_error_msg(&err), needle), "'%s' lacks '%s'", ed_error_msg(&err), needle);
+    cr_assert_null(strchr(ed_error_msg(&err), '\n'));
+    cr_assert_null(site);
+    ed_error_dispose(&err);
+}
+
+Test(edge_site, config_mistakes_are_one_line_errors)
+{
+    expect_site_error("cpu_ms = lots\n", "cpu_ms");
+    expect_site_error("colour = blue\n", "unknown key");
+    expect_site_error("route = *\n", "expected route");
+    expect_site_error("route = * missing\n", "missing.js");
+    expect_site_error("route = a*b w\n", "bad host pattern");
+    expect_site_error("var = NOVALUE\n", "NAME=VALUE");
+    expect_site_error("route = * w\nroute = * w\n", "already taken");
+}
+
+Test(edge_site, missing_tenants_dir)
+{
+    struct edge_site *site = NULL;
+    struct ed_error err = {0};
+    cr_assert_eq(load("/nonexistent/tenants", &site, &err), ED_ECONFIG);
+    cr_assert(strstr(ed_error_msg(&err), "/nonexistent/tenants"));
+    ed_error_dispose(&err);
+}

@@ -25,17 +25,17 @@ static int on_head(void *ud, int status, const struct iso_header *h, size_t n,
                    int64_t content_length)
 {
     struct sink_ctx *s = ud;
-    struct h1_out_header small[32], *hs = small;
+    struct h1_out_header small[32], *hs = n ? small : NULL;
     if (n > sizeof small / sizeof *small && !(hs = malloc(n * sizeof *hs)))
         return ED_ENOMEM;
     for (size_t i = 0; i < n; i++)
         hs[i] = (struct h1_out_header){h[i].name, h[i].name_len, h[i].value, h[i].value_len};
     s->status = status;
-    if (status == 204 || status == 304)
+    if (!edge_h1_status_has_body(status))
         s->head_only = true;
     s->chunked = content_length < 0;
     int rc = edge_h1_write_head(&s->c->out, status, hs, n, content_length, s->keep_alive);
-    if (hs != small)
+    if (hs && hs != small)
         free(hs);
     return rc;
 }
@@ -178,7 +178,9 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
     struct edge_shard *sh = c->shard;
     const struct edge_config *cfg = sh->srv->cfg;
     uint64_t t0 = ed_now_ns(), cpu_ns = 0;
-    bool keep_alive = req->keep_alive && !sh->draining;
+    /* HTTP/1.0 keep-alive would need "Connection: keep-alive" echoed; 1.0 clients are rare
+     * enough that closing after each response is the simpler, correct answer. */
+    bool keep_alive = req->keep_alive && !sh->draining && req->http_minor >= 1;
     struct sink_ctx s = {.c = c, .keep_alive = keep_alive,
                          .head_only = strcmp(req->method, "HEAD") == 0};
     struct ed_buf url;

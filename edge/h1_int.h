@@ -57,14 +57,14 @@ struct h1_parser {
     llhttp_settings_t settings;
     struct h1_limits limits;
     struct h1_request req;
-    size_t header_bytes;      /* counted against max_header_bytes */
-    bool in_message;          /* first byte of a request seen and not yet complete */
-    bool headers_done;        /* headers of the current request complete */
-    bool complete;            /* current request complete, parser paused */
-    bool in_value;            /* past the last header name: the next name piece starts a header */
-    const char *feed_start;   /* the data of the current edge_h1_feed call */
-    char feed_prev;           /* last non-blank byte fed before it (obs-fold detection) */
-    int error_status;         /* 400, 413, 414, 431, 500 (out of memory), 501, 505 once H1_ERROR */
+    size_t header_bytes;    /* counted against max_header_bytes */
+    bool in_message;        /* first byte of a request seen and not yet complete */
+    bool headers_done;      /* headers of the current request complete */
+    bool complete;          /* current request complete, parser paused */
+    bool in_value;          /* not inside a header name: the next name piece starts a new header */
+    const char *feed_start; /* the data of the current edge_h1_feed call */
+    char feed_prev;         /* last non-blank byte fed before it (obs-fold detection) */
+    int error_status;       /* 400, 413, 414, 431, 500 (out of memory), 501, 505 once H1_ERROR */
     const char *error_reason; /* static text for the log and the error body */
 };
 
@@ -127,7 +127,8 @@ static inline bool edge_h1_status_has_body(int status)
  * Proxy-Connection, TE, Trailer) are dropped: framing is ours; so are headers whose name
  * is not a token or whose value holds CR, LF or NUL (response splitting). keep_alive false
  * writes "Connection: close". Also writes Date. headers is borrowed. Returns 0, ED_EINVAL
- * (status outside 100..999) or ED_ENOMEM; on error out is left as it was. */
+ * (status outside 100..999, content_length below -1) or ED_ENOMEM; on error out is left as
+ * it was. */
 int edge_h1_write_head(struct ed_buf *out, int status, const struct h1_out_header *headers,
                        size_t n_headers, int64_t content_length, bool keep_alive);
 

@@ -1,7 +1,7 @@
 # Turns the runtime's .js files into one C file:
 #   const struct iso__js_file iso__runtime_files[]; const size_t iso__runtime_n_files;
 # Invoked by CMakeLists.txt with -DOUT=... -DINPUTS=a.js;b.js (sorted: files load in name order).
-set(body "/* Generated from isolates/js/*.js by cmake/embed_js.cmake; do not edit. */\n#include <stddef.h>\n")
+set(body "/* Generated from the .js files of isolates/js/ by cmake/embed_js.cmake; do not edit. */\n#include <stddef.h>\n")
 set(table "")
 set(i 0)
 foreach(f IN LISTS INPUTS)

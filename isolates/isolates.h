@@ -29,17 +29,21 @@
 
 #ifdef __cplusplus
 extern "C" {
+/* The shim (C++) defines these entry points noexcept: no C++ exception crosses into C. */
+#define ISO_NOEXCEPT noexcept
+#else
+#define ISO_NOEXCEPT
 #endif
 
 /* ---- platform -------------------------------------------------------------------------- */
 
 /* Starts V8 for this process. Call once, before any other iso_ function, from the main
  * thread. Returns 0 or a negative code with err filled. */
-int iso_platform_init(struct ed_error *err);
+int iso_platform_init(struct ed_error *err) ISO_NOEXCEPT;
 /* Stops V8. Every iso_worker must have been freed. */
-void iso_platform_dispose(void);
+void iso_platform_dispose(void) ISO_NOEXCEPT;
 /* "10.2.154.26-node.37": static string. */
-const char *iso_v8_version(void);
+const char *iso_v8_version(void) ISO_NOEXCEPT;
 
 /* ---- worker instances ------------------------------------------------------------------ */
 
@@ -71,14 +75,17 @@ struct iso_worker_config {
     const char *main_module; /* name of the module whose default export handles fetch */
     const struct iso_var *vars;
     size_t n_vars;
-    size_t heap_limit_bytes; /* V8 heap plus ArrayBuffer memory; 0 = 128 MiB */
-    iso_log_cb log;          /* may be NULL: console output dropped */
+    /* V8 heap plus ArrayBuffer memory; 0 = 128 MiB. The live heap is judged after every
+     * garbage collection and every dispatch (over it: ED_EHEAPLIMIT, retired); an ArrayBuffer
+     * that would not fit is refused with a RangeError the worker can catch. */
+    size_t heap_limit_bytes;
+    iso_log_cb log; /* may be NULL: console output dropped */
     void *log_ud;
     /* The module's top level is tenant code too: when watch is non-NULL, iso_worker_new arms
      * it for the new isolate with these budgets (see iso_watch_arm) while the modules are
      * evaluated, and disarms it before returning, so `while(true){}` at top level ends with
-     * ED_ECPULIMIT instead of hanging the shard. watch is borrowed and must belong to the
-     * calling thread. */
+     * ED_ECPULIMIT instead of hanging the shard. watch is borrowed, must belong to the calling
+     * thread and must not be armed (iso_worker_new would replace that arm, then disarm). */
     struct iso_watch_slot *watch;
     uint64_t cpu_budget_ns, wall_budget_ns;
 };
@@ -90,21 +97,21 @@ struct iso_worker_config {
  * err->msg says which, with the JS message), ED_EHEAPLIMIT / ED_ECPULIMIT / ED_ETERMINATED if
  * evaluation was stopped, ED_ENOMEM. On error *out is untouched. */
 int iso_worker_new(const struct iso_worker_config *cfg, struct iso_worker **out,
-                   struct ed_error *err);
+                   struct ed_error *err) ISO_NOEXCEPT;
 
 /* Disposes the isolate. Must run on the creating thread; w may be NULL. */
-void iso_worker_free(struct iso_worker *w);
+void iso_worker_free(struct iso_worker *w) ISO_NOEXCEPT;
 
 /* Stops whatever JavaScript w is running, as soon as V8 next checks for interrupts, and
  * retires w; reason (ED_ECPULIMIT, ED_EWALLLIMIT, ED_ETERMINATED...) is what the running
  * dispatch reports. Safe from any thread while w is alive; a no-op if w runs nothing. */
-void iso_worker_terminate(struct iso_worker *w, int reason);
+void iso_worker_terminate(struct iso_worker *w, int reason) ISO_NOEXCEPT;
 
 /* True once w was terminated or hit its heap limit: free it, never dispatch to it again. */
-bool iso_worker_retired(const struct iso_worker *w);
+bool iso_worker_retired(const struct iso_worker *w) ISO_NOEXCEPT;
 
-/* Current V8 heap use plus ArrayBuffer memory of w, in bytes. */
-size_t iso_worker_memory(const struct iso_worker *w);
+/* Current V8 heap use plus ArrayBuffer memory of w, in bytes. On w's thread only. */
+size_t iso_worker_memory(const struct iso_worker *w) ISO_NOEXCEPT;
 
 /* ---- dispatching a fetch --------------------------------------------------------------- */
 
@@ -153,9 +160,12 @@ struct iso_response_sink {
  * exception with its stack, for the tenant's log), ED_EBADRESPONSE (resolved to something
  * that is not a Response), ED_ECPULIMIT / ED_EWALLLIMIT / ED_ETERMINATED (terminated through
  * iso_worker_terminate), ED_EHEAPLIMIT (heap limit reached; w is retired), ED_EBUSY (w is
- * already dispatching), ED_EINVAL (w is retired). */
+ * already dispatching), ED_EINVAL (w is retired). A limit can also strike after on_head (the
+ * body then ends in on_abort) or in the checks after the handler finished: look at
+ * iso_worker_retired() after every dispatch, whatever it returned. */
 int iso_worker_fetch(struct iso_worker *w, const struct iso_request *req,
-                     const struct iso_response_sink *sink, void *ud, struct ed_error *err);
+                     const struct iso_response_sink *sink, void *ud,
+                     struct ed_error *err) ISO_NOEXCEPT;
 
 /* ---- watchdog -------------------------------------------------------------------------
  * Enforces per-invocation CPU and wall-time budgets. One watchdog thread per process; a

@@ -1,0 +1,122 @@
+// Request (Fetch Standard), as far as a server-side worker needs it today: method, url,
+// headers and a body read once. The edge's requests are built by the shim through
+// internals.newIncomingRequest with immutable headers, as in Cloudflare Workers. The URL is
+// kept as given: URL parsing arrives with the URL class.
+'use strict';
+(function (internals) {
+    const { INTERNAL, Headers } = internals;
+    const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+    const NORMALIZED = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
+    const FORBIDDEN = ['CONNECT', 'TRACE', 'TRACK'];
+
+    function normalizeMethod(m) {
+        const s = String(m);
+        if (!TOKEN.test(s))
+            throw new TypeError(`Invalid HTTP method: "${s.slice(0, 64)}"`);
+        const upper = s.toUpperCase();
+        if (FORBIDDEN.includes(upper))
+            throw new TypeError(`HTTP method ${upper} is not allowed`);
+        return NORMALIZED.includes(upper) ? upper : s;
+    }
+
+    class Request {
+        #method;
+        #url;
+        #headers;
+        #body;
+
+        constructor(input, init = undefined) {
+            if (input === INTERNAL) {
+                [this.#method, this.#url, this.#headers, this.#body] = init;
+                return;
+            }
+            if (arguments.length < 1)
+                throw new TypeError('Request: 1 argument required, but only 0 present');
+            if (init !== undefined && init !== null && typeof init !== 'object')
+                throw new TypeError('Request: init must be an object');
+            let base = null;
+            if (typeof input === 'object' && input !== null && #method in input)
+                base = input;
+            this.#url = base !== null ? base.#url : String(input);
+            this.#method = init?.method !== undefined ? normalizeMethod(init.method)
+                : base !== null ? base.#method : 'GET';
+            const headersInit = init?.headers !== undefined ? init.headers
+                : base !== null ? base.#headers : undefined;
+            this.#headers = new Headers(headersInit);
+
+            const bodyInit = init?.body;
+            if (bodyInit !== undefined && bodyInit !== null) {
+                if (this.#method === 'GET' || this.#method === 'HEAD')
+                    throw new TypeError('Request with a GET or HEAD method cannot have a body.');
+                const [state, type] = internals.extractBody(bodyInit);
+                this.#body = state;
+                if (type !== null && !this.#headers.has('content-type'))
+                    this.#headers.set('content-type', type);
+            } else if (base !== null && bodyInit === undefined) {
+                // The new request takes over the old one's body, which becomes used.
+                if (internals.bodyUsed(base.#body))
+                    throw new TypeError('Request: the input request body has already been used');
+                this.#body = base.#body;
+                base.#body = internals.newBody(null);
+                base.#body.used = this.#body.source !== null;
+            } else {
+                this.#body = internals.newBody(null);
+            }
+        }
+
+        get method() {
+            return this.#method;
+        }
+
+        get url() {
+            return this.#url;
+        }
+
+        get headers() {
+            return this.#headers;
+        }
+
+        get redirect() {
+            return 'follow';
+        }
+
+        get body() {
+            return internals.bodyStream(this.#body);
+        }
+
+        get bodyUsed() {
+            return internals.bodyUsed(this.#body);
+        }
+
+        text() {
+            return internals.bodyText(this.#body);
+        }
+
+        json() {
+            return internals.bodyJson(this.#body);
+        }
+
+        arrayBuffer() {
+            return internals.bodyArrayBuffer(this.#body);
+        }
+
+        clone() {
+            return new Request(INTERNAL, [this.#method, this.#url, new Headers(this.#headers),
+                internals.cloneBody(this.#body)]);
+        }
+
+        get [Symbol.toStringTag]() {
+            return 'Request';
+        }
+    }
+
+    // The shim's request: method and URL as the edge parsed them, headers as a flat
+    // [name, value...] array, the body as an ArrayBuffer the shim filled (or undefined).
+    internals.newIncomingRequest = function newIncomingRequest(method, url, flatHeaders, buffer) {
+        const headers = internals.headersFromFlat(flatHeaders, true);
+        const body = internals.newBody(buffer === undefined ? null : new Uint8Array(buffer));
+        return new Request(INTERNAL, [method, url, headers, body]);
+    };
+
+    internals.expose('Request', Request);
+})

@@ -1,0 +1,148 @@
+// Response (Fetch Standard): status, headers and a body, plus Response.json() and
+// Response.redirect(). internals.responseParts is how the shim takes a Response apart once the
+// handler resolved: [status, flat headers, body] where body is null, a string, a Uint8Array or
+// a ReadableStream, and the body is marked used so it leaves exactly once.
+'use strict';
+(function (internals) {
+    const { INTERNAL, Headers } = internals;
+    const NULL_BODY_STATUS = [101, 103, 204, 205, 304];
+    const REDIRECT_STATUS = [301, 302, 303, 307, 308];
+    const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+    // Web IDL `unsigned short`: what `status: "404"` or `status: 200.7` become.
+    function toUnsignedShort(v) {
+        const n = Math.trunc(Number(v));
+        return Number.isFinite(n) ? ((n % 65536) + 65536) % 65536 : 0;
+    }
+
+    class Response {
+        #status;
+        #statusText;
+        #headers;
+        #body;
+
+        constructor(body = null, init = undefined) {
+            if (body === INTERNAL) {
+                [this.#status, this.#statusText, this.#headers, this.#body] = init;
+                return;
+            }
+            if (init !== undefined && init !== null && typeof init !== 'object')
+                throw new TypeError('Response: init must be an object');
+            const status = init?.status === undefined ? 200 : toUnsignedShort(init.status);
+            if (status < 200 || status > 599)
+                throw new RangeError(`Response: status ${status} is not in the range 200 to 599`);
+            const statusText = init?.statusText === undefined ? '' : String(init.statusText);
+            if (!REASON_PHRASE.test(statusText))
+                throw new TypeError('Response: invalid statusText');
+            this.#status = status;
+            this.#statusText = statusText;
+            this.#headers = new Headers(init?.headers);
+            if (body !== null && body !== undefined) {
+                if (NULL_BODY_STATUS.includes(status))
+                    throw new TypeError(`Response with null body status ${status} cannot have a body`);
+                const [state, type] = internals.extractBody(body);
+                this.#body = state;
+                if (type !== null && !this.#headers.has('content-type'))
+                    this.#headers.set('content-type', type);
+            } else {
+                this.#body = internals.newBody(null);
+            }
+        }
+
+        static json(data = undefined, init = undefined) {
+            const text = JSON.stringify(data);
+            if (text === undefined)
+                throw new TypeError('Response.json: the value cannot be converted to JSON');
+            const headers = new Headers(init?.headers);
+            if (!headers.has('content-type'))
+                headers.set('content-type', 'application/json');
+            return new Response(text, { status: init?.status, statusText: init?.statusText, headers });
+        }
+
+        static redirect(url, status = 302) {
+            const s = toUnsignedShort(status);
+            if (!REDIRECT_STATUS.includes(s))
+                throw new RangeError(`Response.redirect: ${s} is not a redirect status`);
+            const headers = new Headers([['location', String(url)]]);
+            internals.freezeHeaders(headers);
+            return new Response(INTERNAL, [s, '', headers, internals.newBody(null)]);
+        }
+
+        get type() {
+            return 'default';
+        }
+
+        get url() {
+            return '';
+        }
+
+        get redirected() {
+            return false;
+        }
+
+        get status() {
+            return this.#status;
+        }
+
+        get ok() {
+            return this.#status >= 200 && this.#status <= 299;
+        }
+
+        get statusText() {
+            return this.#statusText;
+        }
+
+        get headers() {
+            return this.#headers;
+        }
+
+        get body() {
+            return internals.bodyStream(this.#body);
+        }
+
+        get bodyUsed() {
+            return internals.bodyUsed(this.#body);
+        }
+
+        text() {
+            return internals.bodyText(this.#body);
+        }
+
+        json() {
+            return internals.bodyJson(this.#body);
+        }
+
+        arrayBuffer() {
+            return internals.bodyArrayBuffer(this.#body);
+        }
+
+        clone() {
+            return new Response(INTERNAL, [this.#status, this.#statusText,
+                new Headers(this.#headers), internals.cloneBody(this.#body)]);
+        }
+
+        get [Symbol.toStringTag]() {
+            return 'Response';
+        }
+
+        static {
+            internals.responseParts = function responseParts(v) {
+                if (typeof v !== 'object' || v === null || !(#status in v))
+                    return undefined;
+                const state = v.#body;
+                if (internals.bodyUsed(state))
+                    throw new TypeError('The Response body has already been used; a Response can be returned only once.');
+                const body = state.stream !== null ? state.stream : state.source;
+                if (state.stream !== null && state.stream.locked)
+                    throw new TypeError('The Response body is a ReadableStream locked to a reader.');
+                state.used = true;
+                const flat = [];
+                for (const [name, value] of internals.headersList(v.#headers))
+                    flat.push(name, value);
+                return [v.#status, flat, body];
+            };
+        }
+    }
+
+    internals.expose('Response', Response);
+})

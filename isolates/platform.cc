@@ -1,0 +1,63 @@
+/*
+ * The process's one V8 platform: started once before any worker exists, stopped at exit.
+ * The flags set here are the same for every isolate: no SharedArrayBuffer (and so no shared
+ * WebAssembly memory either), because a shared buffer plus a worker thread is a high-resolution
+ * timer and workers get neither; WebAssembly itself stays on.
+ */
+#include <cstring>
+#include <new>
+
+#include "isolates/shim_int.h"
+
+namespace {
+
+std::unique_ptr<v8::Platform> g_platform;
+bool g_disposed;
+
+} // namespace
+
+v8::Platform *iso::platform()
+{
+    return g_platform.get();
+}
+
+extern "C" int iso_platform_init(struct ed_error *err) noexcept
+{
+    if (g_platform)
+        return 0;
+    if (g_disposed)
+        return ed_error_set(err, ED_EINVAL, "V8 cannot be restarted in the same process");
+    try {
+        static const char flags[] = "--no-harmony-sharedarraybuffer --no-experimental-wasm-threads";
+        v8::V8::SetFlagsFromString(flags, strlen(flags));
+        g_platform =
+            v8::platform::NewDefaultPlatform(0, v8::platform::IdleTaskSupport::kDisabled,
+                                             v8::platform::InProcessStackDumping::kDisabled);
+        v8::V8::InitializePlatform(g_platform.get());
+        if (!v8::V8::Initialize()) {
+            v8::V8::DisposePlatform();
+            g_platform.reset();
+            return ed_error_set(err, ED_EINVAL, "V8 failed to initialise");
+        }
+    } catch (...) {
+        /* std::bad_alloc or std::length_error from a container: nothing else throws */
+        g_platform.reset();
+        return ed_error_set(err, ED_ENOMEM, "out of memory starting V8");
+    }
+    return 0;
+}
+
+extern "C" void iso_platform_dispose(void) noexcept
+{
+    if (!g_platform)
+        return;
+    v8::V8::Dispose();
+    v8::V8::DisposePlatform();
+    g_platform.reset();
+    g_disposed = true;
+}
+
+extern "C" const char *iso_v8_version(void) noexcept
+{
+    return v8::V8::GetVersion();
+}

@@ -1,0 +1,140 @@
+/*
+ * Loads the JavaScript runtime (the files of isolates/js/, embedded in name order) into a new
+ * context. Each file is a classic script whose completion value is a function; it is called
+ * with two null-prototype objects that only the runtime and the shim hold: `internals` (shared
+ * between the files, and where the shim finds its entry points afterwards) and `native` (the
+ * C++ bindings). Tenant code sees only the globals the files expose.
+ *
+ * Compiling the runtime is most of a new worker's cost, so the first worker of the process
+ * leaves V8 code caches behind (taken after the files ran, so they include what start-up
+ * compiled lazily) and every later worker, on any thread, compiles from them.
+ */
+#include <atomic>
+#include <mutex>
+
+#include "isolates/shim_int.h"
+
+namespace iso {
+
+namespace {
+
+const NativeFunction *const kNativeTables[] = {kEncodingNatives, kConsoleNatives};
+
+/* One code cache per runtime file; written once under lock, then only read. */
+struct CodeCache {
+    std::mutex lock;
+    std::atomic<bool> ready{false};
+    std::vector<std::unique_ptr<v8::ScriptCompiler::CachedData>> files;
+};
+CodeCache g_cache;
+
+void save_code_cache(const std::vector<v8::Local<v8::UnboundScript>> &scripts)
+{
+    std::lock_guard<std::mutex> guard(g_cache.lock);
+    if (g_cache.ready.load(std::memory_order_relaxed))
+        return;
+    for (const v8::Local<v8::UnboundScript> &script : scripts)
+        g_cache.files.emplace_back(v8::ScriptCompiler::CreateCodeCache(script));
+    g_cache.ready.store(true, std::memory_order_release);
+}
+
+/* A borrowed view of file i's cache for one compile (the Source owns the view), or nullptr. */
+v8::ScriptCompiler::CachedData *cached(size_t i)
+{
+    if (!g_cache.ready.load(std::memory_order_acquire) || i >= g_cache.files.size() ||
+        !g_cache.files[i])
+        return nullptr;
+    const v8::ScriptCompiler::CachedData &c = *g_cache.files[i];
+    return new v8::ScriptCompiler::CachedData(c.data, c.length);
+}
+
+v8::MaybeLocal<v8::Object> make_natives(v8::Isolate *isolate, v8::Local<v8::Context> context)
+{
+    v8::Local<v8::Object> native = v8::Object::New(isolate, v8::Null(isolate), nullptr, nullptr, 0);
+    for (const NativeFunction *table : kNativeTables) {
+        for (const NativeFunction *f = table; f->name; f++) {
+            v8::Local<v8::Function> fn;
+            if (!v8::Function::New(context, f->callback, v8::Local<v8::Value>(), 0,
+                                   v8::ConstructorBehavior::kThrow)
+                     .ToLocal(&fn) ||
+                native->CreateDataProperty(context, str(isolate, f->name), fn).IsNothing())
+                return {};
+        }
+    }
+    return native;
+}
+
+bool get_hook(v8::Isolate *isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> internals,
+              const char *name, v8::Global<v8::Function> *out)
+{
+    v8::Local<v8::Value> v;
+    if (!internals->Get(context, str(isolate, name)).ToLocal(&v) || !v->IsFunction())
+        return false;
+    out->Reset(isolate, v.As<v8::Function>());
+    return true;
+}
+
+/* Compiles and runs runtime file i, then calls the function it evaluates to. */
+int run_file(iso_worker *w, v8::Local<v8::Context> context, size_t i, v8::Local<v8::Value> *args,
+             v8::TryCatch &try_catch, std::vector<v8::Local<v8::UnboundScript>> *scripts,
+             ed_error *err)
+{
+    v8::Isolate *isolate = w->isolate;
+    const iso__js_file &file = iso__runtime_files[i];
+    std::string name = std::string("edged:runtime/") + file.name;
+    v8::Local<v8::String> source;
+    if (!str(isolate, file.source, file.len).ToLocal(&source))
+        return ed_error_set(err, ED_ENOMEM, "%s: cannot load", name.c_str());
+    v8::ScriptOrigin origin(isolate, str(isolate, name.c_str()));
+    v8::ScriptCompiler::CachedData *cache = cached(i);
+    v8::ScriptCompiler::Source src(source, origin, cache);
+    v8::Local<v8::Script> script;
+    v8::Local<v8::Value> result;
+    if (!v8::ScriptCompiler::Compile(context, &src,
+                                     cache ? v8::ScriptCompiler::kConsumeCodeCache
+                                           : v8::ScriptCompiler::kNoCompileOptions)
+             .ToLocal(&script) ||
+        !script->Run(context).ToLocal(&result))
+        return js_failure(w, try_catch, ED_EINVAL, name.c_str(), err);
+    if (!result->IsFunction())
+        return ed_error_set(err, ED_EINVAL, "%s: does not evaluate to a function", name.c_str());
+    if (result.As<v8::Function>()->Call(context, v8::Undefined(isolate), 2, args).IsEmpty())
+        return js_failure(w, try_catch, ED_EINVAL, name.c_str(), err);
+    scripts->push_back(script->GetUnboundScript());
+    return 0;
+}
+
+} // namespace
+
+int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err)
+{
+    v8::Isolate *isolate = w->isolate;
+    v8::TryCatch try_catch(isolate);
+    v8::Local<v8::Object> internals =
+        v8::Object::New(isolate, v8::Null(isolate), nullptr, nullptr, 0);
+    v8::Local<v8::Object> native;
+    if (!make_natives(isolate, context).ToLocal(&native))
+        return js_failure(w, try_catch, ED_ENOMEM, "creating the runtime's bindings", err);
+
+    v8::Local<v8::Value> args[] = {internals, native};
+    std::vector<v8::Local<v8::UnboundScript>> scripts;
+    for (size_t i = 0; i < iso__runtime_n_files; i++) {
+        int rc = run_file(w, context, i, args, try_catch, &scripts, err);
+        if (rc)
+            return rc;
+    }
+    if (!g_cache.ready.load(std::memory_order_acquire))
+        save_code_cache(scripts);
+
+    iso::Hooks &h = w->hooks;
+    if (!get_hook(isolate, context, internals, "dispatch", &h.dispatch) ||
+        !get_hook(isolate, context, internals, "responseParts", &h.response_parts) ||
+        !get_hook(isolate, context, internals, "openStream", &h.open_stream) ||
+        !get_hook(isolate, context, internals, "readChunk", &h.read_chunk) ||
+        !get_hook(isolate, context, internals, "cancelStream", &h.cancel_stream) ||
+        !get_hook(isolate, context, internals, "newBuffer", &h.new_buffer))
+        return js_failure(w, try_catch, ED_EINVAL, "the runtime lacks an entry point", err);
+    return 0;
+}
+
+} // namespace iso

@@ -1,0 +1,168 @@
+/*
+ * Shared by the isolates/ unit tests: platform start-up (once per test process; Criterion
+ * forks a process per test), a one-module worker, and a response sink that records everything
+ * it is given. Header-only so each test file stays one executable.
+ */
+#ifndef EDGED_TESTS_ISO_TEST_H
+#define EDGED_TESTS_ISO_TEST_H
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "isolates/isolates.h"
+
+static inline void iso_test_setup(void)
+{
+    struct ed_error err = {0};
+    int rc = iso_platform_init(&err);
+    cr_assert_eq(rc, 0, "iso_platform_init: %s", ed_error_msg(&err));
+}
+
+/* Everything a sink saw. */
+struct capture {
+    int heads, status, ends, aborts, abort_code, bodies;
+    int64_t content_length;
+    char headers[4096]; /* "name: value\n" lines */
+    struct ed_buf body;
+    char abort_msg[512];
+    int cancel_after_bodies; /* > 0: on_body returns non-zero on that call */
+    int cancel_head;         /* on_head returns non-zero */
+};
+
+static inline int cap_head(void *ud, int status, const struct iso_header *h, size_t n, int64_t len)
+{
+    struct capture *c = ud;
+    c->heads++;
+    c->status = status;
+    c->content_length = len;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++)
+        at += (size_t)snprintf(c->headers + at, sizeof c->headers - at, "%.*s: %.*s\n",
+                               (int)h[i].name_len, h[i].name, (int)h[i].value_len, h[i].value);
+    return c->cancel_head;
+}
+
+static inline int cap_body(void *ud, const uint8_t *data, size_t len)
+{
+    struct capture *c = ud;
+    c->bodies++;
+    ed_buf_append(&c->body, data, len);
+    return c->cancel_after_bodies && c->bodies >= c->cancel_after_bodies;
+}
+
+static inline void cap_end(void *ud)
+{
+    ((struct capture *)ud)->ends++;
+}
+
+static inline void cap_abort(void *ud, int code, const char *msg)
+{
+    struct capture *c = ud;
+    c->aborts++;
+    c->abort_code = code;
+    snprintf(c->abort_msg, sizeof c->abort_msg, "%s", msg);
+}
+
+static inline const struct iso_response_sink *cap_sink(void)
+{
+    static const struct iso_response_sink sink = {cap_head, cap_body, cap_end, cap_abort};
+    return &sink;
+}
+
+static inline void capture_init(struct capture *c)
+{
+    memset(c, 0, sizeof *c);
+    ed_buf_init(&c->body);
+}
+
+static inline void capture_dispose(struct capture *c)
+{
+    ed_buf_dispose(&c->body);
+}
+
+/* Console lines, "level: text\n" each. */
+struct logs {
+    struct ed_buf text;
+    int lines;
+};
+
+static inline void on_log(void *ud, const char *level, const char *msg, size_t len)
+{
+    struct logs *l = ud;
+    l->lines++;
+    ed_buf_appendf(&l->text, "%s: %.*s\n", level, (int)len, msg);
+}
+
+/* A worker whose bundle is one module, worker.js. Returns iso_worker_new's code. */
+static inline int worker_from(const char *source, size_t heap_limit, struct logs *logs,
+                              struct iso_worker **out, struct ed_error *err)
+{
+    struct iso_module m = {"worker.js", source, strlen(source)};
+    struct iso_worker_config cfg = {
+        .tenant = "t",
+        .worker = "w",
+        .modules = &m,
+        .n_modules = 1,
+        .main_module = "worker.js",
+        .heap_limit_bytes = heap_limit,
+        .log = logs ? on_log : NULL,
+        .log_ud = logs,
+    };
+    return iso_worker_new(&cfg, out, err);
+}
+
+/* Like worker_from, but the test fails when the worker cannot be created. */
+static inline struct iso_worker *worker_ok(const char *source)
+{
+    struct iso_worker *w = NULL;
+    struct ed_error err = {0};
+    int rc = worker_from(source, 0, NULL, &w, &err);
+    cr_assert_eq(rc, 0, "iso_worker_new: %s: %s", ed_errname(rc), ed_error_msg(&err));
+    ed_error_dispose(&err);
+    return w;
+}
+
+/* Dispatches method url (with an optional text body and "name: value" headers, NULL-ended)
+ * into c. Returns iso_worker_fetch's code. */
+static inline int fetch_into(struct iso_worker *w, const char *method, const char *url,
+                             const char *body, const char *const *headers, struct capture *c,
+                             struct ed_error *err)
+{
+    struct iso_header hs[16];
+    size_t n = 0;
+    for (; headers && headers[n] && n < 16; n++) {
+        const char *colon = strchr(headers[n], ':');
+        hs[n].name = headers[n];
+        hs[n].name_len = (size_t)(colon - headers[n]);
+        hs[n].value = colon + 2;
+        hs[n].value_len = strlen(colon + 2);
+    }
+    struct iso_request req = {
+        .method = method,
+        .url = url,
+        .url_len = strlen(url),
+        .headers = hs,
+        .n_headers = n,
+        .body = (const uint8_t *)body,
+        .body_len = body ? strlen(body) : 0,
+    };
+    return iso_worker_fetch(w, &req, cap_sink(), c, err);
+}
+
+/* A GET whose response the test expects to succeed; returns the body (owned by c). */
+static inline const char *get_ok(struct iso_worker *w, const char *url, struct capture *c)
+{
+    struct ed_error err = {0};
+    capture_init(c);
+    int rc = fetch_into(w, "GET", url, NULL, NULL, c, &err);
+    cr_assert_eq(rc, 0, "fetch: %s: %s", ed_errname(rc), ed_error_msg(&err));
+    cr_assert_eq(c->heads, 1);
+    cr_assert_eq(c->ends, 1, "aborted: %s", c->abort_msg);
+    ed_error_dispose(&err);
+    return c->body.data ? c->body.data : "";
+}
+
+#endif

@@ -16,7 +16,8 @@ struct sink_ctx {
     struct edge_conn *c;
     bool head_only; /* HEAD, 204, 304: framing headers but no body */
     bool chunked;
-    bool keep_alive;
+    bool http10;    /* no chunked encoding: a stream is delimited by closing */
+    int keep_alive; /* enum h1_conn */
     int status;
     uint64_t bytes;
 };
@@ -33,7 +34,12 @@ static int on_head(void *ud, int status, const struct iso_header *h, size_t n,
     s->status = status;
     if (!edge_h1_status_has_body(status))
         s->head_only = true;
-    s->chunked = content_length < 0;
+    s->chunked = content_length < 0 && !s->http10;
+    if (content_length < 0 && s->http10) {
+        content_length = H1_UNFRAMED;
+        s->keep_alive = H1_CLOSE;
+        s->c->close_after_write = true;
+    }
     int rc = edge_h1_write_head(&s->c->out, status, hs, n, content_length, s->keep_alive);
     if (hs && hs != small)
         free(hs);
@@ -76,7 +82,7 @@ static void on_console(void *ud, const char *level, const char *msg, size_t len)
 
 /* The 503/500 a failure becomes; the tenant's log gets the details of its own errors. */
 static int failure_response(struct edge_conn *c, const struct edge_worker *w, int code,
-                            const struct ed_error *err, bool keep_alive)
+                            const struct ed_error *err, int keep_alive)
 {
     const struct edge_tenant *t = w->tenant;
     char msg[160];
@@ -178,10 +184,11 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
     struct edge_shard *sh = c->shard;
     const struct edge_config *cfg = sh->srv->cfg;
     uint64_t t0 = ed_now_ns(), cpu_ns = 0;
-    /* HTTP/1.0 keep-alive would need "Connection: keep-alive" echoed; 1.0 clients are rare
-     * enough that closing after each response is the simpler, correct answer. */
-    bool keep_alive = req->keep_alive && !sh->draining && req->http_minor >= 1;
-    struct sink_ctx s = {.c = c, .keep_alive = keep_alive,
+    bool http10 = req->http_major == 1 && req->http_minor == 0;
+    int keep_alive = !req->keep_alive || sh->draining ? H1_CLOSE
+                     : http10                         ? H1_KEEP_ALIVE_10
+                                                      : H1_KEEP_ALIVE;
+    struct sink_ctx s = {.c = c, .keep_alive = keep_alive, .http10 = http10,
                          .head_only = strcmp(req->method, "HEAD") == 0};
     struct ed_buf url;
     struct ed_error err = {0};
@@ -253,7 +260,7 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
         retire(sh, w);
 
 out:
-    if (!keep_alive || s.status == 0)
+    if (s.keep_alive == H1_CLOSE || s.status == 0)
         c->close_after_write = true;
     edge__access_log(sh, tenant, worker, req, s.status, s.bytes, ed_now_ns() - t0, cpu_ns);
     ed_buf_dispose(&url);

@@ -144,23 +144,26 @@ static int truncate_on_error(struct ed_buf *out, size_t len, int rc)
 }
 
 int edge_h1_write_head(struct ed_buf *out, int status, const struct h1_out_header *headers,
-                       size_t n_headers, int64_t content_length, bool keep_alive)
+                       size_t n_headers, int64_t content_length, int keep_alive)
 {
     size_t start = out->len;
     int rc;
 
-    if (status < 100 || status > 999 || content_length < -1)
+    if (status < 100 || status > 999 || content_length < H1_UNFRAMED ||
+        (content_length == H1_UNFRAMED && keep_alive != H1_CLOSE))
         return ED_EINVAL;
     rc = ed_buf_appendf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, edge_h1_reason(status),
                         http_date());
     if (!rc && edge_h1_status_has_body(status)) {
         if (content_length >= 0)
             rc = ed_buf_appendf(out, "Content-Length: %lld\r\n", (long long)content_length);
-        else
+        else if (content_length == -1)
             rc = ed_buf_appends(out, "Transfer-Encoding: chunked\r\n");
     }
-    if (!rc && !keep_alive)
+    if (!rc && keep_alive == H1_CLOSE)
         rc = ed_buf_appends(out, "Connection: close\r\n");
+    else if (!rc && keep_alive == H1_KEEP_ALIVE_10)
+        rc = ed_buf_appends(out, "Connection: keep-alive\r\n");
     for (size_t i = 0; !rc && i < n_headers; i++) {
         const struct h1_out_header *h = &headers[i];
         if (is_ours(h->name, h->name_len) || !is_safe_header(h))
@@ -200,7 +203,7 @@ int edge_h1_write_last_chunk(struct ed_buf *out)
     return ed_buf_append(out, "0\r\n\r\n", 5);
 }
 
-int edge_h1_write_simple(struct ed_buf *out, int status, const char *msg, bool keep_alive)
+int edge_h1_write_simple(struct ed_buf *out, int status, const char *msg, int keep_alive)
 {
     static const struct h1_out_header type = {"Content-Type", 12, "text/plain; charset=utf-8", 25};
     size_t start = out->len;

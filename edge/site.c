@@ -18,12 +18,14 @@
 
 #define MAX_WORKER_SOURCE (10u << 20) /* a parent worker bundle, as Workers' paid limit */
 
+/* Tenant and worker names become directory and file names: letters, digits, '-', '_' and
+ * '.', never starting with '.' (no "..", no hidden files). */
 static bool name_ok(const char *s, size_t len)
 {
-    if (len == 0 || len > 63)
+    if (len == 0 || len > 63 || s[0] == '.')
         return false;
     for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+        if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
             return false;
     return true;
 }
@@ -325,7 +327,7 @@ static int load_tenants_dir(struct edge_site *site, const struct edge_config *cf
         snprintf(conf, sizeof conf, "%s/%s/tenant.conf", cfg->tenants_dir, name);
         if (rc == 0 && name[0] != '.' && stat(conf, &st) == 0) {
             if (!name_ok(name, strlen(name)))
-                rc = ed_error_set(err, ED_ECONFIG, "tenant directory '%s': names are letters, digits, - and _", name);
+                rc = ed_error_set(err, ED_ECONFIG, "tenant directory '%s': names are letters, digits, '-', '_' and '.'", name);
             else
                 rc = load_tenant_dir(site, cfg, cfg->tenants_dir, name, err);
         }
@@ -346,7 +348,7 @@ static int load_worker_flag(struct edge_site *site, const struct edge_config *cf
             memcpy(tname + n, "any", 3);
             n += 3;
         } else {
-            tname[n++] = isalnum((unsigned char)*p) ? (char)tolower((unsigned char)*p) : '-';
+            tname[n++] = isalnum((unsigned char)*p) || *p == '.' ? (char)tolower((unsigned char)*p) : '-';
         }
     }
     tname[n] = '\0';
@@ -356,7 +358,7 @@ static int load_worker_flag(struct edge_site *site, const struct edge_config *cf
     for (const char *p = base; *p && strcmp(p, ".js") != 0 && n < sizeof wname - 1; p++)
         wname[n++] = isalnum((unsigned char)*p) || *p == '_' ? *p : '-';
     wname[n] = '\0';
-    if (!tname[0] || !wname[0])
+    if (!name_ok(tname, strlen(tname)) || !name_ok(wname, strlen(wname)))
         return ed_error_set(err, ED_ECONFIG, "--worker %s=%s: cannot name a tenant and worker from it", wf->route, wf->file);
     struct edge_tenant *t = find_tenant(site, tname);
     int rc = t ? 0 : add_tenant(site, cfg, tname, &t, err);

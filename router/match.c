@@ -46,8 +46,10 @@ static bool path_matches(const struct rt__entry *e, const char *path, size_t len
 const struct rt_route *rt_match(const struct rt_table *t, const char *host, size_t host_len,
                                 const char *path, size_t path_len)
 {
-    if (!host)
+    if (!host) {
+        host = "";
         host_len = 0;
+    }
     host_len = host_without_port(host, host_len);
     while (host_len && host[host_len - 1] == '.') /* "example.com." is example.com */
         host_len--;

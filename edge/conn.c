@@ -162,10 +162,11 @@ static void flush(struct edge_conn *c)
 
 static void fail(struct edge_conn *c, int status, const char *msg)
 {
+    size_t out0 = c->out.len;
     edge_h1_write_simple(&c->out, status, msg, false);
     c->close_after_write = true;
     ED_DEBUG("event=bad_request shard=%d status=%d reason=\"%s\"", c->shard->id, status, msg);
-    edge__access_log(c->shard, "-", "-", NULL, status, 0, 0, 0);
+    edge__access_log(c->shard, "-", "-", NULL, status, c->out.len - out0, 0, 0);
 }
 
 static void on_timeout(uv_timer_t *t)

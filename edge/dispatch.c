@@ -19,7 +19,6 @@ struct sink_ctx {
     bool http10;    /* no chunked encoding: a stream is delimited by closing */
     int keep_alive; /* enum h1_conn */
     int status;
-    uint64_t bytes;
 };
 
 static int on_head(void *ud, int status, const struct iso_header *h, size_t n,
@@ -49,7 +48,6 @@ static int on_head(void *ud, int status, const struct iso_header *h, size_t n,
 static int on_body(void *ud, const uint8_t *data, size_t len)
 {
     struct sink_ctx *s = ud;
-    s->bytes += len;
     if (s->head_only)
         return 0;
     return s->chunked ? edge_h1_write_chunk(&s->c->out, data, len)
@@ -184,6 +182,7 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
     struct edge_shard *sh = c->shard;
     const struct edge_config *cfg = sh->srv->cfg;
     uint64_t t0 = ed_now_ns(), cpu_ns = 0;
+    size_t out0 = c->out.len; /* the response is appended whole within this call */
     bool http10 = req->http_major == 1 && req->http_minor == 0;
     int keep_alive = !req->keep_alive || sh->draining ? H1_CLOSE
                      : http10                         ? H1_KEEP_ALIVE_10
@@ -262,7 +261,8 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
 out:
     if (s.keep_alive == H1_CLOSE || s.status == 0)
         c->close_after_write = true;
-    edge__access_log(sh, tenant, worker, req, s.status, s.bytes, ed_now_ns() - t0, cpu_ns);
+    edge__access_log(sh, tenant, worker, req, s.status, c->out.len - out0, ed_now_ns() - t0,
+                     cpu_ns);
     ed_buf_dispose(&url);
     ed_error_dispose(&err);
 }

@@ -152,7 +152,8 @@ bool edge__conn_idle(const struct edge_conn *c);
  * Sets c->close_after_write when the connection must close after it. */
 void edge__dispatch(struct edge_conn *c, const struct h1_request *req);
 
-/* Appends an access-log line for a finished request. */
+/* Appends an access-log line for a finished request; bytes counts the whole response, head
+ * included (what the client was sent). req may be NULL for a request that never parsed. */
 void edge__access_log(struct edge_shard *sh, const char *tenant, const char *worker,
                       const struct h1_request *req, int status, uint64_t bytes,
                       uint64_t wall_ns, uint64_t cpu_ns);

@@ -21,25 +21,25 @@ extern "C" {
  * Every fallible function returns 0 or a negative code from this one table: -errno where
  * POSIX has a name for the condition, our own codes (below -4000) where it does not.
  * ed_strerror() yields the generic text; a specific message travels in struct ed_error. */
-#define ED_ERRNO_MAP(X)                                                                      \
-    X(NOMEM, -ENOMEM, "out of memory")                                                     \
-    X(INVAL, -EINVAL, "invalid argument")                                                  \
-    X(NOENT, -ENOENT, "no such file or directory")                                         \
-    X(IO, -EIO, "input/output error")                                                      \
-    X(TOOBIG, -E2BIG, "too large")                                                         \
-    X(RANGE, -ERANGE, "out of range")                                                      \
-    X(BUSY, -EBUSY, "resource busy")                                                       \
-    X(TIMEDOUT, -ETIMEDOUT, "timed out")                                                   \
-    X(CANCELED, -ECANCELED, "operation canceled")                                          \
-    X(JS, -4001, "uncaught JavaScript exception")                                          \
-    X(CPULIMIT, -4002, "exceeded CPU time limit")                                          \
-    X(HEAPLIMIT, -4003, "exceeded memory limit")                                           \
-    X(WALLLIMIT, -4004, "exceeded wall time limit")                                        \
-    X(TERMINATED, -4005, "execution terminated")                                           \
-    X(BADWORKER, -4006, "worker is not a valid module")                                    \
-    X(BADRESPONSE, -4007, "worker did not return a Response")                              \
-    X(HTTP, -4008, "malformed HTTP message")                                               \
-    X(SQLITE, -4009, "storage error")                                                      \
+#define ED_ERRNO_MAP(X)                                       \
+    X(NOMEM, -ENOMEM, "out of memory")                        \
+    X(INVAL, -EINVAL, "invalid argument")                     \
+    X(NOENT, -ENOENT, "no such file or directory")            \
+    X(IO, -EIO, "input/output error")                         \
+    X(TOOBIG, -E2BIG, "too large")                            \
+    X(RANGE, -ERANGE, "out of range")                         \
+    X(BUSY, -EBUSY, "resource busy")                          \
+    X(TIMEDOUT, -ETIMEDOUT, "timed out")                      \
+    X(CANCELED, -ECANCELED, "operation canceled")             \
+    X(JS, -4001, "uncaught JavaScript exception")             \
+    X(CPULIMIT, -4002, "exceeded CPU time limit")             \
+    X(HEAPLIMIT, -4003, "exceeded memory limit")              \
+    X(WALLLIMIT, -4004, "exceeded wall time limit")           \
+    X(TERMINATED, -4005, "execution terminated")              \
+    X(BADWORKER, -4006, "worker is not a valid module")       \
+    X(BADRESPONSE, -4007, "worker did not return a Response") \
+    X(HTTP, -4008, "malformed HTTP message")                  \
+    X(SQLITE, -4009, "storage error")                         \
     X(CONFIG, -4010, "invalid configuration")
 
 enum ed_errcode {
@@ -117,10 +117,10 @@ uint64_t ed_thread_cpu_ns(void);
 enum ed_log_level { ED_LOG_ERROR = 0, ED_LOG_WARN, ED_LOG_INFO, ED_LOG_DEBUG };
 extern int ed_log_level;
 
-#define ED_LOG(lvl, ...)                                                                     \
-    do {                                                                                     \
-        if ((lvl) <= ed_log_level)                                                           \
-            ed__log((lvl), __VA_ARGS__);                                                     \
+#define ED_LOG(lvl, ...)                 \
+    do {                                 \
+        if ((lvl) <= ed_log_level)       \
+            ed__log((lvl), __VA_ARGS__); \
     } while (0)
 #define ED_ERROR(...) ED_LOG(ED_LOG_ERROR, __VA_ARGS__)
 #define ED_WARN(...) ED_LOG(ED_LOG_WARN, __VA_ARGS__)

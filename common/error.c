@@ -11,8 +11,8 @@
 const char *ed_strerror(int code)
 {
     switch (code) {
-#define ED__ERR_TEXT(name, value, text)                                                      \
-    case value:                                                                              \
+#define ED__ERR_TEXT(name, value, text) \
+    case value:                         \
         return text;
         ED_ERRNO_MAP(ED__ERR_TEXT)
 #undef ED__ERR_TEXT
@@ -26,8 +26,8 @@ const char *ed_strerror(int code)
 const char *ed_errname(int code)
 {
     switch (code) {
-#define ED__ERR_NAME(name, value, text)                                                      \
-    case value:                                                                              \
+#define ED__ERR_NAME(name, value, text) \
+    case value:                         \
         return "ED_E" #name;
         ED_ERRNO_MAP(ED__ERR_NAME)
 #undef ED__ERR_NAME

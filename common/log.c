@@ -43,7 +43,9 @@ void ed__log(int level, const char *fmt, ...)
 {
     char line[2048], ts[ED_TS_LEN];
     int n = snprintf(line, sizeof line, "ts=%s level=%s ", ed_log_ts(ts),
-                     level_names[level < 0 ? 0 : level > 3 ? 3 : level]);
+                     level_names[level < 0   ? 0
+                                 : level > 3 ? 3
+                                             : level]);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

@@ -13,10 +13,25 @@
 #define DEFAULT_SOURCE_DIR EDGED_SOURCE_DIR
 
 enum {
-    OPT_LISTEN = 1000, OPT_THREADS, OPT_TENANTS, OPT_WORKER, OPT_DATA, OPT_CPU_MS, OPT_HEAP_MB,
-    OPT_WALL_MS, OPT_MAX_HEADER, OPT_MAX_BODY, OPT_HEADER_TIMEOUT, OPT_BODY_TIMEOUT,
-    OPT_IDLE_TIMEOUT, OPT_DRAIN_TIMEOUT, OPT_ACCESS_LOG, OPT_PORT_FILE, OPT_LOG_LEVEL,
-    OPT_HELP, OPT_VERSION,
+    OPT_LISTEN = 1000,
+    OPT_THREADS,
+    OPT_TENANTS,
+    OPT_WORKER,
+    OPT_DATA,
+    OPT_CPU_MS,
+    OPT_HEAP_MB,
+    OPT_WALL_MS,
+    OPT_MAX_HEADER,
+    OPT_MAX_BODY,
+    OPT_HEADER_TIMEOUT,
+    OPT_BODY_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
+    OPT_DRAIN_TIMEOUT,
+    OPT_ACCESS_LOG,
+    OPT_PORT_FILE,
+    OPT_LOG_LEVEL,
+    OPT_HELP,
+    OPT_VERSION,
 };
 
 /* Numeric flags: where each lands in the config and the range it must fall in. */
@@ -28,9 +43,11 @@ struct num_flag {
     uint64_t min, max;
 };
 
-#define NUM(o, n, field, lo, hi)                                                             \
-    {o, n, offsetof(struct edge_config, field), (int)sizeof(((struct edge_config *)0)->field), \
-     lo, hi}
+#define NUM(o, n, field, lo, hi)                                                                  \
+    {                                                                                             \
+        o, n, offsetof(struct edge_config, field), (int)sizeof(((struct edge_config *)0)->field), \
+            lo, hi                                                                                \
+    }
 
 static const struct num_flag num_flags[] = {
     NUM(OPT_THREADS, "threads", threads, 1, 256),
@@ -70,31 +87,32 @@ static const struct option long_opts[] = {
 
 void edge__usage(FILE *out)
 {
-    fputs("Usage: edged [options]\n"
-          "Serve tenants' JavaScript workers over HTTP/1.1.\n\n"
-          "  --listen ADDR:PORT        address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
-          "  --threads N               shard threads, each with its own loop and isolates (default: cores)\n"
-          "  --tenants DIR             tenants directory: DIR/<tenant>/tenant.conf and <worker>.js\n"
-          "                            (default: examples/tenants in the checkout, unless --worker is given)\n"
-          "  --worker HOST[/PATH]=FILE serve the ES module FILE for HOST (exact, *.suffix or *) and path\n"
-          "                            prefix; the tenant is named after HOST (repeatable)\n"
-          "  --data DIR                data directory (default: data/ in the checkout); tenant logs go to\n"
-          "                            DIR/tenants/<tenant>/logs/worker.log\n"
-          "  --cpu-ms N                CPU time a request may use, per tenant unless tenant.conf sets cpu_ms (50)\n"
-          "  --heap-mb N               heap of one isolate, unless tenant.conf sets heap_mb (128)\n"
-          "  --wall-ms N               wall time a request's JavaScript may run (30000)\n"
-          "  --max-header-bytes N      request line and headers; larger gets 431 (16384)\n"
-          "  --max-body-bytes N        request body; larger gets 413 (16777216)\n"
-          "  --header-timeout-ms N     time from a request's first byte to its last header; then 408 (10000)\n"
-          "  --body-timeout-ms N       time to receive a request body; then 408 (30000)\n"
-          "  --idle-timeout-ms N       an idle keep-alive connection is closed after N ms (60000)\n"
-          "  --drain-timeout-ms N      on SIGTERM, how long in-flight requests may finish (10000)\n"
-          "  --access-log FILE         one line per request; - is stderr (default -)\n"
-          "  --port-file FILE          write the bound port to FILE once listening (for tests, port 0)\n"
-          "  --log-level LEVEL         error, warn, info or debug (info)\n"
-          "  --help                    print this help and exit\n"
-          "  --version                 print the version and exit\n",
-          out);
+    fputs(
+        "Usage: edged [options]\n"
+        "Serve tenants' JavaScript workers over HTTP/1.1.\n\n"
+        "  --listen ADDR:PORT        address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
+        "  --threads N               shard threads, each with its own loop and isolates (default: cores)\n"
+        "  --tenants DIR             tenants directory: DIR/<tenant>/tenant.conf and <worker>.js\n"
+        "                            (default: examples/tenants in the checkout, unless --worker is given)\n"
+        "  --worker HOST[/PATH]=FILE serve the ES module FILE for HOST (exact, *.suffix or *) and path\n"
+        "                            prefix; the tenant is named after HOST (repeatable)\n"
+        "  --data DIR                data directory (default: data/ in the checkout); tenant logs go to\n"
+        "                            DIR/tenants/<tenant>/logs/worker.log\n"
+        "  --cpu-ms N                CPU time a request may use, per tenant unless tenant.conf sets cpu_ms (50)\n"
+        "  --heap-mb N               heap of one isolate, unless tenant.conf sets heap_mb (128)\n"
+        "  --wall-ms N               wall time a request's JavaScript may run (30000)\n"
+        "  --max-header-bytes N      request line and headers; larger gets 431 (16384)\n"
+        "  --max-body-bytes N        request body; larger gets 413 (16777216)\n"
+        "  --header-timeout-ms N     time from a request's first byte to its last header; then 408 (10000)\n"
+        "  --body-timeout-ms N       time to receive a request body; then 408 (30000)\n"
+        "  --idle-timeout-ms N       an idle keep-alive connection is closed after N ms (60000)\n"
+        "  --drain-timeout-ms N      on SIGTERM, how long in-flight requests may finish (10000)\n"
+        "  --access-log FILE         one line per request; - is stderr (default -)\n"
+        "  --port-file FILE          write the bound port to FILE once listening (for tests, port 0)\n"
+        "  --log-level LEVEL         error, warn, info or debug (info)\n"
+        "  --help                    print this help and exit\n"
+        "  --version                 print the version and exit\n",
+        out);
 }
 
 static int parse_listen(struct edge_config *cfg, const char *arg, struct ed_error *err)
@@ -126,8 +144,7 @@ static int parse_num(struct edge_config *cfg, const struct num_flag *f, const ch
     unsigned long long v = strtoull(arg, &end, 10);
     if (errno || *end || !*arg || arg[0] == '-' || v < f->min || v > f->max)
         return ed_error_set(err, ED_EINVAL, "--%s %s: expected a whole number from %llu to %llu",
-                            f->name, arg, (unsigned long long)f->min,
-                            (unsigned long long)f->max);
+                            f->name, arg, (unsigned long long)f->min, (unsigned long long)f->max);
     char *p = (char *)cfg + f->offset;
     if (f->size == 8)
         *(uint64_t *)p = v;
@@ -141,8 +158,7 @@ static int add_worker_flag(struct edge_config *cfg, const char *arg, struct ed_e
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg || !eq[1])
         return ed_error_set(err, ED_EINVAL, "--worker %s: expected HOST[/PATH]=FILE", arg);
-    struct edge_worker_flag *p =
-        realloc(cfg->worker_flags, (cfg->n_worker_flags + 1) * sizeof *p);
+    struct edge_worker_flag *p = realloc(cfg->worker_flags, (cfg->n_worker_flags + 1) * sizeof *p);
     if (!p)
         return ED_ENOMEM;
     cfg->worker_flags = p;
@@ -208,7 +224,8 @@ int edge__config_parse(struct edge_config *cfg, int argc, char **argv, struct ed
         case OPT_LOG_LEVEL:
             cfg->log_level = ed_log_level_parse(optarg);
             if (cfg->log_level < 0)
-                rc = ed_error_set(err, ED_EINVAL, "--log-level %s: expected error, warn, info or debug", optarg);
+                rc = ed_error_set(err, ED_EINVAL,
+                                  "--log-level %s: expected error, warn, info or debug", optarg);
             break;
         case OPT_HELP:
             edge__usage(stdout);
@@ -218,9 +235,11 @@ int edge__config_parse(struct edge_config *cfg, int argc, char **argv, struct ed
             return EDGE_CONFIG_EXIT_OK;
         case '?':
             if (optopt)
-                rc = ed_error_set(err, ED_EINVAL, "option %s needs a value (see --help)", argv[optind - 1]);
+                rc = ed_error_set(err, ED_EINVAL, "option %s needs a value (see --help)",
+                                  argv[optind - 1]);
             else
-                rc = ed_error_set(err, ED_EINVAL, "unknown option %s (see --help)", argv[optind - 1]);
+                rc = ed_error_set(err, ED_EINVAL, "unknown option %s (see --help)",
+                                  argv[optind - 1]);
             break;
         default:
             for (size_t i = 0; i < sizeof num_flags / sizeof *num_flags; i++)

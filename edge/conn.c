@@ -83,7 +83,6 @@ static void start_linger(struct edge_conn *c)
     start_reading(c); /* to see the client's EOF; on_read discards what arrives meanwhile */
 }
 
-
 static void start_reading(struct edge_conn *c)
 {
     if (!c->reading && !c->closing && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)

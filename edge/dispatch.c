@@ -153,8 +153,7 @@ static int get_instance(struct edge_shard *sh, const struct edge_worker *w, uint
 
 static void retire(struct edge_shard *sh, const struct edge_worker *w)
 {
-    ED_INFO("event=isolate_retired shard=%d tenant=%s worker=%s", sh->id, w->tenant->name,
-            w->name);
+    ED_INFO("event=isolate_retired shard=%d tenant=%s worker=%s", sh->id, w->tenant->name, w->name);
     iso_worker_free(sh->instances[w->index]);
     sh->instances[w->index] = NULL;
 }
@@ -187,7 +186,9 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
     int keep_alive = !req->keep_alive || sh->draining ? H1_CLOSE
                      : http10                         ? H1_KEEP_ALIVE_10
                                                       : H1_KEEP_ALIVE;
-    struct sink_ctx s = {.c = c, .keep_alive = keep_alive, .http10 = http10,
+    struct sink_ctx s = {.c = c,
+                         .keep_alive = keep_alive,
+                         .http10 = http10,
                          .head_only = strcmp(req->method, "HEAD") == 0};
     struct ed_buf url;
     struct ed_error err = {0};
@@ -268,8 +269,8 @@ out:
 }
 
 void edge__access_log(struct edge_shard *sh, const char *tenant, const char *worker,
-                      const struct h1_request *req, int status, uint64_t bytes,
-                      uint64_t wall_ns, uint64_t cpu_ns)
+                      const struct h1_request *req, int status, uint64_t bytes, uint64_t wall_ns,
+                      uint64_t cpu_ns)
 {
     if (ed_log_level < ED_LOG_INFO)
         return;

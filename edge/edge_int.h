@@ -98,14 +98,14 @@ struct edge_shard {
     uv_loop_t loop;
     uv_thread_t thread;
     uv_tcp_t listener;
-    uv_async_t wake;   /* the main thread asks for a drain */
-    uv_check_t flush;  /* writes the buffered access log once per loop turn */
+    uv_async_t wake;  /* the main thread asks for a drain */
+    uv_check_t flush; /* writes the buffered access log once per loop turn */
     uv_timer_t drain_timer;
     int listen_fd;
     bool draining;
     struct iso_worker **instances; /* per site worker index; NULL until first use or retired */
     struct iso_watch_slot *watch;
-    struct ed_buf access; /* access-log lines not yet written */
+    struct ed_buf access;    /* access-log lines not yet written */
     struct edge_conn *conns; /* doubly linked list of open connections */
     size_t n_conns;
     char read_buf[65536]; /* reads are parsed at once, so one buffer serves every connection */
@@ -132,7 +132,7 @@ struct edge_conn {
     uv_write_t wreq;
     uint64_t request_start_ns; /* first byte of the request being received */
     uint64_t headers_done_ns;
-    int handles_open;          /* tcp + timer, closed asynchronously */
+    int handles_open; /* tcp + timer, closed asynchronously */
     bool write_pending;
     bool close_after_write;
     bool closing;
@@ -155,8 +155,8 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req);
 /* Appends an access-log line for a finished request; bytes counts the whole response, head
  * included (what the client was sent). req may be NULL for a request that never parsed. */
 void edge__access_log(struct edge_shard *sh, const char *tenant, const char *worker,
-                      const struct h1_request *req, int status, uint64_t bytes,
-                      uint64_t wall_ns, uint64_t cpu_ns);
+                      const struct h1_request *req, int status, uint64_t bytes, uint64_t wall_ns,
+                      uint64_t cpu_ns);
 
 /* Shard lifecycle: edge__shard_run is the thread body. */
 int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int listen_fd,

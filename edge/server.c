@@ -113,7 +113,8 @@ static int open_access_log(const char *path, struct ed_error *err)
         return 2;
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
-        return ed_error_set(err, ED_ECONFIG, "cannot open --access-log %s: %s", path, strerror(errno));
+        return ed_error_set(err, ED_ECONFIG, "cannot open --access-log %s: %s", path,
+                            strerror(errno));
     return fd;
 }
 
@@ -155,8 +156,8 @@ static int serve(struct edge_server *srv, struct ed_error *err)
     signal(SIGPIPE, SIG_IGN);
     if (rc == 0)
         ED_INFO("event=listening addr=%s port=%d threads=%d tenants=%zu workers=%zu v8=%s",
-                cfg->listen_host, port, srv->n_shards, srv->site->n_tenants,
-                srv->site->n_workers, iso_v8_version());
+                cfg->listen_host, port, srv->n_shards, srv->site->n_tenants, srv->site->n_workers,
+                iso_v8_version());
     else
         atomic_store(&srv->drain, 2);
 

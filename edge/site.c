@@ -144,7 +144,8 @@ static int read_file(const char *path, char **out, size_t *len, struct ed_error 
     int rc = 0;
     while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (b.len + n > MAX_WORKER_SOURCE)
-            rc = ed_error_set(err, ED_ETOOBIG, "worker %s is larger than %u bytes", path, MAX_WORKER_SOURCE);
+            rc = ed_error_set(err, ED_ETOOBIG, "worker %s is larger than %u bytes", path,
+                              MAX_WORKER_SOURCE);
         else
             rc = ed_buf_append(&b, chunk, n);
     }
@@ -204,8 +205,8 @@ static int add_route(struct edge_site *site, const char *route, struct edge_tena
         return ed_error_set(err, ED_ECONFIG, "route '%s': expected HOST[/PATH]", route);
     memcpy(host, route, hlen);
     host[hlen] = '\0';
-    struct rt_route r = {.host = host, .path = slash, .tenant = t->name, .worker = w->name,
-                         .target = w};
+    struct rt_route r = {
+        .host = host, .path = slash, .tenant = t->name, .worker = w->name, .target = w};
     struct ed_error e = {0};
     int rc = rt_table_add(site->routes, &r, &e);
     if (rc)
@@ -225,8 +226,7 @@ static char *trim(char *s)
     return s;
 }
 
-static int add_var(struct edge_tenant *t, const char *spec, const char *where,
-                   struct ed_error *err)
+static int add_var(struct edge_tenant *t, const char *spec, const char *where, struct ed_error *err)
 {
     const char *eq = strchr(spec, '=');
     if (!eq || eq == spec)
@@ -242,8 +242,8 @@ static int add_var(struct edge_tenant *t, const char *spec, const char *where,
 }
 
 /* One tenant directory: tenant.conf names limits, vars and routes to <worker>.js files. */
-static int load_tenant_dir(struct edge_site *site, const struct edge_config *cfg,
-                           const char *dir, const char *name, struct ed_error *err)
+static int load_tenant_dir(struct edge_site *site, const struct edge_config *cfg, const char *dir,
+                           const char *name, struct ed_error *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s/tenant.conf", dir, name);
@@ -287,7 +287,8 @@ static int load_tenant_dir(struct edge_site *site, const struct edge_config *cfg
             char *sp = val + strcspn(val, " \t");
             char *wname = trim(sp);
             if (!*sp || !*wname || !name_ok(wname, strlen(wname))) {
-                rc = ed_error_set(err, ED_ECONFIG, "%s: expected route = HOST[/PATH] WORKER", where);
+                rc =
+                    ed_error_set(err, ED_ECONFIG, "%s: expected route = HOST[/PATH] WORKER", where);
                 break;
             }
             *sp = '\0';
@@ -327,7 +328,9 @@ static int load_tenants_dir(struct edge_site *site, const struct edge_config *cf
         snprintf(conf, sizeof conf, "%s/%s/tenant.conf", cfg->tenants_dir, name);
         if (rc == 0 && name[0] != '.' && stat(conf, &st) == 0) {
             if (!name_ok(name, strlen(name)))
-                rc = ed_error_set(err, ED_ECONFIG, "tenant directory '%s': names are letters, digits, '-', '_' and '.'", name);
+                rc = ed_error_set(
+                    err, ED_ECONFIG,
+                    "tenant directory '%s': names are letters, digits, '-', '_' and '.'", name);
             else
                 rc = load_tenant_dir(site, cfg, cfg->tenants_dir, name, err);
         }
@@ -348,7 +351,8 @@ static int load_worker_flag(struct edge_site *site, const struct edge_config *cf
             memcpy(tname + n, "any", 3);
             n += 3;
         } else {
-            tname[n++] = isalnum((unsigned char)*p) || *p == '.' ? (char)tolower((unsigned char)*p) : '-';
+            tname[n++] =
+                isalnum((unsigned char)*p) || *p == '.' ? (char)tolower((unsigned char)*p) : '-';
         }
     }
     tname[n] = '\0';
@@ -359,7 +363,9 @@ static int load_worker_flag(struct edge_site *site, const struct edge_config *cf
         wname[n++] = isalnum((unsigned char)*p) || *p == '_' ? *p : '-';
     wname[n] = '\0';
     if (!name_ok(tname, strlen(tname)) || !name_ok(wname, strlen(wname)))
-        return ed_error_set(err, ED_ECONFIG, "--worker %s=%s: cannot name a tenant and worker from it", wf->route, wf->file);
+        return ed_error_set(err, ED_ECONFIG,
+                            "--worker %s=%s: cannot name a tenant and worker from it", wf->route,
+                            wf->file);
     struct edge_tenant *t = find_tenant(site, tname);
     int rc = t ? 0 : add_tenant(site, cfg, tname, &t, err);
     struct edge_worker *w;
@@ -381,7 +387,8 @@ int edge__site_load(const struct edge_config *cfg, struct edge_site **out, struc
     for (size_t i = 0; rc == 0 && i < cfg->n_worker_flags; i++)
         rc = load_worker_flag(site, cfg, &cfg->worker_flags[i], err);
     if (rc == 0 && site->n_workers == 0)
-        rc = ed_error_set(err, ED_ECONFIG, "no workers to serve: give --tenants DIR or --worker HOST=FILE");
+        rc = ed_error_set(err, ED_ECONFIG,
+                          "no workers to serve: give --tenants DIR or --worker HOST=FILE");
     if (rc) {
         edge__site_free(site);
         return rc;

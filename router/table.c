@@ -3,9 +3,9 @@
  * and sorting the entries into match precedence once the table is sealed.
  */
 #include <ctype.h>
-#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "router/rt_int.h"
 
@@ -70,7 +70,9 @@ static int classify(struct rt__entry *e, struct ed_error *err)
     }
     if (h[0] == '*') {
         if (h[1] != '.' || !host_chars_ok(h + 2))
-            return ed_error_set(err, ED_EINVAL, "bad host pattern '%s': a wildcard must look like *.example.com", h);
+            return ed_error_set(err, ED_EINVAL,
+                                "bad host pattern '%s': a wildcard must look like *.example.com",
+                                h);
         e->kind = RT_HOST_SUFFIX;
         e->suffix = h + 1;
         e->suffix_len = e->host_len - 1;
@@ -90,7 +92,8 @@ int rt_table_add(struct rt_table *t, const struct rt_route *r, struct ed_error *
         return ed_error_set(err, ED_EINVAL, "a route needs a host, a tenant and a worker");
     const char *path = r->path && *r->path ? r->path : "/";
     if (path[0] != '/' || strpbrk(path, "?# "))
-        return ed_error_set(err, ED_EINVAL, "bad route path '%s': must start with '/' and hold no query", path);
+        return ed_error_set(err, ED_EINVAL,
+                            "bad route path '%s': must start with '/' and hold no query", path);
     size_t plen = strlen(path);
     while (plen > 1 && path[plen - 1] == '/') /* "/api/" routes like "/api" */
         plen--;
@@ -99,8 +102,8 @@ int rt_table_add(struct rt_table *t, const struct rt_route *r, struct ed_error *
         const struct rt__entry *o = &t->entries[i];
         if (strcasecmp(o->route.host, r->host) == 0 && o->path_len == plen &&
             strncmp(o->route.path, path, plen) == 0)
-            return ed_error_set(err, ED_EBUSY, "route %s%s is already taken by tenant %s",
-                                r->host, path, o->route.tenant);
+            return ed_error_set(err, ED_EBUSY, "route %s%s is already taken by tenant %s", r->host,
+                                path, o->route.tenant);
     }
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;

@@ -72,9 +72,6 @@ if [ "$sanitize" = 1 ]; then
     fi
 fi
 
-# Format is reported, not enforced yet (scripts/check-format.sh --strict would enforce it).
-"$ROOT/scripts/check-format.sh" "$ROOT" | tail -n 1 || true
-
 echo "test: finished in $((SECONDS - START))s"
 echo "${total_passed} passed, ${total_failed} failed"
 [ "$status" -eq 0 ] && [ "$total_failed" -eq 0 ]

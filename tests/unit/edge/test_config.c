@@ -37,8 +37,8 @@ Test(edge_config, flags_and_worker_disables_default_tenants)
 {
     struct edge_config cfg;
     struct ed_error err = {0};
-    char *argv[] = {"edged", "--listen", "[::1]:0", "--threads", "3", "--cpu-ms", "20",
-                    "--worker", "a.com/api=x.js", "--max-body-bytes", "10", NULL};
+    char *argv[] = {"edged", "--listen", "[::1]:0",        "--threads",        "3",  "--cpu-ms",
+                    "20",    "--worker", "a.com/api=x.js", "--max-body-bytes", "10", NULL};
     cr_assert_eq(parse(&cfg, &err, 11, argv), EDGE_CONFIG_RUN, "%s", ed_error_msg(&err));
     cr_assert_str_eq(cfg.listen_host, "::1");
     cr_assert_eq(cfg.listen_port, 0);

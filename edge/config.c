@@ -14,6 +14,7 @@
 
 enum {
     OPT_LISTEN = 1000,
+    OPT_ADMIN_LISTEN,
     OPT_THREADS,
     OPT_TENANTS,
     OPT_WORKER,
@@ -64,6 +65,7 @@ static const struct num_flag num_flags[] = {
 
 static const struct option long_opts[] = {
     {"listen", required_argument, 0, OPT_LISTEN},
+    {"admin-listen", required_argument, 0, OPT_ADMIN_LISTEN},
     {"threads", required_argument, 0, OPT_THREADS},
     {"tenants", required_argument, 0, OPT_TENANTS},
     {"worker", required_argument, 0, OPT_WORKER},
@@ -91,6 +93,7 @@ void edge__usage(FILE *out)
         "Usage: edged [options]\n"
         "Serve tenants' JavaScript workers over HTTP/1.1.\n\n"
         "  --listen ADDR:PORT        address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
+        "  --admin-listen ADDR:PORT  the operator's endpoints (GET /v1/usage); off unless given\n"
         "  --threads N               shard threads, each with its own loop and isolates (default: cores)\n"
         "  --tenants DIR             tenants directory: DIR/<tenant>/tenant.conf and <worker>.js\n"
         "                            (default: examples/tenants in the checkout, unless --worker is given)\n"
@@ -108,32 +111,34 @@ void edge__usage(FILE *out)
         "  --idle-timeout-ms N       an idle keep-alive connection is closed after N ms (60000)\n"
         "  --drain-timeout-ms N      on SIGTERM, how long in-flight requests may finish (10000)\n"
         "  --access-log FILE         one line per request; - is stderr (default -)\n"
-        "  --port-file FILE          write the bound port to FILE once listening (for tests, port 0)\n"
+        "  --port-file FILE          write the bound port to FILE once listening (for tests, port 0);\n"
+        "                            the admin port, if any, on its second line\n"
         "  --log-level LEVEL         error, warn, info or debug (info)\n"
         "  --help                    print this help and exit\n"
         "  --version                 print the version and exit\n",
         out);
 }
 
-static int parse_listen(struct edge_config *cfg, const char *arg, struct ed_error *err)
+static int parse_listen(const char *flag, char **host_out, int *port_out, const char *arg,
+                        struct ed_error *err)
 {
     const char *colon = strrchr(arg, ':');
     if (!colon || colon == arg)
-        return ed_error_set(err, ED_EINVAL, "--listen %s: expected ADDR:PORT", arg);
+        return ed_error_set(err, ED_EINVAL, "%s %s: expected ADDR:PORT", flag, arg);
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*end || colon[1] == '\0' || port < 0 || port > 65535)
-        return ed_error_set(err, ED_EINVAL, "--listen %s: bad port", arg);
+        return ed_error_set(err, ED_EINVAL, "%s %s: bad port", flag, arg);
     const char *host = arg;
     size_t hlen = (size_t)(colon - arg);
     if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
         host++;
         hlen -= 2;
     }
-    free(cfg->listen_host);
-    cfg->listen_host = strndup(host, hlen);
-    cfg->listen_port = (int)port;
-    return cfg->listen_host ? 0 : ED_ENOMEM;
+    free(*host_out);
+    *host_out = strndup(host, hlen);
+    *port_out = (int)port;
+    return *host_out ? 0 : ED_ENOMEM;
 }
 
 static int parse_num(struct edge_config *cfg, const struct num_flag *f, const char *arg,
@@ -203,7 +208,10 @@ int edge__config_parse(struct edge_config *cfg, int argc, char **argv, struct ed
     while (rc == 0 && (opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         switch (opt) {
         case OPT_LISTEN:
-            rc = parse_listen(cfg, optarg, err);
+            rc = parse_listen("--listen", &cfg->listen_host, &cfg->listen_port, optarg, err);
+            break;
+        case OPT_ADMIN_LISTEN:
+            rc = parse_listen("--admin-listen", &cfg->admin_host, &cfg->admin_port, optarg, err);
             break;
         case OPT_TENANTS:
             rc = set_str(&cfg->tenants_dir, optarg);
@@ -271,6 +279,7 @@ void edge__config_dispose(struct edge_config *cfg)
     }
     free(cfg->worker_flags);
     free(cfg->listen_host);
+    free(cfg->admin_host);
     free(cfg->tenants_dir);
     free(cfg->data_dir);
     free(cfg->access_log);

@@ -26,7 +26,10 @@ static void on_close(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     sh->n_conns--;
+    if (c->ex) /* its worker is still at it: the exchange outlives us, output dropped */
+        edge__exchange_detach(c->ex);
     edge_h1_dispose(&c->parser);
+    ed_buf_dispose(&c->pending_in);
     ed_buf_dispose(&c->out);
     ed_buf_dispose(&c->writing);
     free(c);
@@ -44,7 +47,7 @@ void edge__conn_close(struct edge_conn *c)
 
 bool edge__conn_idle(const struct edge_conn *c)
 {
-    return !c->parser.in_message && !c->write_pending && c->out.len == 0;
+    return !c->ex && !c->parser.in_message && !c->write_pending && c->out.len == 0;
 }
 
 static void arm_timer(struct edge_conn *c);
@@ -99,7 +102,7 @@ static void stop_reading(struct edge_conn *c)
 
 static void after_output(struct edge_conn *c)
 {
-    if (c->closing || c->write_pending || c->out.len)
+    if (c->closing || c->write_pending || c->out.len || c->ex)
         return;
     if (c->close_after_write) {
         start_linger(c);
@@ -171,6 +174,10 @@ static void fail(struct edge_conn *c, int status, const char *msg)
 static void on_timeout(uv_timer_t *t)
 {
     struct edge_conn *c = t->data;
+    if (c->ex) {
+        edge__exchange_timeout(c->ex);
+        return;
+    }
     if (c->write_pending || !c->parser.in_message) {
         edge__conn_close(c); /* idle keep-alive, or a client that stopped reading */
         return;
@@ -185,7 +192,10 @@ static void arm_timer(struct edge_conn *c)
 {
     const struct edge_config *cfg = c->shard->srv->cfg;
     uint64_t now = ed_now_ns(), deadline;
-    if (c->parser.in_message && !c->write_pending) {
+    if (c->ex) {
+        /* a worker awaiting something: the request's wall-time limit */
+        deadline = c->ex->t0 + (uint64_t)cfg->wall_ms * 1000000u;
+    } else if (c->parser.in_message && !c->write_pending) {
         if (!c->request_start_ns)
             c->request_start_ns = now;
         if (c->parser.headers_done && !c->headers_done_ns)
@@ -208,9 +218,12 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(c->shard->read_buf, sizeof c->shard->read_buf);
 }
 
+/* Feeds input to the parser and answers each complete request. Stops at a request whose
+ * answer is still being made, keeping the rest of the input for when it is done. */
 static void process(struct edge_conn *c, const char *data, size_t len)
 {
     size_t off = 0;
+    c->in_process = true;
     while (off < len && !c->close_after_write && !c->closing) {
         size_t used = 0;
         enum h1_event ev = edge_h1_feed(&c->parser, data + off, len - off, &used);
@@ -222,15 +235,43 @@ static void process(struct edge_conn *c, const char *data, size_t len)
         if (ev == H1_NEED_MORE)
             break;
         edge__dispatch(c, &c->parser.req);
-        edge_h1_next(&c->parser);
-        c->request_start_ns = c->headers_done_ns = 0;
-        c->continue_sent = false;
+        if (c->ex) { /* answered later: hold the pipelined rest, stop reading meanwhile */
+            if (off < len && ed_buf_append(&c->pending_in, data + off, len - off) != 0)
+                c->close_after_write = true;
+            off = len;
+            stop_reading(c);
+            break;
+        }
     }
     if (c->parser.headers_done && c->parser.req.expect_continue && !c->continue_sent &&
-        !c->close_after_write) {
+        !c->close_after_write && !c->ex) {
         ed_buf_appends(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
         c->continue_sent = true;
     }
+    c->in_process = false;
+}
+
+void edge__conn_answered(struct edge_conn *c)
+{
+    edge_h1_next(&c->parser);
+    c->request_start_ns = c->headers_done_ns = 0;
+    c->continue_sent = false;
+    if (c->in_process || c->closing)
+        return; /* process() goes on with the input it holds */
+    /* answered on a later turn: go on with the input that waited for it */
+    struct ed_buf held = c->pending_in;
+    ed_buf_init(&c->pending_in);
+    if (held.len && !c->close_after_write)
+        process(c, held.data, held.len);
+    ed_buf_dispose(&held);
+    if (c->close_after_write)
+        stop_reading(c);
+    flush(c);
+}
+
+void edge__conn_flush(struct edge_conn *c)
+{
+    flush(c);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -249,7 +290,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     flush(c);
 }
 
-void edge__conn_accept(struct edge_shard *sh)
+void edge__conn_accept(struct edge_shard *sh, uv_stream_t *listener, bool admin)
 {
     struct edge_conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -272,7 +313,8 @@ void edge__conn_accept(struct edge_shard *sh)
         sh->conns->prev = c;
     sh->conns = c;
     sh->n_conns++;
-    if (uv_accept((uv_stream_t *)&sh->listener, (uv_stream_t *)&c->tcp) != 0) {
+    c->admin = admin;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         edge__conn_close(c);
         return;
     }

@@ -1,45 +1,47 @@
 /*
  * The request path inside a shard: route the request, find or build this shard's isolate of
- * the worker, run its fetch handler under the watchdog, and turn the result into an HTTP
- * response. Failures map to responses here: a worker's own error is a 500 with a generic body
- * (the details go to the tenant's log, never to the client), a limit is a 503 that names the
- * limit, and an isolate that hit a limit is retired before the next request.
+ * the worker (with its loader context), start its fetch handler, and turn what the sink
+ * receives into an HTTP response — at once, or on a later turn of the loop when the worker
+ * awaits a child. Failures map to responses here: a worker's own error is a 500 with a
+ * generic body (the details go to the tenant's log, never to the client), a limit is a 503
+ * that names the limit, and an isolate that hit a limit is retired before the next request.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "edge/edge_int.h"
 
-struct sink_ctx {
-    struct edge_conn *c;
-    bool head_only; /* HEAD, 204, 304: framing headers but no body */
-    bool chunked;
-    bool http10;    /* no chunked encoding: a stream is delimited by closing */
-    int keep_alive; /* enum h1_conn */
-    int status;
-};
+/* ---- the sink: the worker's response into the connection --------------------------------- */
+
+static struct ed_buf *out_of(struct edge_exchange *ex)
+{
+    return ex->abandoned || !ex->c ? NULL : &ex->c->out;
+}
 
 static int on_head(void *ud, int status, const struct iso_header *h, size_t n,
                    int64_t content_length)
 {
-    struct sink_ctx *s = ud;
+    struct edge_exchange *ex = ud;
+    struct ed_buf *out = out_of(ex);
+    if (!out)
+        return 0;
     struct h1_out_header small[32], *hs = n ? small : NULL;
     if (n > sizeof small / sizeof *small && !(hs = malloc(n * sizeof *hs)))
         return ED_ENOMEM;
     for (size_t i = 0; i < n; i++)
         hs[i] = (struct h1_out_header){h[i].name, h[i].name_len, h[i].value, h[i].value_len};
-    s->status = status;
+    ex->status = status;
     if (!edge_h1_status_has_body(status))
-        s->head_only = true;
-    s->chunked = content_length < 0 && !s->http10;
-    if (content_length < 0 && s->http10) {
+        ex->head_only = true;
+    ex->chunked = content_length < 0 && !ex->http10;
+    if (content_length < 0 && ex->http10) { /* HTTP/1.0 cannot read chunked: close-delimit */
         content_length = H1_UNFRAMED;
-        s->keep_alive = H1_CLOSE;
-        s->c->close_after_write = true;
+        ex->keep_alive = H1_CLOSE;
     }
-    int rc = edge_h1_write_head(&s->c->out, status, hs, n, content_length, s->keep_alive);
+    int rc = edge_h1_write_head(out, status, hs, n, content_length, ex->keep_alive);
     if (hs && hs != small)
         free(hs);
     return rc;
@@ -47,40 +49,43 @@ static int on_head(void *ud, int status, const struct iso_header *h, size_t n,
 
 static int on_body(void *ud, const uint8_t *data, size_t len)
 {
-    struct sink_ctx *s = ud;
-    if (s->head_only)
+    struct edge_exchange *ex = ud;
+    struct ed_buf *out = out_of(ex);
+    if (!out || ex->head_only)
         return 0;
-    return s->chunked ? edge_h1_write_chunk(&s->c->out, data, len)
-                      : ed_buf_append(&s->c->out, data, len);
+    int rc = ex->chunked ? edge_h1_write_chunk(out, data, len) : ed_buf_append(out, data, len);
+    if (rc == 0 && !ex->c->in_process)
+        edge__conn_flush(ex->c); /* a body produced later leaves as it comes */
+    return rc;
 }
+
+static void finish(struct edge_exchange *ex);
 
 static void on_end(void *ud)
 {
-    struct sink_ctx *s = ud;
-    if (s->chunked && !s->head_only)
-        edge_h1_write_last_chunk(&s->c->out);
+    struct edge_exchange *ex = ud;
+    struct ed_buf *out = out_of(ex);
+    if (out && ex->chunked && !ex->head_only)
+        edge_h1_write_last_chunk(out);
+    finish(ex);
 }
 
 static void on_abort(void *ud, int code, const char *msg)
 {
-    struct sink_ctx *s = ud;
+    struct edge_exchange *ex = ud;
     (void)code;
-    (void)msg;
-    /* The head is gone already: the only honest signal left is a truncated body. */
-    s->c->close_after_write = true;
-}
-
-static const struct iso_response_sink sink = {on_head, on_body, on_end, on_abort};
-
-static void on_console(void *ud, const char *level, const char *msg, size_t len)
-{
-    const struct edge_worker *w = ud;
-    edge__tenant_log(w->tenant, w->name, level, msg, len);
+    if (ex->c && !ex->abandoned) {
+        /* The head is gone already: the only honest signal left is a truncated body. */
+        ex->keep_alive = H1_CLOSE;
+        edge__tenant_log(ex->inst->worker->tenant, ex->inst->worker->name, "error", msg,
+                         strlen(msg));
+    }
+    finish(ex);
 }
 
 /* The 503/500 a failure becomes; the tenant's log gets the details of its own errors. */
-static int failure_response(struct edge_conn *c, const struct edge_worker *w, int code,
-                            const struct ed_error *err, int keep_alive)
+static int failure_response(struct edge_exchange *ex, const struct edge_worker *w, int code,
+                            const char *detail)
 {
     const struct edge_tenant *t = w->tenant;
     char msg[160];
@@ -94,7 +99,7 @@ static int failure_response(struct edge_conn *c, const struct edge_worker *w, in
         break;
     case ED_EWALLLIMIT:
         snprintf(msg, sizeof msg, "Worker exceeded its wall time limit (%u ms)",
-                 c->shard->srv->cfg->wall_ms);
+                 ex->c ? ex->c->shard->srv->cfg->wall_ms : 0);
         break;
     case ED_ETERMINATED:
         snprintf(msg, sizeof msg, "Worker was terminated");
@@ -104,58 +109,211 @@ static int failure_response(struct edge_conn *c, const struct edge_worker *w, in
         snprintf(msg, sizeof msg, "Internal Server Error");
         break;
     }
-    const char *detail = ed_error_msg(err);
     if (status == 503) {
         ED_WARN("event=limit tenant=%s worker=%s limit=%s", t->name, w->name, ed_errname(code));
         edge__tenant_log(t, w->name, "error", msg, strlen(msg));
     } else {
         edge__tenant_log(t, w->name, "error", detail, strlen(detail));
     }
-    edge_h1_write_simple(&c->out, status, msg, keep_alive);
+    ex->status = status;
+    struct ed_buf *out = out_of(ex);
+    if (out)
+        edge_h1_write_simple(out, status, msg, ex->keep_alive);
     return status;
+}
+
+static void on_fail(void *ud, int code, const char *msg)
+{
+    struct edge_exchange *ex = ud;
+    if (!ex->abandoned)
+        failure_response(ex, ex->inst->worker, code, msg);
+    finish(ex);
+}
+
+static const struct iso_response_sink sink = {on_head, on_body, on_end, on_abort, on_fail};
+
+/* ---- instances ------------------------------------------------------------------------------- */
+
+static void on_console(void *ud, const char *level, const char *msg, size_t len)
+{
+    const struct edge_worker *w = ud;
+    edge__tenant_log(w->tenant, w->name, level, msg, len);
+}
+
+static void on_child_console(void *ud, const char *worker, const char *level, const char *msg,
+                             size_t len)
+{
+    const struct edge_worker *w = ud;
+    edge__tenant_log(w->tenant, worker, level, msg, len);
+}
+
+static void retire(struct edge_shard *sh, struct edge_instance *inst, bool force)
+{
+    if (!inst->retiring) {
+        ED_INFO("event=isolate_retired shard=%d tenant=%s worker=%s", sh->id,
+                inst->worker->tenant->name, inst->worker->name);
+        inst->retiring = true;
+        if (sh->instances[inst->worker->index] == inst)
+            sh->instances[inst->worker->index] = NULL;
+        inst->next_grave = sh->graveyard;
+        sh->graveyard = inst;
+    }
+    inst->force |= force;
+}
+
+static void instance_free(struct edge_instance *inst)
+{
+    ld_parent_free(inst->loader); /* before the isolate: drops calls in flight for it */
+    iso_worker_free(inst->w);
+    while (inst->exchanges) { /* only when forced: their sinks will never be called */
+        struct edge_exchange *ex = inst->exchanges;
+        inst->exchanges = ex->next;
+        if (ex->c)
+            ex->c->ex = NULL;
+        free(ex);
+    }
+    free(inst);
+}
+
+void edge__shard_bury(struct edge_shard *sh, bool all)
+{
+    struct edge_instance **pp = &sh->graveyard;
+    while (*pp) {
+        struct edge_instance *inst = *pp;
+        if (all || inst->force || iso_worker_pending(inst->w) == 0) {
+            *pp = inst->next_grave;
+            instance_free(inst);
+        } else {
+            pp = &inst->next_grave;
+        }
+    }
 }
 
 /* This shard's isolate of w, built on first use; its top-level code runs under the same
  * budgets as a request. */
 static int get_instance(struct edge_shard *sh, const struct edge_worker *w, uint64_t cpu_budget,
-                        uint64_t wall_budget, struct iso_worker **out, struct ed_error *err)
+                        uint64_t wall_budget, struct edge_instance **out, uint64_t *cpu_ns,
+                        struct ed_error *err)
 {
     if (sh->instances[w->index]) {
         *out = sh->instances[w->index];
         return 0;
     }
     const struct edge_tenant *t = w->tenant;
-    struct iso_module mod = {w->module_name, w->source, w->source_len};
+    struct edge_instance *inst = calloc(1, sizeof *inst);
+    if (!inst)
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    inst->worker = w;
+    struct ld_parent_config lc = {
+        .tenant = t->name,
+        .worker = w->name,
+        .cpu_ms = t->cpu_ms,
+        .heap_mb = t->heap_mb,
+        .max_children = t->max_children,
+        .max_children_heap = (uint64_t)t->max_children_heap_mb << 20,
+        .idle_ms = t->child_idle_ms,
+        .log = on_child_console,
+        .log_ud = (void *)w,
+    };
+    int rc = ld_parent_new(sh->loader, &lc, &inst->loader, err);
+    if (rc) {
+        free(inst);
+        return rc;
+    }
+    struct iso_module mod = {w->module_name, w->source, w->source_len, ISO_MODULE_ESM};
+    /* env: the tenant's vars, then the worker's own plain_text bindings */
+    size_t n_vars = t->n_vars + w->n_vars;
+    struct iso_var *vars = n_vars ? malloc(n_vars * sizeof *vars) : NULL;
+    if (n_vars && !vars) {
+        ld_parent_free(inst->loader);
+        free(inst);
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    }
+    if (n_vars) {
+        memcpy(vars, t->vars, t->n_vars * sizeof *vars);
+        memcpy(vars + t->n_vars, w->vars, w->n_vars * sizeof *vars);
+    }
     struct iso_worker_config wc = {
         .tenant = t->name,
         .worker = w->name,
         .modules = &mod,
         .n_modules = 1,
         .main_module = w->module_name,
-        .vars = t->vars,
-        .n_vars = t->n_vars,
+        .vars = vars,
+        .n_vars = n_vars,
         .heap_limit_bytes = (size_t)t->heap_mb << 20,
         .log = on_console,
         .log_ud = (void *)w,
         .watch = sh->watch,
         .cpu_budget_ns = cpu_budget,
         .wall_budget_ns = wall_budget,
+        .host = ld_parent_host(inst->loader),
+        .loaders = (const char *const *)w->loaders,
+        .n_loaders = w->n_loaders,
     };
-    uint64_t t0 = ed_now_ns();
-    int rc = iso_worker_new(&wc, out, err);
-    if (rc == 0) {
-        sh->instances[w->index] = *out;
-        ED_DEBUG("event=isolate_created shard=%d tenant=%s worker=%s us=%llu", sh->id, t->name,
-                 w->name, (unsigned long long)((ed_now_ns() - t0) / 1000));
+    uint64_t t0 = ed_now_ns(), cpu0 = ed_thread_cpu_ns();
+    rc = iso_worker_new(&wc, &inst->w, err);
+    *cpu_ns += ed_thread_cpu_ns() - cpu0;
+    free(vars);
+    if (rc) {
+        ld_parent_free(inst->loader);
+        free(inst);
+        return rc;
     }
-    return rc;
+    ld_parent_attach(inst->loader, inst->w);
+    sh->instances[w->index] = inst;
+    ED_DEBUG("event=isolate_created shard=%d tenant=%s worker=%s us=%llu", sh->id, t->name, w->name,
+             (unsigned long long)((ed_now_ns() - t0) / 1000));
+    *out = inst;
+    return 0;
 }
 
-static void retire(struct edge_shard *sh, const struct edge_worker *w)
+/* ---- the exchange ---------------------------------------------------------------------------- */
+
+/* The sink is done with ex (or ex never reached a worker): account, release, continue. */
+static void finish(struct edge_exchange *ex)
 {
-    ED_INFO("event=isolate_retired shard=%d tenant=%s worker=%s", sh->id, w->tenant->name, w->name);
-    iso_worker_free(sh->instances[w->index]);
-    sh->instances[w->index] = NULL;
+    struct edge_conn *c = ex->c;
+    struct edge_instance *inst = ex->inst;
+    if (inst) {
+        if (ex->prev)
+            ex->prev->next = ex->next;
+        else
+            inst->exchanges = ex->next;
+        if (ex->next)
+            ex->next->prev = ex->prev;
+        const struct edge_tenant *t = inst->worker->tenant;
+        struct edge_shard *sh = c ? c->shard : NULL;
+        if (sh && sh->srv->db) {
+            char day[ST_DAY_LEN];
+            struct st_usage u = {.requests = 1, .cpu_us = ex->cpu_ns / 1000u};
+            st_usage_add(sh->srv->db, t->name, st_day(time(NULL), day), &u);
+        }
+        if (sh && inst->w && iso_worker_retired(inst->w))
+            retire(sh, inst, false);
+    }
+    if (!c || ex->abandoned) {
+        if (c && c->ex == ex) /* answered by the node already */
+            c->ex = NULL;
+        free(ex);
+        return;
+    }
+    if (ex->keep_alive == H1_CLOSE || ex->status == 0)
+        c->close_after_write = true;
+    struct edge_shard *sh = c->shard;
+    const char *tenant = inst ? inst->worker->tenant->name : "-";
+    const char *worker = inst ? inst->worker->name : "-";
+    edge__access_log(sh, tenant, worker, ex->req, ex->status, c->out.len - ex->out0,
+                     ed_now_ns() - ex->t0, ex->cpu_ns);
+    c->ex = NULL;
+    free(ex);
+    edge__conn_answered(c);
+}
+
+void edge__exchange_detach(struct edge_exchange *ex)
+{
+    ex->c = NULL;
+    ex->abandoned = true;
 }
 
 /* The absolute URL the worker sees. Returns 0 or an HTTP status to fail with. */
@@ -176,96 +334,141 @@ static int build_url(const struct h1_request *req, const char *host, size_t host
     return 0;
 }
 
+static void answer_now(struct edge_exchange *ex, int status, const char *msg)
+{
+    ex->status = status;
+    edge_h1_write_simple(&ex->c->out, status, msg, ex->keep_alive);
+    finish(ex);
+}
+
 void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
 {
     struct edge_shard *sh = c->shard;
     const struct edge_config *cfg = sh->srv->cfg;
-    uint64_t t0 = ed_now_ns(), cpu_ns = 0;
-    size_t out0 = c->out.len; /* the response is appended whole within this call */
+    struct edge_exchange *ex = calloc(1, sizeof *ex);
+    if (!ex) {
+        edge_h1_write_simple(&c->out, 503, "Service Unavailable", H1_CLOSE);
+        c->close_after_write = true;
+        edge__conn_answered(c);
+        return;
+    }
     bool http10 = req->http_major == 1 && req->http_minor == 0;
-    int keep_alive = !req->keep_alive || sh->draining ? H1_CLOSE
+    ex->c = c;
+    ex->req = req;
+    ex->t0 = ed_now_ns();
+    ex->out0 = c->out.len;
+    ex->http10 = http10;
+    ex->head_only = strcmp(req->method, "HEAD") == 0;
+    ex->keep_alive = !req->keep_alive || sh->draining ? H1_CLOSE
                      : http10                         ? H1_KEEP_ALIVE_10
                                                       : H1_KEEP_ALIVE;
-    struct sink_ctx s = {.c = c,
-                         .keep_alive = keep_alive,
-                         .http10 = http10,
-                         .head_only = strcmp(req->method, "HEAD") == 0};
-    struct ed_buf url;
-    struct ed_error err = {0};
-    const char *tenant = "-", *worker = "-";
-    ed_buf_init(&url);
+    c->ex = ex;
+    if (c->admin) {
+        ex->status = edge__admin_answer(c, req, ex->keep_alive);
+        finish(ex);
+        return;
+    }
 
     size_t host_len = 0;
     const char *host = edge_h1_header(req, "host", &host_len);
-    if (!host && (req->http_major > 1 || req->http_minor >= 1)) {
-        s.status = 400;
-        edge_h1_write_simple(&c->out, 400, "Missing Host header", keep_alive);
-        goto out;
+    if (!host && !http10) {
+        answer_now(ex, 400, "Missing Host header");
+        return;
     }
     if (!host) {
         host = "localhost";
         host_len = 9;
     }
+    struct ed_buf url;
+    ed_buf_init(&url);
     int bad = build_url(req, host, host_len, &url);
-    if (bad) {
-        s.status = bad;
-        edge_h1_write_simple(&c->out, bad, edge_h1_reason(bad), keep_alive);
-        goto out;
-    }
     const struct rt_route *route =
-        rt_match(sh->srv->site->routes, host, host_len, edge_h1_url(req), req->url_len);
-    if (!route) {
-        s.status = 404;
-        edge_h1_write_simple(&c->out, 404, "No worker is routed for this host and path",
-                             keep_alive);
-        goto out;
+        bad ? NULL
+            : rt_match(sh->srv->site->routes, host, host_len, edge_h1_url(req), req->url_len);
+    if (bad || !route) {
+        ed_buf_dispose(&url);
+        answer_now(ex, bad ? bad : 404,
+                   bad ? edge_h1_reason(bad) : "No worker is routed for this host and path");
+        return;
     }
     const struct edge_worker *w = route->target;
-    tenant = w->tenant->name;
-    worker = w->name;
-
-    struct iso_worker *inst = NULL;
     uint64_t cpu_budget = (uint64_t)w->tenant->cpu_ms * 1000000u;
     uint64_t wall_budget = (uint64_t)cfg->wall_ms * 1000000u;
-    uint64_t cpu0 = ed_thread_cpu_ns();
-    int rc = get_instance(sh, w, cpu_budget, wall_budget, &inst, &err);
-    cpu_ns += ed_thread_cpu_ns() - cpu0;
-    if (rc == 0) {
-        struct iso_header hs_small[64], *hs = hs_small;
-        if (req->n_headers > 64 && !(hs = malloc(req->n_headers * sizeof *hs))) {
-            rc = ed_error_set(&err, ED_ENOMEM, "out of memory");
-        } else {
-            for (size_t i = 0; i < req->n_headers; i++)
-                hs[i] = (struct iso_header){edge_h1_hname(req, i), req->headers[i].name_len,
-                                            edge_h1_hvalue(req, i), req->headers[i].value_len};
-            struct iso_request ir = {
-                .method = req->method,
-                .url = url.data,
-                .url_len = url.len,
-                .headers = hs,
-                .n_headers = req->n_headers,
-                .body = req->body.len ? (const uint8_t *)req->body.data : NULL,
-                .body_len = req->body.len,
-            };
-            iso_watch_arm(sh->watch, inst, cpu_budget, wall_budget);
-            rc = iso_worker_fetch(inst, &ir, &sink, &s, &err);
-            cpu_ns += iso_watch_disarm(sh->watch);
-            if (hs != hs_small)
-                free(hs);
-        }
+    struct edge_instance *inst = NULL;
+    struct ed_error err = {0};
+    int rc = get_instance(sh, w, cpu_budget, wall_budget, &inst, &ex->cpu_ns, &err);
+    struct iso_header hs_small[64], *hs = hs_small;
+    if (rc == 0 && req->n_headers > 64 && !(hs = malloc(req->n_headers * sizeof *hs)))
+        rc = ed_error_set(&err, ED_ENOMEM, "out of memory");
+    if (rc) {
+        /* no instance: answer as the worker's failure, without an instance to retire */
+        struct edge_instance none = {.worker = w};
+        ex->inst = &none;
+        failure_response(ex, w, rc, ed_error_msg(&err));
+        ex->inst = NULL;
+        ed_error_dispose(&err);
+        ed_buf_dispose(&url);
+        finish(ex);
+        return;
     }
-    if (rc != 0)
-        s.status = failure_response(c, w, rc, &err, keep_alive);
-    if (sh->instances[w->index] && iso_worker_retired(sh->instances[w->index]))
-        retire(sh, w);
+    ex->inst = inst;
+    ex->next = inst->exchanges;
+    if (inst->exchanges)
+        inst->exchanges->prev = ex;
+    inst->exchanges = ex;
 
-out:
-    if (s.keep_alive == H1_CLOSE || s.status == 0)
-        c->close_after_write = true;
-    edge__access_log(sh, tenant, worker, req, s.status, c->out.len - out0, ed_now_ns() - t0,
-                     cpu_ns);
+    for (size_t i = 0; i < req->n_headers; i++)
+        hs[i] = (struct iso_header){edge_h1_hname(req, i), req->headers[i].name_len,
+                                    edge_h1_hvalue(req, i), req->headers[i].value_len};
+    struct iso_request ir = {
+        .method = req->method,
+        .url = url.data,
+        .url_len = url.len,
+        .headers = hs,
+        .n_headers = req->n_headers,
+        .body = req->body.len ? (const uint8_t *)req->body.data : NULL,
+        .body_len = req->body.len,
+        .cpu_budget_ns = cpu_budget,
+        .wall_budget_ns = wall_budget,
+        .cpu_used_ns = &ex->cpu_ns,
+    };
+    rc = iso_worker_fetch(inst->w, &ir, &sink, ex, &err);
+    if (hs != hs_small)
+        free(hs);
     ed_buf_dispose(&url);
+    if (rc) { /* not started: the sink will not be called */
+        failure_response(ex, w, rc, ed_error_msg(&err));
+        finish(ex);
+    }
     ed_error_dispose(&err);
+}
+
+/* Called by the connection's timer when a request outlives the wall-time limit while its
+ * worker waits on something: answer 503 now and retire the isolate, whose in-flight work is
+ * dropped with it. */
+void edge__exchange_timeout(struct edge_exchange *ex)
+{
+    struct edge_conn *c = ex->c;
+    struct edge_instance *inst = ex->inst;
+    if (!inst || !c)
+        return;
+    struct edge_shard *sh = c->shard;
+    for (struct edge_exchange *o = inst->exchanges; o; o = o->next) {
+        if (o->abandoned || !o->c)
+            continue;
+        struct edge_conn *oc = o->c;
+        failure_response(o, inst->worker, ED_EWALLLIMIT, "");
+        o->abandoned = true;
+        oc->ex = NULL;
+        edge__access_log(sh, inst->worker->tenant->name, inst->worker->name, o->req, o->status,
+                         oc->out.len - o->out0, ed_now_ns() - o->t0, o->cpu_ns);
+        if (o->keep_alive == H1_CLOSE)
+            oc->close_after_write = true;
+        o->c = NULL;
+        edge__conn_answered(oc);
+    }
+    iso_worker_terminate(inst->w, ED_EWALLLIMIT);
+    retire(sh, inst, true);
 }
 
 void edge__access_log(struct edge_shard *sh, const char *tenant, const char *worker,

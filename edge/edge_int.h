@@ -13,7 +13,9 @@
 #include "common/common.h"
 #include "edge/h1_int.h"
 #include "isolates/isolates.h"
+#include "loader/loader.h"
 #include "router/router.h"
+#include "storage/storage.h"
 
 /* ---- configuration (flags) --------------------------------------------------------------- */
 
@@ -25,6 +27,8 @@ struct edge_worker_flag { /* one --worker HOST[/PATH]=FILE */
 struct edge_config {
     char *listen_host; /* owned; "127.0.0.1" */
     int listen_port;   /* 0 = ephemeral */
+    char *admin_host;  /* owned; NULL: no admin listener */
+    int admin_port;
     int threads;
     char *tenants_dir; /* owned; NULL when only --worker flags are used */
     char *data_dir;    /* owned */
@@ -53,7 +57,10 @@ void edge__usage(FILE *out);
 struct edge_tenant {
     char *name;
     uint32_t cpu_ms, heap_mb;
-    struct iso_var *vars; /* names and values owned */
+    uint32_t max_children;         /* live children per parent isolate (0: the loader's) */
+    uint32_t max_children_heap_mb; /* their total heap (0: the loader's) */
+    uint32_t child_idle_ms;        /* an unused child is evicted after this (0: the loader's) */
+    struct iso_var *vars;          /* names and values owned */
     size_t n_vars;
     int log_fd; /* DATA/tenants/<name>/logs/worker.log, O_APPEND; -1 if it could not open */
 };
@@ -67,7 +74,15 @@ struct edge_worker {
     char *module_name;          /* "hello.js" */
     char *source;
     size_t source_len;
+    char **loaders; /* names of worker_loader bindings (env.LOADER...) */
+    size_t n_loaders;
+    struct iso_var *vars; /* the worker's plain_text bindings (the tenant's vars come first) */
+    size_t n_vars;
 };
+
+/* Reads the worker's bindings from path (WORKER.metadata.json; absent is fine) into w's
+ * loaders and vars. Returns 0 or ED_ECONFIG / ED_ENOMEM with a one-line message. */
+int edge__metadata_load(struct edge_worker *w, const char *path, struct ed_error *err);
 
 struct edge_site {
     struct edge_tenant **tenants;
@@ -91,6 +106,34 @@ void edge__tenant_log(const struct edge_tenant *t, const char *worker, const cha
 
 struct edge_server;
 struct edge_conn;
+struct edge_exchange;
+
+/* A shard's isolate of one worker, with its loader context. Retired instances wait in the
+ * shard's graveyard until no invocation runs on them, then are freed outside any isolate. */
+struct edge_instance {
+    const struct edge_worker *worker;
+    struct iso_worker *w;
+    struct ld_parent *loader;
+    struct edge_exchange *exchanges; /* requests in flight on this instance */
+    struct edge_instance *next_grave;
+    bool retiring;
+    bool force; /* free even with invocations in flight (a wall-time kill) */
+};
+
+/* One request being answered by a worker. Lives until the worker's sink is done with it,
+ * which may be after its connection went away (then c is NULL and output is dropped). */
+struct edge_exchange {
+    struct edge_conn *c;
+    struct edge_instance *inst;
+    struct edge_exchange *prev, *next; /* inst->exchanges */
+    const struct h1_request *req;      /* valid while c is (the parser waits for us) */
+    uint64_t t0, cpu_ns;
+    size_t out0;
+    int status;
+    int keep_alive; /* enum h1_conn */
+    bool head_only, chunked, http10;
+    bool abandoned; /* answered by the node (wall time) or the client left: ignore the sink */
+};
 
 struct edge_shard {
     int id;
@@ -98,13 +141,17 @@ struct edge_shard {
     uv_loop_t loop;
     uv_thread_t thread;
     uv_tcp_t listener;
+    uv_tcp_t admin; /* shard 0 only, when --admin-listen is given */
+    bool has_admin;
     uv_async_t wake;  /* the main thread asks for a drain */
     uv_check_t flush; /* writes the buffered access log once per loop turn */
     uv_timer_t drain_timer;
     int listen_fd;
     bool draining;
-    struct iso_worker **instances; /* per site worker index; NULL until first use or retired */
+    struct edge_instance **instances; /* per site worker index; NULL until first use */
+    struct edge_instance *graveyard;  /* retired instances waiting to be freed */
     struct iso_watch_slot *watch;
+    struct ld_shard *loader;
     struct ed_buf access;    /* access-log lines not yet written */
     struct edge_conn *conns; /* doubly linked list of open connections */
     size_t n_conns;
@@ -118,6 +165,7 @@ struct edge_server {
     struct edge_shard *shards;
     int n_shards;
     int access_fd;
+    struct st_db *db; /* control plane: usage counters */
     atomic_int drain; /* 0 running, 1 draining, 2 forced */
 };
 
@@ -137,20 +185,42 @@ struct edge_conn {
     bool close_after_write;
     bool closing;
     bool reading;
-    bool continue_sent; /* "100 Continue" already sent for the current request */
-    bool lingering;     /* response sent and FIN queued: discard input until EOF or timeout */
+    bool continue_sent;       /* "100 Continue" already sent for the current request */
+    bool lingering;           /* response sent and FIN queued: discard input until EOF or timeout */
+    bool in_process;          /* inside process(): an exchange completing now continues the loop */
+    bool admin;               /* accepted on the admin listener: operator endpoints, no workers */
+    struct edge_exchange *ex; /* the request being answered, if any */
+    struct ed_buf pending_in; /* input after a request whose answer is still being made */
 };
 
-/* Accepts on a shard's listener. */
-void edge__conn_accept(struct edge_shard *sh);
+/* Accepts on one of a shard's listeners (admin: the operator's). */
+void edge__conn_accept(struct edge_shard *sh, uv_stream_t *listener, bool admin);
+/* Answers a request on the admin listener (GET /v1/usage...) into c->out. Returns the
+ * status it answered with. */
+int edge__admin_answer(struct edge_conn *c, const struct h1_request *req, int keep_alive);
+/* Opens a listening socket (SO_REUSEPORT). Returns the fd or a negative code; *bound_port is
+ * the port actually bound (port 0 picks one). */
+int edge__open_listener(const char *host, int port, int *bound_port, struct ed_error *err);
 /* Closes a connection now (drain, forced stop). */
 void edge__conn_close(struct edge_conn *c);
 /* Whether c is between requests (safe to close when draining). */
 bool edge__conn_idle(const struct edge_conn *c);
 
-/* Runs one complete request through router and isolate and appends the response to c->out.
- * Sets c->close_after_write when the connection must close after it. */
+/* Starts answering one complete request: router, isolate, response into c->out. When the
+ * answer is complete (at once, or later from the worker's sink) edge__conn_answered(c) is
+ * called; until then c->ex is set. Sets c->close_after_write when the connection must close
+ * after the response. */
 void edge__dispatch(struct edge_conn *c, const struct h1_request *req);
+/* c's request outlived the wall-time limit while its worker waits: answer 503, retire. */
+void edge__exchange_timeout(struct edge_exchange *ex);
+/* The exchange of c finished: log it, release the request, continue with pipelined input. */
+void edge__conn_answered(struct edge_conn *c);
+/* Writes what c->out holds (progress of a response produced later). */
+void edge__conn_flush(struct edge_conn *c);
+/* The connection is going away while its exchange is pending. */
+void edge__exchange_detach(struct edge_exchange *ex);
+/* Frees retired instances that no longer run anything; called once per loop turn. */
+void edge__shard_bury(struct edge_shard *sh, bool all);
 
 /* Appends an access-log line for a finished request; bytes counts the whole response, head
  * included (what the client was sent). req may be NULL for a request that never parsed. */
@@ -160,7 +230,7 @@ void edge__access_log(struct edge_shard *sh, const char *tenant, const char *wor
 
 /* Shard lifecycle: edge__shard_run is the thread body. */
 int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int listen_fd,
-                     struct ed_error *err);
+                     int admin_fd, struct ed_error *err);
 void edge__shard_run(void *arg);
 /* A connection of sh was freed: lets a drain finish. */
 void edge__shard_conn_gone(struct edge_shard *sh);

@@ -18,7 +18,7 @@
 
 /* A listening socket with SO_REUSEPORT, so each shard accepts on its own and the kernel
  * spreads connections between them without a shared accept lock. */
-static int open_listener(const char *host, int port, int *bound_port, struct ed_error *err)
+int edge__open_listener(const char *host, int port, int *bound_port, struct ed_error *err)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -54,12 +54,14 @@ static int open_listener(const char *host, int port, int *bound_port, struct ed_
 }
 
 /* Written via rename so a reader never sees a half-written port. */
-static int write_port_file(const char *path, int port, struct ed_error *err)
+static int write_port_file(const char *path, int port, int admin_port, struct ed_error *err)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+    if (!f || fprintf(f, "%d\n", port) < 0 ||
+        (admin_port >= 0 && fprintf(f, "%d\n", admin_port) < 0) || fclose(f) != 0 ||
+        rename(tmp, path) != 0)
         return ed_error_set(err, ED_EIO, "cannot write --port-file %s: %s", path, strerror(errno));
     return 0;
 }
@@ -122,21 +124,29 @@ static int open_access_log(const char *path, struct ed_error *err)
 static int serve(struct edge_server *srv, struct ed_error *err)
 {
     const struct edge_config *cfg = srv->cfg;
-    int rc = 0, port = cfg->listen_port, started = 0;
+    int rc = 0, port = cfg->listen_port, started = 0, admin_port = -1, admin_fd = -1;
     srv->shards = calloc((size_t)cfg->threads, sizeof *srv->shards);
     if (!srv->shards)
         return ed_error_set(err, ED_ENOMEM, "out of memory");
+    if (cfg->admin_host) {
+        admin_fd = edge__open_listener(cfg->admin_host, cfg->admin_port, &admin_port, err);
+        if (admin_fd < 0)
+            rc = admin_fd;
+    }
     for (int i = 0; i < cfg->threads && rc == 0; i++) {
-        int fd = open_listener(cfg->listen_host, port, &port, err);
+        int fd = edge__open_listener(cfg->listen_host, port, &port, err);
         if (fd < 0)
             rc = fd;
-        else if ((rc = edge__shard_init(&srv->shards[i], srv, i, fd, err)) != 0)
+        else if ((rc = edge__shard_init(&srv->shards[i], srv, i, fd, i == 0 ? admin_fd : -1,
+                                        err)) != 0)
             close(fd);
         else
             srv->n_shards++;
     }
+    if (rc && admin_fd >= 0 && srv->n_shards == 0)
+        close(admin_fd);
     if (rc == 0 && cfg->port_file)
-        rc = write_port_file(cfg->port_file, port, err);
+        rc = write_port_file(cfg->port_file, port, admin_port, err);
 
     /* Shards never see SIGTERM/SIGINT: the main loop turns them into a drain. */
     sigset_t block, old;
@@ -155,9 +165,10 @@ static int serve(struct edge_server *srv, struct ed_error *err)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (rc == 0)
-        ED_INFO("event=listening addr=%s port=%d threads=%d tenants=%zu workers=%zu v8=%s",
-                cfg->listen_host, port, srv->n_shards, srv->site->n_tenants, srv->site->n_workers,
-                iso_v8_version());
+        ED_INFO("event=listening addr=%s port=%d admin_port=%d threads=%d tenants=%zu "
+                "workers=%zu v8=%s",
+                cfg->listen_host, port, admin_port, srv->n_shards, srv->site->n_tenants,
+                srv->site->n_workers, iso_v8_version());
     else
         atomic_store(&srv->drain, 2);
 
@@ -219,14 +230,20 @@ int edge_main(int argc, char **argv)
     rc = iso_watchdog_start(&err);
     if (rc)
         goto out_platform;
+    struct st_db *db = NULL;
+    rc = st_open(cfg.data_dir, 0, &db, &err);
+    if (rc)
+        goto out_watchdog;
 
-    struct edge_server srv = {.cfg = &cfg, .site = site, .access_fd = access_fd};
+    struct edge_server srv = {.cfg = &cfg, .site = site, .access_fd = access_fd, .db = db};
     atomic_init(&srv.drain, 0);
     rc = serve(&srv, &err);
     if (rc == 0) {
         exit_code = 0;
         ED_INFO("event=stopped");
     }
+    st_close(db); /* flushes the usage counters the shards queued */
+out_watchdog:
     iso_watchdog_stop();
 out_platform:
     iso_platform_dispose();

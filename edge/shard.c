@@ -19,9 +19,14 @@ static void flush_access_log(struct edge_shard *sh)
     ed_buf_clear(&sh->access);
 }
 
+/* Once per loop turn, after every callback of the turn has returned (so no isolate is on
+ * the stack): write the access log, free retired isolates nothing runs on any more. */
 static void on_flush(uv_check_t *h)
 {
-    flush_access_log(h->data);
+    struct edge_shard *sh = h->data;
+    flush_access_log(sh);
+    if (sh->graveyard)
+        edge__shard_bury(sh, false);
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -31,17 +36,20 @@ static void on_connection(uv_stream_t *listener, int status)
         ED_WARN("event=accept_error shard=%d error=%s", sh->id, uv_err_name(status));
         return;
     }
-    edge__conn_accept(sh);
+    edge__conn_accept(sh, listener, listener == (uv_stream_t *)&sh->admin);
 }
 
 /* The loop ends once every handle is closed: listener, wake, flush, timers, connections. */
 static void close_shard_handles(struct edge_shard *sh)
 {
+    ld_shard_close(sh->loader);
     uv_handle_t *hs[] = {(uv_handle_t *)&sh->wake, (uv_handle_t *)&sh->flush,
                          (uv_handle_t *)&sh->drain_timer, (uv_handle_t *)&sh->listener};
     for (size_t i = 0; i < sizeof hs / sizeof *hs; i++)
         if (!uv_is_closing(hs[i]))
             uv_close(hs[i], NULL);
+    if (sh->has_admin && !uv_is_closing((uv_handle_t *)&sh->admin))
+        uv_close((uv_handle_t *)&sh->admin, NULL);
 }
 
 static void maybe_finish_drain(struct edge_shard *sh)
@@ -77,6 +85,8 @@ static void on_wake(uv_async_t *h)
     if (!sh->draining) {
         sh->draining = true;
         uv_close((uv_handle_t *)&sh->listener, NULL);
+        if (sh->has_admin)
+            uv_close((uv_handle_t *)&sh->admin, NULL);
         uv_timer_start(&sh->drain_timer, on_drain_timeout, sh->srv->cfg->drain_timeout_ms, 0);
     }
     /* idle keep-alive connections go now; the rest close after their response */
@@ -85,7 +95,7 @@ static void on_wake(uv_async_t *h)
 }
 
 int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int listen_fd,
-                     struct ed_error *err)
+                     int admin_fd, struct ed_error *err)
 {
     memset(sh, 0, sizeof *sh);
     sh->id = id;
@@ -100,6 +110,7 @@ int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int
         free(sh->instances);
         return ed_error_set(err, rc, "shard %d: uv_loop_init: %s", id, uv_strerror(rc));
     }
+
     uv_tcp_init(&sh->loop, &sh->listener);
     uv_async_init(&sh->loop, &sh->wake, on_wake);
     uv_check_init(&sh->loop, &sh->flush);
@@ -115,6 +126,21 @@ int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int
         free(sh->instances);
         return ed_error_set(err, rc, "shard %d: listen: %s", id, uv_strerror(rc));
     }
+    if (admin_fd >= 0) {
+        uv_tcp_init(&sh->loop, &sh->admin);
+        sh->admin.data = sh;
+        sh->has_admin = true;
+        rc = uv_tcp_open(&sh->admin, admin_fd);
+        if (rc == 0)
+            rc = uv_listen((uv_stream_t *)&sh->admin, 128, on_connection);
+        if (rc) {
+            close_shard_handles(sh);
+            uv_run(&sh->loop, UV_RUN_DEFAULT);
+            uv_loop_close(&sh->loop);
+            free(sh->instances);
+            return ed_error_set(err, rc, "admin listener: %s", uv_strerror(rc));
+        }
+    }
     uv_check_start(&sh->flush, on_flush);
     return 0;
 }
@@ -126,12 +152,27 @@ void edge__shard_run(void *arg)
         ED_ERROR("event=watchdog_error shard=%d", sh->id);
         atomic_store(&sh->srv->drain, 2);
     }
+    /* the loader runs children on this thread, under this thread's watchdog slot */
+    struct ld_config lc = {.loop = &sh->loop, .watch = sh->watch, .db = sh->srv->db};
+    struct ed_error err = {0};
+    if (ld_shard_new(&lc, &sh->loader, &err) != 0) {
+        ED_ERROR("event=loader_error shard=%d error=\"%s\"", sh->id, ed_error_msg(&err));
+        atomic_store(&sh->srv->drain, 2);
+    }
+    ed_error_dispose(&err);
     if (atomic_load(&sh->srv->drain))
         on_wake(&sh->wake);
     uv_run(&sh->loop, UV_RUN_DEFAULT);
     flush_access_log(sh);
-    for (size_t i = 0; i < sh->srv->site->n_workers; i++)
-        iso_worker_free(sh->instances[i]);
+    for (size_t i = 0; i < sh->srv->site->n_workers; i++) {
+        struct edge_instance *inst = sh->instances[i];
+        if (inst) {
+            inst->next_grave = sh->graveyard;
+            sh->graveyard = inst;
+        }
+    }
+    edge__shard_bury(sh, true); /* isolates die on the thread that made them */
+    ld_shard_free(sh->loader);
     free(sh->instances);
     if (sh->watch)
         iso_watch_slot_free(sh->watch);

@@ -70,6 +70,14 @@ static void worker_free(struct edge_worker *w)
 {
     if (!w)
         return;
+    for (size_t i = 0; i < w->n_loaders; i++)
+        free(w->loaders[i]);
+    free(w->loaders);
+    for (size_t i = 0; i < w->n_vars; i++) {
+        free((char *)w->vars[i].name);
+        free((char *)w->vars[i].value);
+    }
+    free(w->vars);
     free(w->name);
     free(w->module_name);
     free(w->source);
@@ -191,6 +199,15 @@ static int add_worker(struct edge_site *site, struct edge_tenant *t, const char 
     int rc = read_file(path, &w->source, &w->source_len, err);
     if (rc)
         return rc;
+    /* bindings beside the code: hello.js -> hello.metadata.json */
+    char meta[4096];
+    size_t plen = strlen(path);
+    if (plen > 3 && strcmp(path + plen - 3, ".js") == 0)
+        plen -= 3;
+    snprintf(meta, sizeof meta, "%.*s.metadata.json", (int)plen, path);
+    rc = edge__metadata_load(w, meta, err);
+    if (rc)
+        return rc;
     *out = w;
     return 0;
 }
@@ -271,7 +288,19 @@ static int load_tenant_dir(struct edge_site *site, const struct edge_config *cfg
         }
         *eq = '\0';
         char *key = trim(s), *val = trim(eq + 1);
-        if (strcmp(key, "cpu_ms") == 0 || strcmp(key, "heap_mb") == 0) {
+        if (strcmp(key, "max_children") == 0 || strcmp(key, "max_children_heap_mb") == 0 ||
+            strcmp(key, "child_idle_ms") == 0) {
+            char *end;
+            unsigned long v = strtoul(val, &end, 10);
+            if (*end || !*val || v < 1 || v > 86400000)
+                rc = ed_error_set(err, ED_ECONFIG, "%s: bad %s '%s'", where, key, val);
+            else if (strcmp(key, "max_children") == 0)
+                t->max_children = (uint32_t)v;
+            else if (strcmp(key, "child_idle_ms") == 0)
+                t->child_idle_ms = (uint32_t)v;
+            else
+                t->max_children_heap_mb = (uint32_t)v;
+        } else if (strcmp(key, "cpu_ms") == 0 || strcmp(key, "heap_mb") == 0) {
             char *end;
             unsigned long v = strtoul(val, &end, 10);
             bool cpu = key[0] == 'c';

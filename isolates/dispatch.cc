@@ -1,10 +1,12 @@
 /*
  * One fetch through a worker: the request crosses into the isolate as strings and one
- * ArrayBuffer, the runtime's dispatch() calls the handler, the microtask queue runs until the
- * handler's promise settles, and the Response leaves through the caller's sink: head first,
- * then the body as one piece (string or bytes) or chunk by chunk (a ReadableStream). Every
- * source of asynchrony today is a microtask, so a promise still pending after a checkpoint
- * can never settle and is reported as such instead of waiting.
+ * ArrayBuffer, the runtime's dispatch() calls the handler, and the Response leaves through the
+ * caller's sink: head first, then the body as one piece (string or bytes) or chunk by chunk (a
+ * ReadableStream). The handler may await calls answered on later turns of the loop: the
+ * fetch is then an invocation in flight (entry.cc) that moves on whenever its promise, or the
+ * promise of the stream's next chunk, has settled. Hello world never leaves the first entry:
+ * the handler's promise settles at the first microtask checkpoint and the whole response is
+ * delivered before iso_worker_fetch returns.
  */
 #include <cstring>
 #include <new>
@@ -15,68 +17,19 @@ namespace iso {
 
 namespace {
 
-/* The state of one exchange with the sink. */
-struct Exchange {
-    iso_worker *w;
-    const iso_response_sink *sink;
-    void *ud;
-    bool head_sent = false;
-    bool finished = false; /* on_end or on_abort was called */
-
-    void end()
-    {
-        finished = true;
-        sink->on_end(ud);
-    }
-    void abort(int code, const std::string &msg)
-    {
-        finished = true;
-        sink->on_abort(ud, code, msg.c_str());
-    }
-    void abort(int code)
-    {
-        abort(code, ed_strerror(code));
-    }
-};
-
 int emit_body(void *p, const uint8_t *data, size_t len)
 {
-    auto *x = static_cast<Exchange *>(p);
+    auto *inv = static_cast<Invocation *>(p);
     if (len == 0)
         return 0;
-    return x->sink->on_body(x->ud, data, len) ? ED_ECANCELED : 0;
+    return inv->sink->on_body(inv->ud, data, len) ? ED_ECANCELED : 0;
 }
 
-enum class Settled { kFulfilled, kRejected, kPending, kStopped };
-
-/* Runs microtasks, then reports how value (a promise or a plain value) ended up. */
-Settled settle(iso_worker *w, v8::Local<v8::Value> value, v8::Local<v8::Value> *result)
+std::string error_text(ed_error *e)
 {
-    w->isolate->PerformMicrotaskCheckpoint();
-    if (w->stop_reason.load() || w->isolate->IsExecutionTerminating())
-        return Settled::kStopped;
-    if (!value->IsPromise()) {
-        *result = value;
-        return Settled::kFulfilled;
-    }
-    v8::Local<v8::Promise> promise = value.As<v8::Promise>();
-    switch (promise->State()) {
-    case v8::Promise::kPending:
-        return Settled::kPending;
-    case v8::Promise::kRejected:
-        *result = promise->Result();
-        return Settled::kRejected;
-    case v8::Promise::kFulfilled:
-        break;
-    }
-    *result = promise->Result();
-    return Settled::kFulfilled;
-}
-
-int stop_code(iso_worker *w)
-{
-    int reason = w->stop_reason.load();
-    return reason ? reason : ED_ETERMINATED;
+    std::string text = ed_error_msg(e);
+    ed_error_dispose(e);
+    return text;
 }
 
 v8::Local<v8::String> byte_string(v8::Isolate *isolate, const char *s, size_t len)
@@ -194,84 +147,66 @@ void cancel(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> 
     v8::MaybeLocal<v8::Value> r =
         w->hooks.cancel_stream.Get(isolate)->Call(context, v8::Undefined(isolate), 2, args);
     (void)r;
-    if (!w->stop_reason.load())
+    if (!w->stop_reason.load() && w->depth == 1)
         isolate->PerformMicrotaskCheckpoint();
     if (!try_catch.HasTerminated())
         try_catch.Reset();
 }
 
-/* Drains a ReadableStream (already locked by reader) into the sink; on_head was called. */
-void drain_stream(Exchange &x, v8::Local<v8::Context> context, v8::Local<v8::Value> reader,
-                  v8::TryCatch &try_catch)
+void fail(iso_worker *w, Invocation *inv, int code, std::string msg)
 {
-    iso_worker *w = x.w;
-    v8::Isolate *isolate = w->isolate;
-    std::vector<uint8_t> scratch;
-    for (;;) {
-        v8::HandleScope scope(isolate);
-        v8::Local<v8::Value> promise, chunk;
-        if (!w->hooks.read_chunk.Get(isolate)
-                 ->Call(context, v8::Undefined(isolate), 1, &reader)
-                 .ToLocal(&promise)) {
-            ed_error e = {0, nullptr};
-            int code = js_failure(w, try_catch, ED_EJS, "reading the response body", &e);
-            x.abort(code, ed_error_msg(&e));
-            ed_error_dispose(&e);
-            return;
-        }
-        switch (settle(w, promise, &chunk)) {
-        case Settled::kStopped:
-            return x.abort(stop_code(w));
-        case Settled::kRejected:
-            return x.abort(ED_EJS, exception_text(isolate, chunk));
-        case Settled::kPending: {
-            cancel(w, context, reader, try_catch);
-            return x.abort(ED_EJS, "the response body stream stalled: nothing can enqueue more "
-                                   "data, and it was never closed");
-        }
-        case Settled::kFulfilled:
-            break;
-        }
-        if (chunk->IsNull())
-            return x.end();
-        if (!chunk->IsUint8Array())
-            return x.abort(ED_EJS, "the response body stream produced a chunk that is not bytes");
-        v8::Local<v8::Uint8Array> view = chunk.As<v8::Uint8Array>();
-        size_t len = view->ByteLength();
-        const uint8_t *data = view_bytes(view, scratch);
-        if (len && x.sink->on_body(x.ud, data, len)) {
-            cancel(w, context, reader, try_catch);
-            return x.abort(ED_ECANCELED);
-        }
-    }
+    complete(w, inv, inv->head_sent ? Invocation::Final::kAbort : Invocation::Final::kFail, code,
+             std::move(msg));
 }
 
-int respond(Exchange &x, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
-            v8::TryCatch &try_catch, ed_error *err)
+void fail_js(iso_worker *w, Invocation *inv, v8::TryCatch &try_catch, int code, const char *what)
 {
-    iso_worker *w = x.w;
+    ed_error e = {0, nullptr};
+    int rc = js_failure(w, try_catch, code, what, &e);
+    fail(w, inv, rc, error_text(&e));
+}
+
+/* Asks the stream for its next chunk: inv then waits on that promise. */
+void read_next(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+               v8::Local<v8::Value> reader, v8::TryCatch &try_catch)
+{
+    v8::Isolate *isolate = w->isolate;
+    v8::Local<v8::Value> promise;
+    if (!w->hooks.read_chunk.Get(isolate)
+             ->Call(context, v8::Undefined(isolate), 1, &reader)
+             .ToLocal(&promise))
+        return fail_js(w, inv, try_catch, ED_EJS, "reading the response body");
+    inv->awaited.Reset(isolate, promise);
+}
+
+/* The handler's result arrived: the head, then the body or the first read of its stream. */
+void respond(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+             v8::Local<v8::Value> value, v8::TryCatch &try_catch)
+{
     v8::Isolate *isolate = w->isolate;
     v8::Local<v8::Value> parts;
     if (!w->hooks.response_parts.Get(isolate)
              ->Call(context, v8::Undefined(isolate), 1, &value)
              .ToLocal(&parts))
-        return js_failure(w, try_catch, ED_EJS, nullptr, err);
+        return fail_js(w, inv, try_catch, ED_EJS, nullptr);
     if (parts->IsUndefined())
-        return ed_error_set(err, ED_EBADRESPONSE,
-                            "the fetch handler's result is %s, not a Response",
-                            describe_type(isolate, value).c_str());
+        return fail(w, inv, ED_EBADRESPONSE,
+                    "the fetch handler's result is " + describe_type(isolate, value) +
+                        ", not a Response");
     v8::Local<v8::Value> status_v, headers_v, body;
     if (!parts->IsArray() || !parts.As<v8::Array>()->Get(context, 0).ToLocal(&status_v) ||
         !parts.As<v8::Array>()->Get(context, 1).ToLocal(&headers_v) ||
         !parts.As<v8::Array>()->Get(context, 2).ToLocal(&body) || !status_v->IsInt32())
-        return ed_error_set(err, ED_EBADRESPONSE, "malformed Response");
+        return fail(w, inv, ED_EBADRESPONSE, "malformed Response");
     int status = status_v.As<v8::Int32>()->Value();
     if (status < 200 || status > 599)
-        return ed_error_set(err, ED_EBADRESPONSE, "Response status %d is out of range", status);
+        return fail(w, inv, ED_EBADRESPONSE,
+                    "Response status " + std::to_string(status) + " is out of range");
     Head head;
-    int rc = read_head(isolate, context, headers_v, &head, err);
+    ed_error e = {0, nullptr};
+    int rc = read_head(isolate, context, headers_v, &head, &e);
     if (rc)
-        return rc;
+        return fail(w, inv, rc, error_text(&e));
 
     /* Everything that can fail before the head is done; from here on failures end in
      * on_abort. */
@@ -289,72 +224,94 @@ int respond(Exchange &x, v8::Local<v8::Context> context, v8::Local<v8::Value> va
         if (!w->hooks.open_stream.Get(isolate)
                  ->Call(context, v8::Undefined(isolate), 1, &body)
                  .ToLocal(&reader))
-            return js_failure(w, try_catch, ED_EJS, nullptr, err);
+            return fail_js(w, inv, try_catch, ED_EJS, nullptr);
     } else if (!body->IsNull()) {
-        return ed_error_set(err, ED_EBADRESPONSE, "malformed Response body");
+        return fail(w, inv, ED_EBADRESPONSE, "malformed Response body");
     }
 
-    x.head_sent = true;
-    if (x.sink->on_head(x.ud, status, head.headers.data(), head.headers.size(), length)) {
+    inv->head_sent = true;
+    if (inv->sink->on_head(inv->ud, status, head.headers.data(), head.headers.size(), length)) {
         if (!reader.IsEmpty())
             cancel(w, context, reader, try_catch);
-        x.abort(ED_ECANCELED);
-        return 0;
+        return fail(w, inv, ED_ECANCELED, ed_strerror(ED_ECANCELED));
     }
     if (body->IsString()) {
-        if (utf8_pieces(isolate, body.As<v8::String>(), emit_body, &x))
-            x.abort(ED_ECANCELED);
-        else
-            x.end();
+        if (utf8_pieces(isolate, body.As<v8::String>(), emit_body, inv))
+            return fail(w, inv, ED_ECANCELED, ed_strerror(ED_ECANCELED));
     } else if (bytes) {
-        if (length > 0 && x.sink->on_body(x.ud, bytes, (size_t)length))
-            x.abort(ED_ECANCELED);
-        else
-            x.end();
+        if (length > 0 && inv->sink->on_body(inv->ud, bytes, (size_t)length))
+            return fail(w, inv, ED_ECANCELED, ed_strerror(ED_ECANCELED));
     } else if (!reader.IsEmpty()) {
-        drain_stream(x, context, reader, try_catch);
-    } else {
-        x.end();
+        inv->state = Invocation::State::kStreaming;
+        inv->reader.Reset(isolate, reader);
+        return read_next(w, inv, context, reader, try_catch);
     }
-    return 0;
+    complete(w, inv, Invocation::Final::kEnd, 0);
 }
 
-int run_fetch(Exchange &x, const iso_request *req, ed_error *err)
+/* A chunk of the response body arrived (or its end). */
+void on_chunk(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+              v8::Local<v8::Value> chunk, v8::TryCatch &try_catch)
 {
-    iso_worker *w = x.w;
-    ISO_SCOPE(w);
-    RunScope run(w);
-    v8::Local<v8::Value> args[6];
-    int rc = request_args(w, context, req, args, try_catch, err);
-    if (rc)
-        return rc;
-    v8::Local<v8::Value> promise, value;
-    if (!w->hooks.dispatch.Get(isolate)
-             ->Call(context, v8::Undefined(isolate), 6, args)
-             .ToLocal(&promise))
-        return js_failure(w, try_catch, ED_EJS, nullptr, err);
-    switch (settle(w, promise, &value)) {
-    case Settled::kStopped:
-        rc = stopped(w, err);
-        return rc ? rc : ed_error_set(err, ED_ETERMINATED, "%s", ed_strerror(ED_ETERMINATED));
-    case Settled::kPending:
-        return ed_error_set(err, ED_EJS,
-                            "the fetch handler's promise never settled: the script will never "
-                            "generate a response");
-    case Settled::kRejected:
-        return ed_error_set(err, ED_EJS, "%s", exception_text(isolate, value).c_str());
-    case Settled::kFulfilled:
-        break;
+    v8::Isolate *isolate = w->isolate;
+    if (chunk->IsNull())
+        return complete(w, inv, Invocation::Final::kEnd, 0);
+    v8::Local<v8::Value> reader = inv->reader.Get(isolate);
+    if (!chunk->IsUint8Array()) {
+        cancel(w, context, reader, try_catch);
+        return fail(w, inv, ED_EJS, "the response body stream produced a chunk that is not bytes");
     }
-    rc = respond(x, context, value, try_catch, err);
-    if (!w->stop_reason.load())
-        pump(w);
-    if (!w->stop_reason.load())
-        check_heap(w);
-    return rc;
+    v8::Local<v8::Uint8Array> view = chunk.As<v8::Uint8Array>();
+    size_t len = view->ByteLength();
+    std::vector<uint8_t> scratch;
+    const uint8_t *data = view_bytes(view, scratch);
+    if (len && inv->sink->on_body(inv->ud, data, len)) {
+        cancel(w, context, reader, try_catch);
+        return fail(w, inv, ED_ECANCELED, ed_strerror(ED_ECANCELED));
+    }
+    read_next(w, inv, context, reader, try_catch);
 }
 
 } // namespace
+
+namespace {
+
+/* inv's awaited promise (or value) v settled. */
+void on_settled(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+                v8::Local<v8::Value> v, v8::TryCatch &try_catch)
+{
+    bool rejected = false;
+    if (v->IsPromise()) {
+        rejected = v.As<v8::Promise>()->State() == v8::Promise::kRejected;
+        v = v.As<v8::Promise>()->Result();
+    }
+    if (rejected)
+        return fail(w, inv, ED_EJS, exception_text(w->isolate, v));
+    if (inv->state == Invocation::State::kStreaming)
+        on_chunk(w, inv, context, v, try_catch);
+    else
+        respond(w, inv, context, v, try_catch);
+}
+
+} // namespace
+
+void fetch_step(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+                v8::TryCatch &try_catch)
+{
+    v8::Local<v8::Value> v = inv->awaited.Get(w->isolate);
+    inv->awaited.Reset();
+    on_settled(w, inv, context, v, try_catch);
+}
+
+void fetch_stalled(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+                   v8::TryCatch &try_catch)
+{
+    v8::HandleScope scope(w->isolate);
+    cancel(w, context, inv->reader.Get(w->isolate), try_catch);
+    fail(w, inv, ED_EJS,
+         "the response body stream stalled: nothing can enqueue more data, and it was never "
+         "closed");
+}
 
 } // namespace iso
 
@@ -363,27 +320,49 @@ extern "C" int iso_worker_fetch(struct iso_worker *w, const struct iso_request *
                                 struct ed_error *err) noexcept
 {
     if (!w || !req || !req->method || !sink || !sink->on_head || !sink->on_body || !sink->on_end ||
-        !sink->on_abort)
+        !sink->on_abort || !sink->on_fail)
         return ed_error_set(err, ED_EINVAL, "iso_worker_fetch: missing argument");
-    if (w->busy)
-        return ed_error_set(err, ED_EBUSY, "the worker is already dispatching a request");
-    if (w->stop_reason.load())
-        return ed_error_set(err, ED_EINVAL, "the worker is retired (%s)",
-                            ed_strerror(w->stop_reason.load()));
-    iso::Exchange x{w, sink, ud};
-    int rc;
-    w->busy = true;
+    if (w->stop_reason.load() || w->free_requested)
+        return ed_error_set(
+            err, ED_EINVAL, "the worker is retired (%s)",
+            ed_strerror(w->stop_reason.load() ? w->stop_reason.load() : ED_ECANCELED));
+    using iso::Invocation;
+    Invocation *inv = iso::new_invocation(w, Invocation::Kind::kFetch);
+    if (!inv)
+        return ed_error_set(err, ED_ENOMEM, "out of memory dispatching a request");
+    inv->sink = sink;
+    inv->ud = ud;
+    inv->cpu_budget = req->cpu_budget_ns;
+    inv->wall_budget = req->wall_budget_ns;
+    inv->cpu_used_out = req->cpu_used_ns;
     try {
-        rc = iso::run_fetch(x, req, err);
+        iso::track(w, inv);
     } catch (...) {
-        /* std::bad_alloc or std::length_error from a container: nothing else throws */
-        rc = ed_error_set(err, ED_ENOMEM, "out of memory dispatching a request");
+        iso::recycle(w, inv);
+        return ed_error_set(err, ED_ENOMEM, "out of memory dispatching a request");
     }
-    w->busy = false;
-    if (x.head_sent) {
-        if (!x.finished)
-            x.abort(rc ? rc : ED_ENOMEM);
-        return 0;
-    }
-    return rc;
+    iso::run_in(w, inv,
+                [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch, iso::Entry &entry) {
+                    v8::Isolate *isolate = w->isolate;
+                    v8::Local<v8::Value> args[6];
+                    ed_error e = {0, nullptr};
+                    int rc = iso::request_args(w, context, req, args, try_catch, &e);
+                    if (rc)
+                        return iso::fail(w, inv, rc, iso::error_text(&e));
+                    v8::Local<v8::Value> promise;
+                    if (!w->hooks.dispatch.Get(isolate)
+                             ->Call(context, v8::Undefined(isolate), 6, args)
+                             .ToLocal(&promise))
+                        return iso::fail_js(w, inv, try_catch, ED_EJS, nullptr);
+                    if (entry.outermost()) {
+                        /* The common case settles at once: no handle to keep, nothing to look up. */
+                        isolate->PerformMicrotaskCheckpoint();
+                        if (!w->stop_reason.load() && !isolate->IsExecutionTerminating() &&
+                            (!promise->IsPromise() ||
+                             promise.As<v8::Promise>()->State() != v8::Promise::kPending))
+                            return iso::on_settled(w, inv, context, promise, try_catch);
+                    }
+                    inv->awaited.Reset(isolate, promise);
+                });
+    return 0;
 }

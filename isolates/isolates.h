@@ -7,7 +7,9 @@
  *
  * Threading: one platform per process. A worker instance (struct iso_worker, one V8 isolate)
  * is created, used and freed on one thread only; the single exception is
- * iso_worker_terminate(), which any thread may call while the instance is alive.
+ * iso_worker_terminate(), which any thread may call while the instance is alive. Isolates of
+ * one thread nest: inside a callback of one worker (iso_host.call, a sink, a result callback)
+ * the caller may create, call into or free another, or call into the same one again.
  *
  * Limits: policy lives in C (callers decide CPU budgets and call iso_worker_terminate() from
  * a watchdog, see iso_watchdog_*), the mechanism lives here (heap limits with a near-heap-
@@ -49,11 +51,25 @@ const char *iso_v8_version(void) ISO_NOEXCEPT;
 
 struct iso_worker;
 
-/* One module of a worker bundle. All pointers are borrowed for the duration of the call. */
+/* What a module's source is, as in Workers' upload format and the Worker Loader's modules. */
+enum iso_module_type {
+    ISO_MODULE_ESM = 0, /* ES module */
+    ISO_MODULE_CJS,     /* CommonJS: `module.exports` becomes the default export */
+    ISO_MODULE_TEXT,    /* default export: the source as a string */
+    ISO_MODULE_DATA,    /* default export: the source bytes as an ArrayBuffer */
+    ISO_MODULE_JSON,    /* default export: JSON.parse(source) */
+};
+
+/* One module of a worker bundle. All pointers are borrowed for the duration of the call.
+ * Names may have folders ("lib/util.js"); imports (and a CommonJS module's require()) resolve
+ * "./x" and "../x" against the importer's folder, other names from the bundle's root, and
+ * "cloudflare:workers" to the built-in module (WorkerEntrypoint, RpcTarget, DurableObject,
+ * env). A CommonJS module's code runs when it is first imported or required. */
 struct iso_module {
     const char *name;   /* e.g. "worker.js"; the bundle's main module is named in the config */
-    const char *source; /* UTF-8 JavaScript (ES module) */
+    const char *source; /* UTF-8 text (bytes for ISO_MODULE_DATA) */
     size_t source_len;
+    enum iso_module_type type;
 };
 
 /* A plain-text binding: env[name] === value inside the worker. Borrowed. */
@@ -81,17 +97,52 @@ struct iso_worker_config {
     size_t heap_limit_bytes;
     iso_log_cb log; /* may be NULL: console output dropped */
     void *log_ud;
-    /* The module's top level is tenant code too: when watch is non-NULL, iso_worker_new arms
-     * it for the new isolate with these budgets (see iso_watch_arm) while the modules are
-     * evaluated, and disarms it before returning, so `while(true){}` at top level ends with
-     * ED_ECPULIMIT instead of hanging the shard. watch is borrowed, must belong to the calling
-     * thread and must not be armed (iso_worker_new would replace that arm, then disarm). */
+    /* The shim arms watch (borrowed; it must belong to the worker's thread and outlive the
+     * worker) on every entry into the isolate and disarms it before leaving: with these
+     * budgets while the modules are evaluated (so `while(true){}` at top level ends with
+     * ED_ECPULIMIT instead of hanging the shard), and for stub calls and answers that arrive
+     * for no invocation still in flight; with the invocation's own budgets otherwise (see
+     * iso_request). Callers no longer arm it around shim calls: an entry into another isolate
+     * nested inside (a child run from a parent's callback) disarms the outer entry and re-arms
+     * it afterwards, so a child's CPU is never charged to its parent. NULL: no limits. */
     struct iso_watch_slot *watch;
     uint64_t cpu_budget_ns, wall_budget_ns;
+
+    /* ---- dynamic workers (see "calls between isolates" below) ---- */
+    /* Where the worker's calls out of its isolate go (loader bindings, env stubs). Borrowed;
+     * must outlive the worker. NULL: the worker has no loader bindings and no stubs. */
+    const struct iso_host *host;
+    /* Names of worker_loader bindings: env[name] is a WorkerLoader. Borrowed. */
+    const char *const *loaders;
+    size_t n_loaders;
+    /* A child's env as its parent gave it: a value serialized by the parent's isolate (see
+     * iso_child_code.env), whose functions and RpcTargets are stubs that call back through
+     * host. Its own properties are copied into env after the vars. NULL for none. */
+    const uint8_t *env;
+    size_t env_len;
+    /* A child's egress (globalOutbound): see enum iso_outbound. outbound_stub names the
+     * parent's stub when outbound is ISO_OUTBOUND_STUB. Outbound HTTP does not exist yet, so
+     * ISO_OUTBOUND_INHERIT (and every parent) gets a global fetch() that rejects with a
+     * TypeError saying so. */
+    int outbound;
+    uint64_t outbound_stub;
+    /* A child need not export a fetch handler: any entrypoint (default export, named
+     * WorkerEntrypoint classes) is enough. */
+    bool child;
+};
+
+/* A child's globalOutbound. */
+enum iso_outbound {
+    ISO_OUTBOUND_INHERIT = 0, /* omitted: the parent's outbound */
+    ISO_OUTBOUND_NONE,        /* null: every fetch() rejects with Workers' TypeError */
+    ISO_OUTBOUND_STUB,        /* a fetcher from the parent: every fetch() goes to it */
 };
 
 /* Creates a V8 isolate on the calling thread, loads the runtime and evaluates the bundle's
- * modules. The main module's default export must be an object with a fetch() method.
+ * modules. Unless cfg->child, the main module's default export must be an object with a
+ * fetch() method or a class whose instances have one (a WorkerEntrypoint: a fresh instance,
+ * constructed with (ctx, env), serves each request). Top-level await cannot wait for calls to
+ * other workers unless the host answers them within iso_host.call.
  * On success *out is owned by the caller (free with iso_worker_free on this thread).
  * Errors: ED_EBADWORKER (syntax error, failed import, top-level throw, no fetch handler;
  * err->msg says which, with the JS message), ED_EHEAPLIMIT / ED_ECPULIMIT / ED_ETERMINATED if
@@ -99,7 +150,12 @@ struct iso_worker_config {
 int iso_worker_new(const struct iso_worker_config *cfg, struct iso_worker **out,
                    struct ed_error *err) ISO_NOEXCEPT;
 
-/* Disposes the isolate. Must run on the creating thread; w may be NULL. */
+/* Disposes the isolate. Must run on the creating thread; w may be NULL. Every invocation
+ * still in flight fails first (ED_ECANCELED through on_fail, on_abort or its result callback;
+ * a stream already started ends in on_abort). Calls w made that the host has not answered yet
+ * are detached: their answers are dropped when they come. May be called from inside any
+ * callback of w (a sink's, a result callback, iso_host.call): w is then stopped at once and
+ * disposed when the shim's frames using it have returned; never use w again either way. */
 void iso_worker_free(struct iso_worker *w) ISO_NOEXCEPT;
 
 /* Stops whatever JavaScript w is running, as soon as V8 next checks for interrupts, and
@@ -131,11 +187,24 @@ struct iso_request {
     size_t n_headers;
     const uint8_t *body; /* NULL when there is no body */
     size_t body_len;
+    /* Budgets of this invocation, enforced through the config's watch slot on every entry
+     * into the isolate on its behalf (0 = none): the CPU it has used so far and the wall time
+     * since the fetch started count against them. JavaScript that runs past either terminates
+     * w (ED_ECPULIMIT / ED_EWALLLIMIT, w retired); a wall budget that runs out while the
+     * invocation only waits fails it alone with ED_EWALLLIMIT (w is not retired) the next
+     * time it would move on. */
+    uint64_t cpu_budget_ns, wall_budget_ns;
+    /* Where the shim adds the CPU time this invocation used. Borrowed; must stay valid until
+     * the sink's last callback. May be NULL. */
+    uint64_t *cpu_used_ns;
 };
 
 /* How the response leaves the isolate. Every pointer passed to a callback is borrowed for
  * that call only. A callback returning non-zero cancels the dispatch (the worker's stream is
- * cancelled and iso_worker_fetch returns ED_ECANCELED through on_abort). */
+ * cancelled and the sink gets on_abort with ED_ECANCELED). on_head and on_body are called
+ * while the shim is inside the isolate; the last callback (on_end, on_abort, on_fail) only
+ * once the shim left it and counted the CPU. Any callback may start another fetch on w (it is
+ * answered before the outermost shim call returns, or later) or free w. */
 struct iso_response_sink {
     /* Status, headers, and the body length if known (-1: unknown, e.g. a stream; the
      * caller chooses chunked encoding). Called exactly once, first. */
@@ -146,30 +215,162 @@ struct iso_response_sink {
     /* The body is complete. */
     void (*on_end)(void *ud);
     /* The body failed after on_head (stream errored, limit hit mid-stream). code and msg as
-     * in the return of iso_worker_fetch; msg borrowed. */
+     * for on_fail; msg borrowed. */
     void (*on_abort)(void *ud, int code, const char *msg);
+    /* The worker failed before producing a head: ED_EJS (the handler threw or rejected; msg
+     * has the exception with its stack, for the tenant's log), ED_EBADRESPONSE (resolved to
+     * something that is not a Response), ED_ECPULIMIT / ED_EWALLLIMIT / ED_ETERMINATED
+     * (terminated through iso_worker_terminate; w is retired), ED_EHEAPLIMIT (heap limit;
+     * w is retired). msg borrowed. */
+    void (*on_fail)(void *ud, int code, const char *msg);
 };
 
-/* Runs w's fetch handler for req and streams its Response into sink, then returns. (Today
- * every source of asynchrony inside a worker is a microtask, so the whole exchange completes
- * within this call; the sink shape already allows a later asynchronous implementation.)
+/* Starts w's fetch handler for req; its Response is streamed into sink, now or later. A
+ * worker may await things that finish on later turns of the thread's loop (calls into child
+ * workers, stubs): the exchange then completes when the host resolves them (see
+ * iso_result_cb). An isolate serves any number of invocations at once, as in Workers.
  *
- * Returns 0 when on_head was called (followed by on_body* and exactly one of on_end or
- * on_abort). Returns a negative code when the worker failed before producing a head, and
- * then no sink callback was called: ED_EJS (the handler threw or rejected; err->msg has the
- * exception with its stack, for the tenant's log), ED_EBADRESPONSE (resolved to something
- * that is not a Response), ED_ECPULIMIT / ED_EWALLLIMIT / ED_ETERMINATED (terminated through
- * iso_worker_terminate), ED_EHEAPLIMIT (heap limit reached; w is retired), ED_EBUSY (w is
- * already dispatching), ED_EINVAL (w is retired). A limit can also strike after on_head (the
- * body then ends in on_abort) or in the checks after the handler finished: look at
- * iso_worker_retired() after every dispatch, whatever it returned. */
+ * Returns 0 when the invocation started: the sink then gets, exactly once and possibly
+ * before iso_worker_fetch returns, either on_fail, or on_head followed by on_body* and one
+ * of on_end or on_abort. req is copied before the call returns. Returns ED_EINVAL (w is
+ * retired, or an argument is missing: every sink callback is required) or ED_ENOMEM without
+ * calling the sink. A limit that kills w fails every invocation in flight on it; check
+ * iso_worker_retired() after the sink's last callback.
+ *
+ * A handler (or a response stream) waiting on a promise moves on whenever the shim next
+ * enters w: an answer from the host, another fetch. When w has no call out awaiting an answer,
+ * nothing can settle a pending promise any more (there are no timers or I/O of its own yet),
+ * and what waits on one fails: on_fail ED_EJS "the fetch handler's promise never settled...",
+ * or on_abort ED_EJS "the response body stream stalled..." (the stream is cancelled). */
 int iso_worker_fetch(struct iso_worker *w, const struct iso_request *req,
                      const struct iso_response_sink *sink, void *ud,
                      struct ed_error *err) ISO_NOEXCEPT;
 
+/* Invocations started on w whose sink or result callback has not had its last call yet. */
+size_t iso_worker_pending(const struct iso_worker *w) ISO_NOEXCEPT;
+
+/* ---- calls between isolates ------------------------------------------------------------
+ * Parent and child never share a heap: arguments and results cross as V8-serialized bytes
+ * (structured clone; the runtime turns a Request or Response into a plain object first, and
+ * a function or RpcTarget in a child's env into a stub id the child calls back through).
+ * Every call is asynchronous to its caller: the shim hands it to the host (struct iso_host,
+ * the loader in practice), which answers through an iso_result_cb once the callee is done;
+ * the shim then resolves the caller's promise and runs its microtasks. */
+
+/* The answer to a call: code 0 and the serialized result (len 0: undefined), or a negative
+ * code and a message (result NULL): ED_EJS with the callee's exception as "Name: message"
+ * (the caller rethrows an error of that type), ED_EINVAL "Worker has no such entrypoint:
+ * NAME" or 'The RPC receiver does not implement the method "NAME".', a limit that killed the
+ * callee with "Worker exceeded CPU time limit" (memory limit, wall time limit; "Worker was
+ * terminated"), ED_ECANCELED when it was freed. The caller's error keeps the first line of a
+ * message whose code is not ED_EJS. result and msg are borrowed for the call. Called exactly
+ * once, after the shim left the callee's isolate (it may free the callee). */
+typedef void (*iso_result_cb)(void *ud, int code, const uint8_t *result, size_t len,
+                              const char *msg);
+
+enum iso_call_kind {
+    ISO_CALL_LOADER = 1, /* into a child through a loader binding (get/load + entrypoint) */
+    ISO_CALL_STUB,       /* back into the isolate that exported a stub (env functions...) */
+    ISO_CALL_RELEASE,    /* a load() stub was garbage-collected: the child may go */
+};
+
+/* A child's code as the parent's getCode callback (or load()) gave it, checked by the runtime:
+ * module names ending in .ts/.tsx/.jsx (and .mts/.cts) are refused, a string module must be
+ * named .js or .mjs, an object module has exactly one of js, cjs, text, data, json (json is
+ * stringified here, data copied); all sources together are at most 64 MiB and the serialized
+ * env at most 1 MiB (the call fails with a RangeError naming the size otherwise). Borrowed. */
+struct iso_child_code {
+    const struct iso_module *modules;
+    size_t n_modules;
+    const char *main_module;
+    const char *compatibility_date; /* may be NULL */
+    const uint8_t *env;             /* serialized env (see iso_worker_config.env); may be NULL */
+    size_t env_len;
+    int outbound; /* enum iso_outbound */
+    uint64_t outbound_stub;
+    uint32_t cpu_ms, sub_requests; /* limits: 0 = not set */
+    /* Stubs the parent exported into env and outbound (fresh ids for every call that carries
+     * code): release them with iso_worker_release_stubs(parent, ...) when the child made from
+     * this code is freed, or at once when the host makes no child from it (the child was live
+     * already, or could not be created). */
+    const uint64_t *stubs;
+    size_t n_stubs;
+};
+
+/* A call out of an isolate. Everything is borrowed for the duration of iso_host.call. */
+struct iso_call {
+    int kind;            /* enum iso_call_kind */
+    const char *binding; /* ISO_CALL_LOADER, ISO_CALL_RELEASE: the loader binding's name */
+    /* The id given to get(); for load() (and get(null, ...)) "$load:N", unique in the caller's
+     * isolate (get() refuses ids that start with "$load:"). */
+    const char *child_id;
+    size_t child_id_len;
+    bool anonymous; /* load(): a child of its own, counted once per load */
+    /* NULL: the caller believes the child is live (child_live said so just before). If it is
+     * not, answer ED_ENOENT: the runtime then runs getCode and calls again with code. */
+    const struct iso_child_code *code;
+    const char *entrypoint; /* NULL: the default export */
+    const char *method;     /* "fetch" or an RPC method name */
+    const uint8_t *props;   /* serialized ctx.props; may be NULL */
+    size_t props_len;
+    uint32_t cpu_ms, sub_requests; /* getEntrypoint() limits: 0 = not set */
+    /* ISO_CALL_STUB: the stub's id in its exporter (from's parent: the host calls
+     * iso_worker_call_stub(parent, stub, method, args...)); method is NULL for a function. */
+    uint64_t stub;
+    const uint8_t *args; /* serialized array of arguments */
+    size_t args_len;
+};
+
+/* What an isolate needs from the thread that runs it. */
+struct iso_host {
+    void *ud;
+    /* A call out of worker from. Returns 0 and later (or right away, from inside this call)
+     * calls cb(cb_ud, ...) exactly once, or returns a negative code with err set and never
+     * calls cb. cb must come even after from was freed (the shim's record of the call is freed
+     * then and the answer dropped). For ISO_CALL_RELEASE no answer is expected and cb is
+     * NULL. */
+    int (*call)(void *ud, struct iso_worker *from, const struct iso_call *call, iso_result_cb cb,
+                void *cb_ud, struct ed_error *err);
+    /* Whether a live child with this id exists for from's tenant (the parent then skips its
+     * getCode callback). */
+    bool (*child_live)(void *ud, struct iso_worker *from, const char *binding, const char *id,
+                       size_t id_len);
+};
+
+/* Calls method of entrypoint (NULL: the default export) in w with serialized args (an
+ * array) and props (ctx.props; may be NULL), under the given budgets (the wall budget is the
+ * config's) with the CPU used added to *cpu_used_ns (may be NULL; valid until cb). An
+ * entrypoint that is a class extending WorkerEntrypoint is constructed with (ctx, env) and its
+ * method gets the arguments; a plain object's method gets the arguments followed by env and
+ * ctx (fetch: (request, env, ctx)). "fetch" takes one marshalled Request { method, url,
+ * headers: [[name, value]...], body: ArrayBuffer | null } and answers a marshalled Response
+ * { status, statusText, headers, body } (bodies read whole for now). Results are structured
+ * clones: a function in one fails with a DataCloneError. Returns 0 and calls cb exactly once
+ * (possibly before returning), or a negative code without calling cb (ED_EINVAL: w retired).
+ * A missing entrypoint answers ED_EINVAL "Worker has no such entrypoint: NAME" (NAME
+ * "default" for the default export), a missing method ED_EINVAL 'The RPC receiver does not
+ * implement the method "NAME".'. */
+int iso_worker_invoke(struct iso_worker *w, const char *entrypoint, const char *method,
+                      const uint8_t *props, size_t props_len, const uint8_t *args, size_t args_len,
+                      uint64_t cpu_budget_ns, uint64_t *cpu_used_ns, iso_result_cb cb, void *cb_ud,
+                      struct ed_error *err) ISO_NOEXCEPT;
+
+/* Calls stub (exported by w into a child's env) with serialized args: the function itself,
+ * or method of the RpcTarget or fetcher ("fetch" as for iso_worker_invoke). As
+ * iso_worker_invoke, under the config's budgets (the CPU is not reported). An id w does not
+ * export (released) returns ED_ENOENT without calling cb. */
+int iso_worker_call_stub(struct iso_worker *w, uint64_t stub, const char *method,
+                         const uint8_t *args, size_t args_len, iso_result_cb cb, void *cb_ud,
+                         struct ed_error *err) ISO_NOEXCEPT;
+
+/* Releases stubs w exported (listed in iso_child_code.stubs when the child's code was
+ * handed over): the child that held them is gone. Unknown ids are ignored. */
+void iso_worker_release_stubs(struct iso_worker *w, const uint64_t *stubs, size_t n) ISO_NOEXCEPT;
+
 /* ---- watchdog -------------------------------------------------------------------------
  * Enforces per-invocation CPU and wall-time budgets. One watchdog thread per process; a
- * shard registers a slot once, then arms it around every entry into JavaScript. The
+ * shard registers a slot once and names it in its workers' configs: the shim arms it around
+ * every entry into JavaScript (see iso_worker_config.watch). The
  * watchdog reads the shard thread's CPU clock and calls iso_worker_terminate() when a budget
  * is spent. It sleeps until the earliest moment any armed slot could run out (CPU time never
  * runs faster than wall time), so a request that finishes within budget costs no wake-up. */

@@ -2,8 +2,8 @@
  * How a worker is stopped. Two things stop one: iso_worker_terminate() from any thread (the
  * watchdog's CPU and wall budgets, a shutdown) and the worker's heap outgrowing its limit. Both
  * retire the worker for good: the first reason is recorded and TerminateExecution unwinds
- * whatever JavaScript runs. A termination is requested only while the worker is inside a
- * RunScope, so a watchdog that fires just after a request finished cannot poison the next one.
+ * whatever JavaScript runs. A termination is requested only while an Entry of the worker is
+ * open, so a watchdog that fires just after a request finished cannot poison the next one.
  *
  * The memory limit is enforced on the heap's size after each garbage collection (and after
  * each dispatch), not through V8's own heap limit, because V8 10.2 aborts the whole process
@@ -95,20 +95,6 @@ void install_limits(iso_worker *w)
     }
     w->isolate->AddNearHeapLimitCallback(on_near_heap_limit, w);
     w->isolate->AddGCEpilogueCallback(on_gc_epilogue, w);
-}
-
-RunScope::RunScope(iso_worker *w) : w_(w)
-{
-    pthread_mutex_lock(&w->run_lock);
-    w->running = true;
-    pthread_mutex_unlock(&w->run_lock);
-}
-
-RunScope::~RunScope()
-{
-    pthread_mutex_lock(&w_->run_lock);
-    w_->running = false;
-    pthread_mutex_unlock(&w_->run_lock);
 }
 
 bool stop(iso_worker *w, int reason, bool only_running)

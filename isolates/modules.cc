@@ -1,19 +1,16 @@
 /*
- * A worker's bundle as ES modules: every module is compiled up front (so a syntax error
- * anywhere is reported at deploy, not at first import), imports are resolved by name within
- * the bundle ("./x.js" and "../lib/x.js" relative to the importing module, bare names as they
- * are), the main module is instantiated and evaluated with its graph, and top-level await is
- * driven by the microtask queue. Nothing outside the bundle can be imported: there is no file
- * system or network behind the resolver.
+ * A worker's bundle: every module is compiled up front (so a syntax error anywhere is reported
+ * at deploy, not at first import; modules of other types go through module_types.cc), imports
+ * are resolved by name within the bundle ("./x.js" and "../lib/x.js" relative to the importing
+ * module, bare names as they are) or to a built-in ("cloudflare:workers"), the main module is
+ * instantiated and evaluated with its graph, and top-level await is driven by the microtask
+ * queue. Nothing outside the bundle can be imported: there is no file system or network behind
+ * the resolver.
  */
 #include "isolates/shim_int.h"
 
 namespace iso {
 
-namespace {
-
-/* "dir/a.js" + "./b.js" -> "dir/b.js"; "../x.js" climbs; a bare or "/"-rooted name is taken
- * from the bundle's root. Returns "" when the path climbs above the root. */
 std::string resolve_name(const std::string &referrer, const std::string &specifier)
 {
     std::vector<std::string> parts;
@@ -45,22 +42,24 @@ std::string resolve_name(const std::string &referrer, const std::string &specifi
     return out;
 }
 
-const Module *find_by_name(iso_worker *w, const std::string &name)
+Module *find_by_name(iso_worker *w, const std::string &name)
 {
-    for (const Module &m : w->modules)
+    for (Module &m : w->modules)
         if (m.name == name)
             return &m;
     return nullptr;
 }
 
-const Module *find_by_module(iso_worker *w, v8::Local<v8::Module> module)
+Module *find_by_module(iso_worker *w, v8::Local<v8::Module> module)
 {
     int hash = module->GetIdentityHash();
-    for (const Module &m : w->modules)
+    for (Module &m : w->modules)
         if (m.hash == hash && m.module.Get(w->isolate) == module)
             return &m;
     return nullptr;
 }
+
+namespace {
 
 v8::MaybeLocal<v8::Module> resolve_or_throw(v8::Local<v8::Context> context,
                                             v8::Local<v8::String> specifier,
@@ -71,6 +70,9 @@ v8::MaybeLocal<v8::Module> resolve_or_throw(v8::Local<v8::Context> context,
     const Module *from = find_by_module(w, referrer);
     std::string from_name = from ? from->name : "?";
     std::string spec = utf8(isolate, specifier, 1024);
+    v8::Local<v8::Module> builtin;
+    if (builtin_module(w, context, spec).ToLocal(&builtin))
+        return builtin;
     const Module *target = find_by_name(w, resolve_name(from_name, spec));
     if (target)
         return target->module.Get(isolate);
@@ -95,7 +97,8 @@ v8::MaybeLocal<v8::Module> resolve(v8::Local<v8::Context> context, v8::Local<v8:
     }
 }
 
-int compile(iso_worker *w, const iso_module &m, v8::TryCatch &try_catch, ed_error *err)
+int compile(iso_worker *w, v8::Local<v8::Context> context, const iso_module &m,
+            v8::TryCatch &try_catch, ed_error *err)
 {
     v8::Isolate *isolate = w->isolate;
     if (!m.name || !*m.name || (!m.source && m.source_len))
@@ -103,6 +106,14 @@ int compile(iso_worker *w, const iso_module &m, v8::TryCatch &try_catch, ed_erro
     std::string name = m.name;
     if (find_by_name(w, name))
         return ed_error_set(err, ED_EBADWORKER, "two modules are named %s", m.name);
+    if (m.type != ISO_MODULE_ESM) {
+        Module synthetic;
+        synthetic.name = name;
+        int rc = compile_synthetic(w, context, m, &synthetic, try_catch, err);
+        if (rc == 0)
+            w->modules.push_back(std::move(synthetic));
+        return rc;
+    }
     v8::Local<v8::String> source, resource;
     if (!str(isolate, m.source ? m.source : "", m.source_len).ToLocal(&source) ||
         !str(isolate, name.data(), name.size()).ToLocal(&resource))
@@ -118,8 +129,11 @@ int compile(iso_worker *w, const iso_module &m, v8::TryCatch &try_catch, ed_erro
         std::string where = location_of(isolate, try_catch.Message());
         return js_failure(w, try_catch, ED_EBADWORKER, (where.empty() ? name : where).c_str(), err);
     }
-    w->modules.push_back(
-        Module{name, v8::Global<v8::Module>(isolate, module), module->GetIdentityHash()});
+    Module entry;
+    entry.name = name;
+    entry.module.Reset(isolate, module);
+    entry.hash = module->GetIdentityHash();
+    w->modules.push_back(std::move(entry));
     return 0;
 }
 
@@ -153,14 +167,14 @@ int await_evaluation(iso_worker *w, const std::string &main, v8::Local<v8::Value
 } // namespace
 
 int load_bundle(iso_worker *w, v8::Local<v8::Context> context, const struct iso_worker_config *cfg,
-                v8::Local<v8::Object> *handler, ed_error *err)
+                ed_error *err)
 {
     v8::Isolate *isolate = w->isolate;
     v8::TryCatch try_catch(isolate);
     if (cfg->n_modules == 0 || !cfg->modules)
         return ed_error_set(err, ED_EBADWORKER, "the worker has no modules");
     for (size_t i = 0; i < cfg->n_modules; i++) {
-        int rc = compile(w, cfg->modules[i], try_catch, err);
+        int rc = compile(w, context, cfg->modules[i], try_catch, err);
         if (rc)
             return rc;
     }
@@ -189,8 +203,17 @@ int load_bundle(iso_worker *w, v8::Local<v8::Context> context, const struct iso_
     v8::Local<v8::Object> ns = module->GetModuleNamespace().As<v8::Object>();
     if (!ns->Get(context, str(isolate, "default")).ToLocal(&def))
         return js_failure(w, try_catch, ED_EBADWORKER, main.c_str(), err);
-    if (!def->IsObject() ||
-        !def.As<v8::Object>()->Get(context, str(isolate, "fetch")).ToLocal(&fetch))
+    w->ns.Reset(isolate, ns);
+    w->handler.Reset(isolate, def);
+    if (cfg->child)
+        return 0; /* any entrypoint will do; a missing one is reported when it is called */
+    /* An object with fetch(), or a class (WorkerEntrypoint) whose instances have one. */
+    v8::Local<v8::Value> holder = def;
+    if (def->IsFunction() &&
+        !def.As<v8::Object>()->Get(context, str(isolate, "prototype")).ToLocal(&holder))
+        return js_failure(w, try_catch, ED_EBADWORKER, main.c_str(), err);
+    if (!holder->IsObject() ||
+        !holder.As<v8::Object>()->Get(context, str(isolate, "fetch")).ToLocal(&fetch))
         fetch = v8::Undefined(isolate);
     if (!fetch->IsFunction()) {
         if (try_catch.HasCaught() || try_catch.HasTerminated())
@@ -199,7 +222,6 @@ int load_bundle(iso_worker *w, v8::Local<v8::Context> context, const struct iso_
                             "main module \"%s\" has no default export with a fetch() method",
                             main.c_str());
     }
-    *handler = def.As<v8::Object>();
     return 0;
 }
 

@@ -6,8 +6,9 @@
  * C++ bindings). Tenant code sees only the globals the files expose.
  *
  * Compiling the runtime is most of a new worker's cost, so the first worker of the process
- * leaves V8 code caches behind (taken after the files ran, so they include what start-up
- * compiled lazily) and every later worker, on any thread, compiles from them.
+ * leaves V8 code caches behind (taken once the worker is built, so they include what the
+ * files, env set-up and module loading compiled lazily) and every later worker, on any
+ * thread, compiles from them.
  */
 #include <atomic>
 #include <mutex>
@@ -18,7 +19,7 @@ namespace iso {
 
 namespace {
 
-const NativeFunction *const kNativeTables[] = {kEncodingNatives, kConsoleNatives};
+const NativeFunction *const kNativeTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives};
 
 /* One code cache per runtime file; written once under lock, then only read. */
 struct CodeCache {
@@ -123,8 +124,10 @@ int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err)
         if (rc)
             return rc;
     }
-    if (!g_cache.ready.load(std::memory_order_acquire))
-        save_code_cache(scripts);
+    if (!g_cache.ready.load(std::memory_order_acquire)) {
+        for (v8::Local<v8::UnboundScript> script : scripts)
+            w->runtime_scripts.emplace_back(isolate, script);
+    }
 
     iso::Hooks &h = w->hooks;
     if (!get_hook(isolate, context, internals, "dispatch", &h.dispatch) ||
@@ -132,9 +135,32 @@ int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err)
         !get_hook(isolate, context, internals, "openStream", &h.open_stream) ||
         !get_hook(isolate, context, internals, "readChunk", &h.read_chunk) ||
         !get_hook(isolate, context, internals, "cancelStream", &h.cancel_stream) ||
-        !get_hook(isolate, context, internals, "newBuffer", &h.new_buffer))
+        !get_hook(isolate, context, internals, "newBuffer", &h.new_buffer) ||
+        !get_hook(isolate, context, internals, "setup", &h.setup) ||
+        !get_hook(isolate, context, internals, "invoke", &h.invoke) ||
+        !get_hook(isolate, context, internals, "callExport", &h.call_export) ||
+        !get_hook(isolate, context, internals, "describeError", &h.describe_error) ||
+        !get_hook(isolate, context, internals, "callError", &h.call_error) ||
+        !get_hook(isolate, context, internals, "makeStub", &h.make_stub) ||
+        !get_hook(isolate, context, internals, "revive", &h.revive))
         return js_failure(w, try_catch, ED_EINVAL, "the runtime lacks an entry point", err);
+    w->internals.Reset(isolate, internals);
     return 0;
+}
+
+void save_runtime_cache(iso_worker *w)
+{
+    if (w->runtime_scripts.empty())
+        return;
+    if (!g_cache.ready.load(std::memory_order_acquire) &&
+        w->runtime_scripts.size() == iso__runtime_n_files) {
+        v8::HandleScope scope(w->isolate);
+        std::vector<v8::Local<v8::UnboundScript>> scripts;
+        for (const v8::Global<v8::UnboundScript> &g : w->runtime_scripts)
+            scripts.push_back(g.Get(w->isolate));
+        save_code_cache(scripts);
+    }
+    w->runtime_scripts.clear();
 }
 
 } // namespace iso

@@ -1,8 +1,9 @@
 /*
  * isolates/ internals: what the shim's C++ files share. The shape of a worker instance (one
- * isolate, its context, the main module's default export and the JS runtime's private entry
- * points), the scope every entry point opens, the run bracket that lets another thread stop
- * JavaScript, and the helpers that turn V8 outcomes into struct ed_error. Only the .cc files of
+ * isolate, its context, the main module's exports and the JS runtime's private entry points),
+ * its invocations in flight and its calls out, the entry bracket that arms the watchdog and
+ * lets another thread stop JavaScript, and the helpers that turn V8 outcomes into struct
+ * ed_error. Only the .cc files of
  * isolates/ include this header (it includes V8); nothing outside isolates/ may.
  */
 #ifndef EDGED_ISOLATES_SHIM_INT_H
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "isolates/isolates.h"
@@ -80,23 +82,85 @@ struct Hooks {
     v8::Global<v8::Function> read_chunk;     /* (reader) -> Promise<Uint8Array | null> */
     v8::Global<v8::Function> cancel_stream;  /* (reader, reason) */
     v8::Global<v8::Function> new_buffer;     /* (length) -> ArrayBuffer */
+    v8::Global<v8::Function> setup;          /* (vars, loaders, env, outbound, stub) -> env */
+    v8::Global<v8::Function> invoke;         /* (ns, env, entrypoint, method, props, args) */
+    v8::Global<v8::Function> call_export;    /* (value, kind, method, args) -> Promise */
+    v8::Global<v8::Function> describe_error; /* (thrown) -> [code, one-line text] */
+    v8::Global<v8::Function> call_error;     /* (code, message) -> Error for a failed call */
+    v8::Global<v8::Function> make_stub;      /* (id, kind) -> a stub of the parent's export */
+    v8::Global<v8::Function> revive;         /* (value) -> value with markers made stubs */
 
     void reset()
     {
-        dispatch.Reset();
-        response_parts.Reset();
-        open_stream.Reset();
-        read_chunk.Reset();
-        cancel_stream.Reset();
-        new_buffer.Reset();
+        for (v8::Global<v8::Function> *g :
+             {&dispatch, &response_parts, &open_stream, &read_chunk, &cancel_stream, &new_buffer,
+              &setup, &invoke, &call_export, &describe_error, &call_error, &make_stub, &revive})
+            g->Reset();
     }
 };
 
-/* A module of the bundle, kept for the resolver (and later for dynamic import). */
+/* A module of the bundle, kept for the resolver, require() and the synthetic modules'
+ * evaluation (module_types.cc). */
 struct Module {
     std::string name;
     v8::Global<v8::Module> module;
     int hash;
+    iso_module_type type = ISO_MODULE_ESM;
+    v8::Global<v8::Value> value;       /* TEXT, DATA, JSON: the default export */
+    v8::Global<v8::Function> cjs;      /* CJS: function (module, exports, require) */
+    v8::Global<v8::Object> cjs_module; /* CJS: its `module` once it started running */
+    int cjs_state = 0;                 /* CJS: 0 not run, 1 running, 2 done */
+};
+
+/* What a stub marker in a serialized value stands for (shared with isolates/js/70_loader.js). */
+constexpr int kStubFunction = 1; /* a function: calling the stub calls it */
+constexpr int kStubObject = 2;   /* an RpcTarget or fetcher: the stub's methods call its methods */
+
+/* An object the worker exported into a child's env (or globalOutbound). */
+struct Export {
+    v8::Global<v8::Value> value;
+    int kind;
+};
+
+/* One invocation of a worker: a fetch (answered through a sink) or a call (iso_worker_invoke,
+ * iso_worker_call_stub; answered through a result callback). It stays in the worker's table
+ * of in-flight invocations while the promise it waits on is pending; once it has an outcome
+ * it moves to the completion queue, whose final callbacks run after the shim left the
+ * isolate (so the CPU it used is counted first, and a callback may re-enter or free the
+ * worker). */
+struct Invocation {
+    enum class Kind : uint8_t { kFetch, kCall };
+    enum class State : uint8_t { kAwaitResult, kStreaming, kDone };
+    enum class Final : uint8_t { kEnd, kAbort, kFail, kResult };
+    Kind kind;
+    State state = State::kAwaitResult;
+    Final final = Final::kEnd;
+    bool head_sent = false;
+    uint64_t id = 0;
+    const iso_response_sink *sink = nullptr; /* kFetch */
+    void *ud = nullptr;
+    iso_result_cb cb = nullptr; /* kCall */
+    void *cb_ud = nullptr;
+    uint64_t cpu_budget = 0, wall_budget = 0; /* 0 = none */
+    uint64_t started = 0;                     /* ed_now_ns() at start, when wall_budget */
+    uint64_t cpu_used = 0;
+    uint64_t *cpu_used_out = nullptr; /* borrowed from the caller until the final callback */
+    v8::Global<v8::Value> awaited;    /* the promise (or value) it waits on */
+    v8::Global<v8::Value> reader;     /* kStreaming: the response body's reader */
+    int code = 0;                     /* the outcome, once kDone */
+    std::string msg, result;
+
+    explicit Invocation(Kind k) : kind(k)
+    {
+    }
+};
+
+/* A call out of the worker (through iso_host.call) awaiting its answer. */
+struct Call {
+    iso_worker *w;     /* nullptr once w was freed: the answer is then dropped */
+    Call *prev, *next; /* in w->calls */
+    uint64_t inv_id;   /* the invocation it was made for (0: none), whose budget the answer uses */
+    v8::Global<v8::Promise::Resolver> resolver;
 };
 
 } // namespace iso
@@ -107,15 +171,40 @@ struct iso_worker {
     size_t heap_limit = 0;
     uint32_t large_spaces = 0; /* bit i: heap space i holds large objects (check_heap) */
     v8::Global<v8::Context> context;
-    v8::Global<v8::Object> handler; /* the main module's default export */
+    v8::Global<v8::Value> handler; /* the main module's default export */
+    v8::Global<v8::Object> ns;     /* the main module's namespace (entrypoints) */
     v8::Global<v8::Object> env;
+    v8::Global<v8::Object> internals;
+    v8::Global<v8::FunctionTemplate> marker; /* stub markers (serialize.cc) */
+    v8::Global<v8::Module> cf_module;        /* "cloudflare:workers", once imported */
     iso::Hooks hooks;
+    std::vector<v8::Global<v8::UnboundScript>> runtime_scripts; /* until save_runtime_cache */
     std::vector<iso::Module> modules;
     std::string link_error;   /* why the module resolver failed, for the message */
     std::string tenant, name; /* for messages */
     iso_log_cb log = nullptr;
     void *log_ud = nullptr;
-    bool busy = false; /* a dispatch is running (reentrancy guard); owner thread only */
+    bool child = false;
+
+    /* Where calls out go and how entries are watched (from the config; borrowed). */
+    const iso_host *host = nullptr;
+    iso_watch_slot *watch = nullptr;
+    uint64_t cpu_budget = 0, wall_budget = 0; /* for entries on behalf of no invocation */
+
+    /* Owner thread only. */
+    int depth = 0;                              /* nested entries (iso::Entry) into w */
+    int holds = 0;                              /* shim frames using w (iso::Hold) */
+    bool free_requested = false;                /* iso_worker_free came while holds > 0 */
+    std::vector<iso::Invocation *> inflight;    /* waiting on a promise, in start order */
+    std::vector<iso::Invocation *> completions; /* outcomes whose final callback is due */
+    bool completing = false;                    /* run_completions is delivering them */
+    std::vector<iso::Invocation *> spare;       /* finished invocations kept for reuse */
+    size_t pending = 0;                         /* started, final callback not yet called */
+    uint64_t next_invocation = 1;
+    iso::Call *calls = nullptr; /* calls out awaiting an answer */
+    size_t calls_out = 0;
+    std::unordered_map<uint64_t, iso::Export> exports;
+    uint64_t next_export = 1;
 
     /* Shared with iso_worker_terminate() on other threads. */
     pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -135,18 +224,139 @@ struct iso_worker {
 
 namespace iso {
 
-/* Marks a stretch in which w runs JavaScript: iso_worker_terminate() stops w only inside one
- * (outside, there is nothing to stop and a pending termination would hit the next request). */
-class RunScope {
+/* One stretch of JavaScript in w on behalf of an invocation (nullptr: none, e.g. module
+ * evaluation or an answer for a finished invocation). Entries nest, within one isolate (a
+ * stub call arriving while w waits in a native call) and across isolates (a parent's native
+ * callback running a child): the innermost entry is the one armed on its worker's watch slot
+ * with the remaining budget of its invocation; the entry it interrupted is disarmed meanwhile
+ * and re-armed when it resumes, so a child's CPU time is never charged to its parent. The
+ * CPU an entry used is added to its invocation's cpu_used (and *cpu_used_out) when it
+ * disarms. While any entry of w is open, iso_worker_terminate() may stop w. */
+class Entry {
   public:
-    explicit RunScope(iso_worker *w);
-    ~RunScope();
-    RunScope(const RunScope &) = delete;
-    RunScope &operator=(const RunScope &) = delete;
+    Entry(iso_worker *w, Invocation *inv);
+    ~Entry();
+    Entry(const Entry &) = delete;
+    Entry &operator=(const Entry &) = delete;
+    /* Continues on behalf of inv: the CPU so far goes to the previous one, the budget is
+     * inv's from now on. */
+    void act_for(Invocation *inv);
+    /* No other entry of w is open below this one: microtasks may run, invocations settle. */
+    bool outermost() const
+    {
+        return outermost_;
+    }
+    iso_worker *worker() const
+    {
+        return w_;
+    }
+    Invocation *invocation() const
+    {
+        return inv_;
+    }
+    Entry *outer() const
+    {
+        return outer_;
+    }
+
+  private:
+    void arm();
+    void disarm();
+    iso_worker *w_;
+    Invocation *inv_;
+    Entry *outer_;
+    bool outermost_;
+    enum { kNone, kWatch, kClock } armed_ = kNone;
+    uint64_t cpu_start_ = 0;
+};
+
+/* Keeps w alive across a shim frame that calls out (sinks, result callbacks, the host): an
+ * iso_worker_free() meanwhile only marks w, and the last Hold to go frees it. */
+class Hold {
+  public:
+    explicit Hold(iso_worker *w);
+    ~Hold();
+    Hold(const Hold &) = delete;
+    Hold &operator=(const Hold &) = delete;
 
   private:
     iso_worker *w_;
 };
+
+/* ---- entry.cc: invocations ---- */
+
+/* The invocation of w that the innermost open entry of w acts for, or nullptr. */
+Invocation *current_invocation(iso_worker *w);
+
+/* The in-flight invocation with this id, or nullptr. */
+Invocation *find_invocation(iso_worker *w, uint64_t id);
+
+/* Starts tracking inv (pending and in flight); its id is assigned here. */
+void track(iso_worker *w, Invocation *inv);
+
+/* Gives inv its outcome: out of the in-flight table, into the completion queue. For kFetch
+ * final is kEnd, kAbort (code, msg) or kFail (code, msg); for kCall, kResult with code 0 and
+ * result, or a negative code and msg. */
+void complete(iso_worker *w, Invocation *inv, Invocation::Final final, int code,
+              std::string msg = std::string(), std::string result = std::string());
+
+/* Fails every in-flight invocation of w with code (w was stopped or is being freed). Runs no
+ * JavaScript. */
+void fail_all(iso_worker *w, int code);
+
+/* What a caller reads when a call failed for a limit or a shutdown ("Worker exceeded CPU time
+ * limit"...). */
+std::string limit_message(int code);
+
+/* The end of the outermost entry of w: runs microtasks and moves every invocation whose
+ * promise settled forward (responses and results are delivered as they become ready), runs
+ * platform tasks, checks the heap, and fails what can never settle: when w has no call out
+ * awaiting an answer, nothing can wake a pending promise any more. */
+void finish(iso_worker *w, Entry &e, v8::Local<v8::Context> context, v8::TryCatch &try_catch);
+
+/* Calls the final callbacks of w's completed invocations and frees them. Only at depth 0. */
+void run_completions(iso_worker *w);
+
+/* An invocation of kind, reused from w's spares when it has one; nullptr when out of memory.
+ * recycle() takes one back after its final callback. */
+constexpr size_t kSpareInvocations = 8;
+Invocation *new_invocation(iso_worker *w, Invocation::Kind kind);
+void recycle(iso_worker *w, Invocation *inv);
+
+/* The frame of every entry point that runs JavaScript in w on behalf of inv: holds w, opens
+ * an entry and the scopes, runs body(context, try_catch, entry), finishes (when outermost),
+ * closes the entry, then delivers completions. w may be freed when it returns. */
+template <typename F> void run_in(iso_worker *w, Invocation *inv, F &&body)
+{
+    Hold hold(w);
+    {
+        Entry entry(w, inv);
+        v8::Isolate *const isolate = w->isolate;
+        v8::Isolate::Scope isolate_scope(isolate);
+        v8::HandleScope handle_scope(isolate);
+        v8::Local<v8::Context> context = w->context.Get(isolate);
+        v8::Context::Scope context_scope(context);
+        v8::TryCatch try_catch(isolate);
+        body(context, try_catch, entry);
+        if (entry.outermost())
+            finish(w, entry, context, try_catch);
+    }
+    if (w->depth == 0)
+        run_completions(w);
+}
+
+/* Steps an in-flight invocation whose awaited promise settled (dispatch.cc for fetches,
+ * invoke.cc for calls). */
+void fetch_step(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+                v8::TryCatch &try_catch);
+void call_step(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+               v8::TryCatch &try_catch);
+/* Ends an in-flight fetch whose stream can never produce more (cancelling it). */
+void fetch_stalled(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+                   v8::TryCatch &try_catch);
+
+/* Frees w now (holds == 0): fails what is in flight, orphans calls out, disposes the isolate. */
+void destroy(iso_worker *w);
 
 /* V8 heap sizes for a worker limited to limit bytes. */
 void set_heap_constraints(v8::ResourceConstraints *c, size_t limit);
@@ -159,7 +369,7 @@ void check_heap(iso_worker *w);
 void install_limits(iso_worker *w);
 
 /* Retires w with reason (first reason wins) and terminates its JavaScript. When only_running,
- * does nothing unless w is inside a RunScope. Returns whether it acted. Any thread. */
+ * does nothing unless an Entry of w is open. Returns whether it acted. Any thread. */
 bool stop(iso_worker *w, int reason, bool only_running);
 
 /* If w was stopped, sets err to the reason and returns it; else returns 0. */
@@ -193,12 +403,68 @@ void pump(iso_worker *w);
 /* Loads the runtime's .js files into w's (entered) context and fills w->hooks. */
 int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err);
 
+/* Once w is built: the process's first worker leaves the runtime's code caches behind. */
+void save_runtime_cache(iso_worker *w);
+
 /* ---- modules.cc ---- */
 
-/* Compiles, links and evaluates the bundle; on success returns the main module's default
- * export through *handler. */
+/* Compiles, links and evaluates the bundle; on success w->ns holds the main module's
+ * namespace and w->handler its default export. A worker that is not a child must have a fetch
+ * handler (an object with fetch(), or a class whose prototype has one). */
 int load_bundle(iso_worker *w, v8::Local<v8::Context> context, const struct iso_worker_config *cfg,
-                v8::Local<v8::Object> *handler, ed_error *err);
+                ed_error *err);
+
+/* "dir/a.js" + "./b.js" -> "dir/b.js"; "../x.js" climbs; a bare or "/"-rooted name is taken
+ * from the bundle's root. Returns "" when the path climbs above the root. */
+std::string resolve_name(const std::string &referrer, const std::string &specifier);
+Module *find_by_name(iso_worker *w, const std::string &name);
+Module *find_by_module(iso_worker *w, v8::Local<v8::Module> module);
+
+/* ---- module_types.cc ---- */
+
+/* Compiles a module that is not an ES module (CJS, TEXT, DATA, JSON) into a synthetic module
+ * whose default export is its value; fills m. */
+int compile_synthetic(iso_worker *w, v8::Local<v8::Context> context, const iso_module &src,
+                      Module *m, v8::TryCatch &try_catch, ed_error *err);
+
+/* The built-in module named spec ("cloudflare:workers"), or an empty handle (no exception)
+ * when there is none by that name. */
+v8::MaybeLocal<v8::Module> builtin_module(iso_worker *w, v8::Local<v8::Context> context,
+                                          const std::string &spec);
+
+/* ---- serialize.cc ---- */
+
+/* Prepares w's stub markers (host objects that stand for exported stubs in a value). */
+void init_markers(iso_worker *w);
+
+/* A marker for export id of kind (kStubFunction, kStubObject). */
+v8::MaybeLocal<v8::Object> new_marker(iso_worker *w, v8::Local<v8::Context> context, uint64_t id,
+                                      int kind);
+
+/* The export id and kind of a marker; false when v is no marker. */
+bool marker_info(iso_worker *w, v8::Local<v8::Value> v, uint64_t *id, int *kind);
+
+/* Structured clone of value into *out (markers become stub references). Returns false with an
+ * exception pending (a DataCloneError) when value cannot be cloned or is over kMaxSerialized. */
+bool serialize(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
+               std::string *out);
+
+/* The value of serialized bytes (len 0: undefined); stub references become stubs that call
+ * back through w's host. Empty with an exception pending when the bytes are malformed. */
+v8::MaybeLocal<v8::Value> deserialize(iso_worker *w, v8::Local<v8::Context> context,
+                                      const uint8_t *data, size_t len);
+
+/* Largest serialized value (arguments, results, env) the shim produces. */
+constexpr size_t kMaxSerialized = 64u << 20;
+
+/* ---- calls.cc ---- */
+
+/* Detaches w's calls out awaiting an answer: their answers will be dropped. */
+void orphan_calls(iso_worker *w);
+
+/* The (code, "Name: message") the runtime makes of a thrown value; never throws. */
+int describe_error(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> thrown,
+                   std::string *msg);
 
 /* ---- encoding.cc ---- */
 
@@ -218,6 +484,7 @@ struct NativeFunction {
 };
 extern const NativeFunction kEncodingNatives[];
 extern const NativeFunction kConsoleNatives[];
+extern const NativeFunction kCallNatives[];
 
 } // namespace iso
 

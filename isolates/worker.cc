@@ -1,9 +1,11 @@
 /*
  * A worker instance: one isolate with its heap limit and counting allocator, one context with
- * the runtime loaded, the bundle evaluated, and the pieces each dispatch needs (the main
- * module's default export, the frozen env). Code generation from strings (eval, new Function)
- * is allowed while the modules' top level runs and disabled afterwards, as in Cloudflare
- * Workers: request-time code must be code the tenant deployed.
+ * the runtime loaded, the bundle evaluated, and the pieces each invocation needs (the main
+ * module's exports, the frozen env). Code generation from strings (eval, new Function) is
+ * allowed while the modules' top level runs and disabled afterwards, as in Cloudflare Workers:
+ * request-time code must be code the tenant deployed. A worker may be freed from inside its own
+ * callbacks: it is then stopped at once and disposed when the shim's last frame using it
+ * returns.
  */
 #include <cstring>
 #include <new>
@@ -14,32 +16,15 @@ namespace {
 
 constexpr size_t kDefaultHeapLimit = 128u << 20;
 
-/* Arms cfg->watch around the evaluation of the bundle, disarms on every way out. */
-class WatchScope {
-  public:
-    WatchScope(const iso_worker_config *cfg, iso_worker *w) : slot_(cfg->watch)
-    {
-        if (slot_)
-            iso_watch_arm(slot_, w, cfg->cpu_budget_ns, cfg->wall_budget_ns);
-    }
-    ~WatchScope()
-    {
-        if (slot_)
-            iso_watch_disarm(slot_);
-    }
-    WatchScope(const WatchScope &) = delete;
-    WatchScope &operator=(const WatchScope &) = delete;
-
-  private:
-    iso_watch_slot *slot_;
-};
-
+/* env: the plain-text vars, a WorkerLoader per loader binding, and a child's env from its
+ * parent (stubs included); the runtime's setup() also installs the global fetch() that
+ * cfg->outbound calls for. */
 int make_env(iso_worker *w, v8::Local<v8::Context> context, const iso_worker_config *cfg,
-             v8::Local<v8::Object> *out, ed_error *err)
+             ed_error *err)
 {
     v8::Isolate *isolate = w->isolate;
     v8::TryCatch try_catch(isolate);
-    v8::Local<v8::Object> env = v8::Object::New(isolate);
+    std::vector<v8::Local<v8::Value>> vars, loaders;
     for (size_t i = 0; i < cfg->n_vars; i++) {
         const iso_var &var = cfg->vars[i];
         if (!var.name)
@@ -47,13 +32,36 @@ int make_env(iso_worker *w, v8::Local<v8::Context> context, const iso_worker_con
         const char *value = var.value ? var.value : "";
         v8::Local<v8::String> name, text;
         if (!iso::str(isolate, var.name, strlen(var.name)).ToLocal(&name) ||
-            !iso::str(isolate, value, strlen(value)).ToLocal(&text) ||
-            env->CreateDataProperty(context, name, text).IsNothing())
+            !iso::str(isolate, value, strlen(value)).ToLocal(&text))
             return iso::js_failure(w, try_catch, ED_ENOMEM, "building env", err);
+        vars.push_back(name);
+        vars.push_back(text);
     }
-    if (env->SetIntegrityLevel(context, v8::IntegrityLevel::kFrozen).IsNothing())
-        return iso::js_failure(w, try_catch, ED_ENOMEM, "building env", err);
-    *out = env;
+    for (size_t i = 0; i < cfg->n_loaders; i++) {
+        v8::Local<v8::String> name;
+        const char *n = cfg->loaders ? cfg->loaders[i] : nullptr;
+        if (!n || !iso::str(isolate, n, strlen(n)).ToLocal(&name))
+            return ed_error_set(err, ED_EINVAL, "loader binding %zu has no name", i);
+        loaders.push_back(name);
+    }
+    v8::Local<v8::Value> child_env = v8::Undefined(isolate);
+    if (cfg->env && cfg->env_len &&
+        !iso::deserialize(w, context, cfg->env, cfg->env_len).ToLocal(&child_env))
+        return iso::js_failure(w, try_catch, ED_EBADWORKER, "reading the env from the parent", err);
+    v8::Local<v8::Value> args[] = {
+        v8::Array::New(isolate, vars.data(), vars.size()),
+        v8::Array::New(isolate, loaders.data(), loaders.size()),
+        child_env,
+        v8::Integer::New(isolate, cfg->outbound),
+        v8::Number::New(isolate, (double)cfg->outbound_stub),
+    };
+    v8::Local<v8::Value> env;
+    if (!w->hooks.setup.Get(isolate)
+             ->Call(context, v8::Undefined(isolate), 5, args)
+             .ToLocal(&env) ||
+        !env->IsObject())
+        return iso::js_failure(w, try_catch, ED_EBADWORKER, "building env", err);
+    w->env.Reset(isolate, env.As<v8::Object>());
     return 0;
 }
 
@@ -63,6 +71,11 @@ int build(iso_worker *w, const iso_worker_config *cfg, ed_error *err)
     w->name = cfg->worker ? cfg->worker : "";
     w->log = cfg->log;
     w->log_ud = cfg->log_ud;
+    w->host = cfg->host;
+    w->watch = cfg->watch;
+    w->cpu_budget = cfg->cpu_budget_ns;
+    w->wall_budget = cfg->wall_budget_ns;
+    w->child = cfg->child;
     w->heap_limit = cfg->heap_limit_bytes ? cfg->heap_limit_bytes : kDefaultHeapLimit;
     w->allocator = std::make_shared<iso::Allocator>(w->heap_limit);
 
@@ -76,6 +89,8 @@ int build(iso_worker *w, const iso_worker_config *cfg, ed_error *err)
     isolate->SetData(iso::kWorkerSlot, w);
     isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
     iso::install_limits(w);
+    iso::init_markers(w);
+    w->spare.reserve(iso::kSpareInvocations);
 
     v8::Isolate::Scope isolate_scope(isolate);
     v8::HandleScope handle_scope(isolate);
@@ -86,27 +101,66 @@ int build(iso_worker *w, const iso_worker_config *cfg, ed_error *err)
     w->context.Reset(isolate, context);
     v8::Context::Scope context_scope(context);
 
-    WatchScope watch(cfg, w);
-    iso::RunScope run(w);
+    /* The module's top level is tenant code: it runs under the config's budgets. */
+    iso::Entry entry(w, nullptr);
     int rc = iso::load_runtime(w, context, err);
     if (rc)
         return rc;
-    v8::Local<v8::Object> handler, env;
-    rc = iso::load_bundle(w, context, cfg, &handler, err);
+    rc = make_env(w, context, cfg, err);
     if (rc)
         return rc;
-    rc = make_env(w, context, cfg, &env, err);
+    rc = iso::load_bundle(w, context, cfg, err);
     if (rc)
         return rc;
-    w->handler.Reset(isolate, handler);
-    w->env.Reset(isolate, env);
     context->AllowCodeGenerationFromStrings(false);
+    iso::save_runtime_cache(w);
     iso::pump(w);
     iso::check_heap(w);
     return iso::stopped(w, err);
 }
 
 } // namespace
+
+namespace iso {
+
+void destroy(iso_worker *w)
+{
+    w->holds++; /* callbacks below may call iso_worker_free(w) again */
+    w->free_requested = true;
+    if (w->isolate) {
+        try {
+            fail_all(w, w->stop_reason.load() ? w->stop_reason.load() : ED_ECANCELED);
+            run_completions(w);
+        } catch (...) {
+            /* a message could not be allocated: the sinks left are not told */
+        }
+        for (Invocation *inv : w->inflight)
+            delete inv;
+        w->inflight.clear();
+        for (Invocation *inv : w->spare)
+            delete inv;
+        w->spare.clear();
+        orphan_calls(w);
+        /* Handles first: a Global must die before its isolate. */
+        w->exports.clear();
+        w->handler.Reset();
+        w->ns.Reset();
+        w->env.Reset();
+        w->internals.Reset();
+        w->marker.Reset();
+        w->cf_module.Reset();
+        w->hooks.reset();
+        w->runtime_scripts.clear();
+        w->modules.clear();
+        w->context.Reset();
+        v8::platform::NotifyIsolateShutdown(iso::platform(), w->isolate);
+        w->isolate->Dispose();
+    }
+    pthread_mutex_destroy(&w->run_lock);
+    delete w;
+}
+
+} // namespace iso
 
 extern "C" int iso_worker_new(const struct iso_worker_config *cfg, struct iso_worker **out,
                               struct ed_error *err) noexcept
@@ -135,18 +189,14 @@ extern "C" int iso_worker_new(const struct iso_worker_config *cfg, struct iso_wo
 
 extern "C" void iso_worker_free(struct iso_worker *w) noexcept
 {
-    if (!w)
+    if (!w || (w->free_requested && w->holds > 0))
         return;
-    if (w->isolate) {
-        /* Handles first: a Global must die before its isolate. */
-        w->handler.Reset();
-        w->env.Reset();
-        w->hooks.reset();
-        w->modules.clear();
-        w->context.Reset();
-        v8::platform::NotifyIsolateShutdown(iso::platform(), w->isolate);
-        w->isolate->Dispose();
+    if (w->holds > 0) {
+        /* Called from inside one of w's own callbacks: stop its JavaScript, and let the frame
+         * that holds w last free it. */
+        w->free_requested = true;
+        iso::stop(w, ED_ECANCELED, false);
+        return;
     }
-    pthread_mutex_destroy(&w->run_lock);
-    delete w;
+    iso::destroy(w);
 }

@@ -118,5 +118,6 @@
         return new Request(INTERNAL, [method, url, headers, body]);
     };
 
+    internals.Request = Request; // for the runtime, whatever a worker does to the global
     internals.expose('Request', Request);
 })

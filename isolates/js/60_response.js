@@ -126,6 +126,7 @@
         }
 
         static {
+            internals.isResponse = (v) => typeof v === 'object' && v !== null && #status in v;
             internals.responseParts = function responseParts(v) {
                 if (typeof v !== 'object' || v === null || !(#status in v))
                     return undefined;
@@ -144,5 +145,6 @@
         }
     }
 
+    internals.Response = Response; // for the runtime, whatever a worker does to the global
     internals.expose('Response', Response);
 })

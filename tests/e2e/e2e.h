@@ -190,6 +190,24 @@ struct e2e_job {
 int e2e_run_jobs(int port, struct e2e_job *jobs, size_t njobs, int nthreads, int timeout_ms);
 void e2e_jobs_dispose(struct e2e_job *jobs, size_t njobs);
 
+/* ---- usage counters (billing) ------------------------------------------------------------ */
+
+/* Today's UTC day as "YYYY-MM-DD". Returns borrowed (valid until e2e_teardown). */
+const char *e2e_utc_day(void);
+
+/* One row of the usage table in DATA/control.sqlite (read with SQLite directly). */
+struct e2e_usage {
+    bool found; /* false: no row for (tenant, day); every counter is 0 */
+    int64_t requests, cpu_us, subrequests;
+    int64_t children_loaded, child_invocations, child_cpu_us;
+};
+
+/* Reads (tenant, day) from data_dir/control.sqlite into *out: exact after the server stopped
+ * (SIGTERM flushes), or what its last periodic flush committed while it runs. Returns 0 (also
+ * when there is no such row) or -1. */
+int e2e_usage_read(const char *data_dir, const char *tenant, const char *day,
+                   struct e2e_usage *out);
+
 /* ---- JavaScript snippets for workers --------------------------------------------------------
  * pathOf(request.url): the path of an absolute or origin-form URL, without the query, using
  * only core JavaScript (the runtime's URL class is not needed). */

@@ -1,7 +1,9 @@
 /*
  * Shared by the isolates/ unit tests: platform start-up (once per test process; Criterion
  * forks a process per test), a one-module worker, and a response sink that records everything
- * it is given. Header-only so each test file stays one executable.
+ * it is given, including on_fail (a fetch is asynchronous: fetch_into reports a failure before
+ * the head as its return code when it came before iso_worker_fetch returned). Header-only so
+ * each test file stays one executable.
  */
 #ifndef EDGED_TESTS_ISO_TEST_H
 #define EDGED_TESTS_ISO_TEST_H
@@ -23,11 +25,12 @@ static inline void iso_test_setup(void)
 
 /* Everything a sink saw. */
 struct capture {
-    int heads, status, ends, aborts, abort_code, bodies;
+    int heads, status, ends, aborts, abort_code, bodies, fails, fail_code;
     int64_t content_length;
     char headers[4096]; /* "name: value\n" lines */
     struct ed_buf body;
     char abort_msg[512];
+    char fail_msg[8192];
     int cancel_after_bodies; /* > 0: on_body returns non-zero on that call */
     int cancel_head;         /* on_head returns non-zero */
 };
@@ -66,10 +69,24 @@ static inline void cap_abort(void *ud, int code, const char *msg)
     snprintf(c->abort_msg, sizeof c->abort_msg, "%s", msg);
 }
 
+static inline void cap_fail(void *ud, int code, const char *msg)
+{
+    struct capture *c = ud;
+    c->fails++;
+    c->fail_code = code;
+    snprintf(c->fail_msg, sizeof c->fail_msg, "%s", msg);
+}
+
 static inline const struct iso_response_sink *cap_sink(void)
 {
-    static const struct iso_response_sink sink = {cap_head, cap_body, cap_end, cap_abort};
+    static const struct iso_response_sink sink = {cap_head, cap_body, cap_end, cap_abort, cap_fail};
     return &sink;
+}
+
+/* The sink has had its last callback. */
+static inline bool cap_done(const struct capture *c)
+{
+    return c->fails + c->ends + c->aborts > 0;
 }
 
 static inline void capture_init(struct capture *c)
@@ -100,7 +117,7 @@ static inline void on_log(void *ud, const char *level, const char *msg, size_t l
 static inline int worker_from(const char *source, size_t heap_limit, struct logs *logs,
                               struct iso_worker **out, struct ed_error *err)
 {
-    struct iso_module m = {"worker.js", source, strlen(source)};
+    struct iso_module m = {"worker.js", source, strlen(source), ISO_MODULE_ESM};
     struct iso_worker_config cfg = {
         .tenant = "t",
         .worker = "w",
@@ -126,7 +143,8 @@ static inline struct iso_worker *worker_ok(const char *source)
 }
 
 /* Dispatches method url (with an optional text body and "name: value" headers, NULL-ended)
- * into c. Returns iso_worker_fetch's code. */
+ * into c. Returns iso_worker_fetch's code, or the code on_fail got (err then has its message)
+ * if the sink failed before iso_worker_fetch returned. */
 static inline int fetch_into(struct iso_worker *w, const char *method, const char *url,
                              const char *body, const char *const *headers, struct capture *c,
                              struct ed_error *err)
@@ -149,7 +167,10 @@ static inline int fetch_into(struct iso_worker *w, const char *method, const cha
         .body = (const uint8_t *)body,
         .body_len = body ? strlen(body) : 0,
     };
-    return iso_worker_fetch(w, &req, cap_sink(), c, err);
+    int rc = iso_worker_fetch(w, &req, cap_sink(), c, err);
+    if (rc == 0 && c->fails)
+        rc = ed_error_set(err, c->fail_code, "%s", c->fail_msg);
+    return rc;
 }
 
 /* A GET whose response the test expects to succeed; returns the body (owned by c). */
@@ -159,10 +180,20 @@ static inline const char *get_ok(struct iso_worker *w, const char *url, struct c
     capture_init(c);
     int rc = fetch_into(w, "GET", url, NULL, NULL, c, &err);
     cr_assert_eq(rc, 0, "fetch: %s: %s", ed_errname(rc), ed_error_msg(&err));
-    cr_assert_eq(c->heads, 1);
+    cr_assert_eq(c->heads, 1, "no response (pending: %zu)", iso_worker_pending(w));
     cr_assert_eq(c->ends, 1, "aborted: %s", c->abort_msg);
     ed_error_dispose(&err);
     return c->body.data ? c->body.data : "";
 }
+
+/* A module of a bundle from a string literal. */
+#define MOD(name, src)                            \
+    {                                             \
+        name, src, sizeof src - 1, ISO_MODULE_ESM \
+    }
+#define MODT(name, src, type)           \
+    {                                   \
+        name, src, sizeof src - 1, type \
+    }
 
 #endif

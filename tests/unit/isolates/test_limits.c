@@ -287,7 +287,7 @@ Test(limits, cpu_budget_at_top_level)
     struct iso_watch_slot *slot = NULL;
     cr_assert_eq(iso_watch_slot_new(&slot), 0);
     static const char src[] = "while (true) {}\nexport default { fetch() {} };";
-    struct iso_module m = {"w.js", src, sizeof src - 1};
+    struct iso_module m = {"w.js", src, sizeof src - 1, ISO_MODULE_ESM};
     struct iso_worker_config cfg = {.modules = &m,
                                     .n_modules = 1,
                                     .main_module = "w.js",

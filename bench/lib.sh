@@ -1,0 +1,111 @@
+# bench/lib.sh: shell helpers shared by the bench scripts (hello.sh, loader.sh), sourced, never run.
+# Building edged, starting and stopping one server at a time (its pid in SERVER_PID), waiting for
+# it on loopback, one bounded wrk run parsed into numbers, RSS from /proc, and the workerd binary
+# from npm (installed into bench/node_modules on first use). Every wait is bounded in time and
+# every address is 127.0.0.1. The sourcing script sets `set -euo pipefail`, ROOT and BUILD_DIR.
+# shellcheck shell=bash disable=SC2034 # WRK_* and WORKERD are read by the sourcing script
+
+SERVER_PID=""
+
+# bench_build_edged SCRIPT: builds the edged target with scripts/setup.sh into BUILD_DIR.
+bench_build_edged() {
+    EDGED_BUILD_DIR=$BUILD_DIR "$ROOT/scripts/setup.sh" edged >/dev/null ||
+        { echo "$1: build failed; run scripts/setup.sh edged to see why" >&2; return 1; }
+}
+
+# bench_stop_server [GRACE_S]: SIGTERM to SERVER_PID, SIGKILL after GRACE_S seconds (default 10,
+# edged's drain timeout); says so when the server had to be killed or exited non-zero.
+bench_stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    local grace=${1:-10}
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq $((grace * 10))); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "  (server ignored SIGTERM for $grace s; killed)"
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    local rc=0
+    wait "$SERVER_PID" 2>/dev/null || rc=$?
+    [ "$rc" -eq 0 ] || echo "  (server exited with status $rc after SIGTERM)"
+    SERVER_PID=""
+}
+
+bench_rss_mb() { # bench_rss_mb PID FIELD -> megabytes from /proc/PID/status
+    awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"
+}
+
+bench_rss_kb() { # bench_rss_kb PID -> VmRSS in kB (empty if the process is gone)
+    awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || true
+}
+
+bench_to_ms() { # wrk latency ("31.00us", "1.20ms", "2.00s") -> milliseconds
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000
+        printf "%.3f", n }'
+}
+
+# bench_wait_port FILE PID -> prints the port once the server wrote it (bounded: 15 s)
+bench_wait_port() {
+    for _ in $(seq 150); do
+        if [ -s "$1" ] && grep -qE '^[0-9]+$' "$1"; then
+            cat "$1"
+            return 0
+        fi
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# bench_wait_http URL -> 0 once the server answers 200 (bounded: 15 s)
+bench_wait_http() {
+    for _ in $(seq 150); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1" || true)" = 200 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# bench_free_port -> a loopback port nothing answers on (for servers that cannot pick port 0)
+bench_free_port() {
+    local p
+    for _ in $(seq 50); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# bench_wrk THREADS CONNS DURATION_S URL: one wrk --latency run, bounded in time. Sets WRK_OUT
+# (wrk's output), WRK_RPS, WRK_P50 and WRK_P99 (ms), WRK_NON2XX (a count) and WRK_ERRORS (wrk's
+# socket-error line, or "none"). Returns 1 when wrk failed (WRK_OUT says why).
+bench_wrk() {
+    WRK_OUT=$(timeout $(($3 + 20)) wrk -t"$1" -c"$2" -d"$3s" --timeout 2s --latency "$4" 2>&1) ||
+        return 1
+    WRK_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$WRK_OUT")
+    WRK_P50=$(bench_to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$WRK_OUT")")
+    WRK_P99=$(bench_to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$WRK_OUT")")
+    WRK_NON2XX=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$WRK_OUT")
+    WRK_NON2XX=${WRK_NON2XX:-0}
+    WRK_ERRORS=$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); print }' <<<"$WRK_OUT")
+    WRK_ERRORS=${WRK_ERRORS:-none}
+}
+
+# bench_workerd SCRIPT: sets WORKERD to Cloudflare's workerd binary, installing the npm package
+# `workerd` into bench/node_modules (gitignored) on first use.
+bench_workerd() {
+    WORKERD=$ROOT/bench/node_modules/@cloudflare/workerd-linux-64/bin/workerd
+    [ -x "$WORKERD" ] && return 0
+    command -v npm >/dev/null || { echo "$1: workerd needs npm" >&2; return 1; }
+    echo "# installing workerd from npm into bench/node_modules"
+    (cd "$ROOT/bench" && npm install --no-save --no-package-lock --no-audit --no-fund \
+        --loglevel=error workerd >/dev/null) ||
+        { echo "$1: npm install workerd failed" >&2; return 1; }
+}

@@ -1,0 +1,180 @@
+/*
+ * Calls into a worker from another isolate: an entrypoint's method (iso_worker_invoke, a
+ * parent calling its child) or an exported stub (iso_worker_call_stub, a child calling back
+ * into its parent). Arguments arrive serialized; the runtime (isolates/js/65_rpc.js) finds the
+ * target, rebuilds a Request for "fetch" and reads the Response back into a plain object; the
+ * settled value is serialized for the result callback, a rejection becomes a code and a
+ * one-line "Name: message". Like a fetch, a call is an invocation that may wait on calls of its
+ * own and completes on a later entry.
+ */
+#include <cstring>
+#include <new>
+
+#include "isolates/shim_int.h"
+
+namespace iso {
+
+namespace {
+
+void answer_error(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+                  v8::Local<v8::Value> thrown)
+{
+    std::string msg;
+    int code = describe_error(w, context, thrown, &msg);
+    complete(w, inv, Invocation::Final::kResult, code, std::move(msg));
+}
+
+/* The exception of a failed step, answered (unless w was stopped: finish() fails it then). */
+void answer_exception(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+                      v8::TryCatch &try_catch)
+{
+    if (try_catch.HasTerminated() || w->stop_reason.load())
+        return;
+    v8::Local<v8::Value> e = try_catch.HasCaught()
+                                 ? try_catch.Exception()
+                                 : v8::Local<v8::Value>(v8::Undefined(w->isolate));
+    try_catch.Reset();
+    answer_error(w, inv, context, e);
+}
+
+int new_call(iso_worker *w, iso_result_cb cb, void *cb_ud, uint64_t cpu_budget, uint64_t *cpu_used,
+             Invocation **out, ed_error *err)
+{
+    if (w->stop_reason.load() || w->free_requested)
+        return ed_error_set(
+            err, ED_EINVAL, "the worker is retired (%s)",
+            ed_strerror(w->stop_reason.load() ? w->stop_reason.load() : ED_ECANCELED));
+    Invocation *inv = new_invocation(w, Invocation::Kind::kCall);
+    if (!inv)
+        return ed_error_set(err, ED_ENOMEM, "out of memory starting a call");
+    inv->cb = cb;
+    inv->cb_ud = cb_ud;
+    inv->cpu_budget = cpu_budget;
+    inv->wall_budget = w->wall_budget;
+    inv->cpu_used_out = cpu_used;
+    try {
+        track(w, inv);
+    } catch (...) {
+        recycle(w, inv);
+        return ed_error_set(err, ED_ENOMEM, "out of memory starting a call");
+    }
+    *out = inv;
+    return 0;
+}
+
+v8::Local<v8::Value> str_or_null(v8::Isolate *isolate, const char *s)
+{
+    v8::Local<v8::String> v;
+    if (!s || !str(isolate, s, strnlen(s, 4096)).ToLocal(&v))
+        return v8::Null(isolate);
+    return v;
+}
+
+/* Runs hook(a0..a3) for inv: inv then waits on the promise it returns. */
+void start(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context, v8::TryCatch &try_catch,
+           v8::Local<v8::Function> hook, v8::Local<v8::Value> *argv, int argc)
+{
+    v8::Local<v8::Value> promise;
+    if (!hook->Call(context, v8::Undefined(w->isolate), argc, argv).ToLocal(&promise))
+        return answer_exception(w, inv, context, try_catch);
+    inv->awaited.Reset(w->isolate, promise);
+}
+
+/* The call's arguments (a serialized array) as a JS array. */
+bool read_args(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+               v8::TryCatch &try_catch, const uint8_t *data, size_t len, v8::Local<v8::Value> *out)
+{
+    v8::Local<v8::Value> v;
+    if (!deserialize(w, context, data, len).ToLocal(&v)) {
+        answer_exception(w, inv, context, try_catch);
+        return false;
+    }
+    if (v->IsUndefined())
+        v = v8::Array::New(w->isolate);
+    if (!v->IsArray()) {
+        complete(w, inv, Invocation::Final::kResult, ED_EINVAL,
+                 "the call's arguments are not a list");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+} // namespace
+
+void call_step(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+               v8::TryCatch &try_catch)
+{
+    v8::Local<v8::Value> v = inv->awaited.Get(w->isolate);
+    inv->awaited.Reset();
+    if (v->IsPromise()) {
+        v8::Local<v8::Promise> p = v.As<v8::Promise>();
+        if (p->State() == v8::Promise::kRejected)
+            return answer_error(w, inv, context, p->Result());
+        v = p->Result();
+    }
+    std::string bytes;
+    if (!v->IsUndefined() && !serialize(w, context, v, &bytes))
+        return answer_exception(w, inv, context, try_catch);
+    complete(w, inv, Invocation::Final::kResult, 0, std::string(), std::move(bytes));
+}
+
+} // namespace iso
+
+extern "C" int iso_worker_invoke(struct iso_worker *w, const char *entrypoint, const char *method,
+                                 const uint8_t *props, size_t props_len, const uint8_t *args,
+                                 size_t args_len, uint64_t cpu_budget_ns, uint64_t *cpu_used_ns,
+                                 iso_result_cb cb, void *cb_ud, struct ed_error *err) noexcept
+{
+    if (!w || !method || !cb || (!args && args_len) || (!props && props_len))
+        return ed_error_set(err, ED_EINVAL, "iso_worker_invoke: missing argument");
+    iso::Invocation *inv = nullptr;
+    int rc = iso::new_call(w, cb, cb_ud, cpu_budget_ns, cpu_used_ns, &inv, err);
+    if (rc)
+        return rc;
+    iso::run_in(w, inv, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch, iso::Entry &) {
+        v8::Isolate *isolate = w->isolate;
+        v8::Local<v8::Value> argv[6];
+        if (!iso::read_args(w, inv, context, try_catch, args, args_len, &argv[5]))
+            return;
+        if (!iso::deserialize(w, context, props, props_len).ToLocal(&argv[4]))
+            return iso::answer_exception(w, inv, context, try_catch);
+        argv[0] = w->ns.IsEmpty() ? v8::Local<v8::Value>(v8::Undefined(isolate))
+                                  : v8::Local<v8::Value>(w->ns.Get(isolate));
+        argv[1] = w->env.Get(isolate);
+        argv[2] = iso::str_or_null(isolate, entrypoint);
+        argv[3] = iso::str_or_null(isolate, method);
+        iso::start(w, inv, context, try_catch, w->hooks.invoke.Get(isolate), argv, 6);
+    });
+    return 0;
+}
+
+extern "C" int iso_worker_call_stub(struct iso_worker *w, uint64_t stub, const char *method,
+                                    const uint8_t *args, size_t args_len, iso_result_cb cb,
+                                    void *cb_ud, struct ed_error *err) noexcept
+{
+    if (!w || !cb || (!args && args_len))
+        return ed_error_set(err, ED_EINVAL, "iso_worker_call_stub: missing argument");
+    if (w->exports.find(stub) == w->exports.end())
+        return ed_error_set(err, ED_ENOENT, "stub %llu is not exported by this worker (released?)",
+                            (unsigned long long)stub);
+    iso::Invocation *inv = nullptr;
+    int rc = iso::new_call(w, cb, cb_ud, w->cpu_budget, nullptr, &inv, err);
+    if (rc)
+        return rc;
+    iso::run_in(w, inv, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch, iso::Entry &) {
+        v8::Isolate *isolate = w->isolate;
+        auto it = w->exports.find(stub);
+        if (it == w->exports.end())
+            return iso::complete(w, inv, iso::Invocation::Final::kResult, ED_ENOENT,
+                                 "the stub was released");
+        v8::Local<v8::Value> argv[4];
+        argv[0] = it->second.value.Get(isolate);
+        argv[1] = v8::Integer::New(isolate, it->second.kind);
+        argv[2] = iso::str_or_null(isolate, method);
+        if (!iso::read_args(w, inv, context, try_catch, args, args_len, &argv[3]))
+            return;
+        iso::start(w, inv, context, try_catch, w->hooks.call_export.Get(isolate), argv, 4);
+    });
+    return 0;
+}

@@ -1,0 +1,185 @@
+/*
+ * Values crossing between isolates: V8's structured clone (ValueSerializer) with one
+ * extension, the stub marker. A function or an RpcTarget in a child's env cannot be copied;
+ * the runtime exports it into the parent's export table and puts a marker in its place (a host
+ * object carrying the export's id and kind), which the serializer writes as a reference and the
+ * child's deserializer reads back as a marker; the runtime's revive() then turns each into a
+ * callable stub (isolates/js/65_rpc.js), since no JavaScript may run inside the deserializer. Anything else
+ * that V8 cannot clone fails with a DataCloneError the worker can catch. Output is bounded
+ * (kMaxSerialized) so that one value cannot take the process's memory outside the heap limit.
+ */
+#include <cstdlib>
+#include <cstring>
+
+#include "isolates/shim_int.h"
+
+namespace iso {
+
+namespace {
+
+constexpr uint32_t kStubTag = 0x53545542; /* "STUB" */
+
+void throw_clone_error(v8::Isolate *isolate, v8::Local<v8::String> message)
+{
+    v8::Local<v8::Value> e = v8::Exception::Error(message);
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    if (e->IsObject())
+        e.As<v8::Object>()
+            ->Set(context, str(isolate, "name"), str(isolate, "DataCloneError"))
+            .FromMaybe(false);
+    isolate->ThrowException(e);
+}
+
+class Writer final : public v8::ValueSerializer::Delegate {
+  public:
+    explicit Writer(iso_worker *w) : w_(w)
+    {
+    }
+    void ThrowDataCloneError(v8::Local<v8::String> message) override
+    {
+        throw_clone_error(w_->isolate, message);
+    }
+    v8::Maybe<bool> WriteHostObject(v8::Isolate *isolate, v8::Local<v8::Object> object) override
+    {
+        {
+            uint64_t id;
+            int kind;
+            if (marker_info(w_, object, &id, &kind)) {
+                ser_->WriteUint32(kStubTag);
+                ser_->WriteUint64(id);
+                ser_->WriteUint32((uint32_t)kind);
+                return v8::Just(true);
+            }
+        }
+        throw_clone_error(isolate, str(isolate, "This host object could not be cloned."));
+        return v8::Just(false); /* the exception is what V8 looks at */
+    }
+    void *ReallocateBufferMemory(void *old_buffer, size_t size, size_t *actual_size) override
+    {
+        if (size > kMaxSerialized)
+            return nullptr; /* V8 reports it as a DataCloneError (out of memory) */
+        void *p = realloc(old_buffer, size);
+        if (p)
+            *actual_size = size;
+        return p;
+    }
+    void FreeBufferMemory(void *buffer) override
+    {
+        free(buffer);
+    }
+    v8::ValueSerializer *ser_ = nullptr;
+
+  private:
+    iso_worker *w_;
+};
+
+class Reader final : public v8::ValueDeserializer::Delegate {
+  public:
+    Reader(iso_worker *w, v8::Local<v8::Context> context) : w_(w), context_(context)
+    {
+    }
+    /* No JavaScript may run while V8 deserializes: a marker stands in for the stub until
+     * revive() replaces it. */
+    v8::MaybeLocal<v8::Object> ReadHostObject(v8::Isolate *isolate) override
+    {
+        uint32_t tag = 0, kind = 0;
+        uint64_t id = 0;
+        if (!des_->ReadUint32(&tag) || tag != kStubTag || !des_->ReadUint64(&id) ||
+            !des_->ReadUint32(&kind)) {
+            throw_clone_error(isolate, str(isolate, "Unreadable stub in a serialized value."));
+            return {};
+        }
+        markers_++;
+        return new_marker(w_, context_, id, (int)kind);
+    }
+    v8::ValueDeserializer *des_ = nullptr;
+    size_t markers_ = 0;
+
+  private:
+    iso_worker *w_;
+    v8::Local<v8::Context> context_;
+};
+
+} // namespace
+
+void init_markers(iso_worker *w)
+{
+    v8::HandleScope scope(w->isolate);
+    v8::Local<v8::FunctionTemplate> t = v8::FunctionTemplate::New(w->isolate);
+    t->InstanceTemplate()->SetInternalFieldCount(2);
+    w->marker.Reset(w->isolate, t);
+}
+
+v8::MaybeLocal<v8::Object> new_marker(iso_worker *w, v8::Local<v8::Context> context, uint64_t id,
+                                      int kind)
+{
+    v8::Isolate *isolate = w->isolate;
+    v8::Local<v8::Object> o;
+    if (!w->marker.Get(isolate)->InstanceTemplate()->NewInstance(context).ToLocal(&o))
+        return {};
+    o->SetInternalField(0, v8::Number::New(isolate, (double)id));
+    o->SetInternalField(1, v8::Integer::New(isolate, kind));
+    return o;
+}
+
+bool serialize(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
+               std::string *out)
+{
+    Writer writer(w);
+    v8::ValueSerializer ser(w->isolate, &writer);
+    writer.ser_ = &ser;
+    ser.WriteHeader();
+    if (ser.WriteValue(context, value).IsNothing())
+        return false;
+    std::pair<uint8_t *, size_t> buf = ser.Release();
+    try {
+        out->assign(reinterpret_cast<const char *>(buf.first), buf.second);
+    } catch (...) {
+        free(buf.first);
+        throw_clone_error(w->isolate, str(w->isolate, "Out of memory cloning a value."));
+        return false;
+    }
+    free(buf.first);
+    return true;
+}
+
+v8::MaybeLocal<v8::Value> deserialize(iso_worker *w, v8::Local<v8::Context> context,
+                                      const uint8_t *data, size_t len)
+{
+    v8::Isolate *isolate = w->isolate;
+    if (len == 0)
+        return v8::Undefined(isolate);
+    Reader reader(w, context);
+    v8::ValueDeserializer des(isolate, data, len, &reader);
+    reader.des_ = &des;
+    v8::Maybe<bool> header = des.ReadHeader(context);
+    if (header.IsNothing())
+        return {}; /* V8 threw */
+    if (!header.FromJust()) {
+        throw_clone_error(isolate, str(isolate, "Malformed serialized value."));
+        return {};
+    }
+    v8::Local<v8::Value> v;
+    if (!des.ReadValue(context).ToLocal(&v))
+        return {};
+    if (reader.markers_ == 0)
+        return v;
+    return w->hooks.revive.Get(isolate)->Call(context, v8::Undefined(isolate), 1, &v);
+}
+
+bool marker_info(iso_worker *w, v8::Local<v8::Value> v, uint64_t *id, int *kind)
+{
+    if (!v->IsObject() || w->marker.IsEmpty() || !w->marker.Get(w->isolate)->HasInstance(v))
+        return false;
+    v8::Local<v8::Object> o = v.As<v8::Object>();
+    if (o->InternalFieldCount() != 2)
+        return false;
+    v8::Local<v8::Value> i = o->GetInternalField(0), k = o->GetInternalField(1);
+    if (!i->IsNumber() || !k->IsInt32())
+        return false;
+    *id = (uint64_t)i.As<v8::Number>()->Value();
+    *kind = k.As<v8::Int32>()->Value();
+    return true;
+}
+
+} // namespace iso

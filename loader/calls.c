@@ -1,0 +1,451 @@
+/*
+ * Calls between a parent and its children, as tasks on the shard's loop. A call out of an
+ * isolate is copied into a task (the caller's buffers are only borrowed) and runs on the
+ * next turn; the callee's answer is copied into another task that delivers it. So every task
+ * enters one isolate and returns before the next task runs, and a caller that was freed
+ * meanwhile (its instance retired) is simply not answered.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader/ld_int.h"
+
+/* ---- owned copies of borrowed call data ---------------------------------------------------- */
+
+struct bytes {
+    uint8_t *data;
+    size_t len;
+};
+
+static int bytes_copy(struct bytes *b, const void *data, size_t len)
+{
+    b->data = NULL;
+    b->len = 0;
+    if (!data || !len)
+        return 0;
+    b->data = malloc(len);
+    if (!b->data)
+        return ED_ENOMEM;
+    memcpy(b->data, data, len);
+    b->len = len;
+    return 0;
+}
+
+static char *str_copy(const char *s, bool *oom)
+{
+    if (!s)
+        return NULL;
+    char *c = strdup(s);
+    if (!c)
+        *oom = true;
+    return c;
+}
+
+/* The workerCode of a get()/load(), deep-copied. */
+struct code_copy {
+    struct iso_child_code code;
+    struct iso_module *modules;
+    char *main_module;
+    struct bytes env;
+    uint64_t *stubs;
+};
+
+static void code_free(struct code_copy *cc)
+{
+    if (!cc)
+        return;
+    for (size_t i = 0; i < cc->code.n_modules; i++) {
+        free((char *)cc->modules[i].name);
+        free((char *)cc->modules[i].source);
+    }
+    free(cc->modules);
+    free(cc->main_module);
+    free(cc->env.data);
+    free(cc->stubs);
+    free(cc);
+}
+
+static struct code_copy *code_copy(const struct iso_child_code *src)
+{
+    struct code_copy *cc = calloc(1, sizeof *cc);
+    if (!cc)
+        return NULL;
+    bool oom = false;
+    cc->code = *src;
+    cc->code.compatibility_date = NULL;
+    cc->modules = calloc(src->n_modules ? src->n_modules : 1, sizeof *cc->modules);
+    cc->code.n_modules = 0;
+    for (size_t i = 0; cc->modules && i < src->n_modules; i++) {
+        const struct iso_module *m = &src->modules[i];
+        char *src_copy = malloc(m->source_len + 1);
+        if (src_copy) {
+            memcpy(src_copy, m->source, m->source_len);
+            src_copy[m->source_len] = '\0';
+        }
+        cc->modules[i] =
+            (struct iso_module){str_copy(m->name, &oom), src_copy, m->source_len, m->type};
+        cc->code.n_modules++;
+        oom |= !src_copy;
+    }
+    cc->main_module = str_copy(src->main_module, &oom);
+    oom |= bytes_copy(&cc->env, src->env, src->env_len) != 0;
+    if (src->n_stubs) {
+        cc->stubs = malloc(src->n_stubs * sizeof *cc->stubs);
+        if (cc->stubs)
+            memcpy(cc->stubs, src->stubs, src->n_stubs * sizeof *cc->stubs);
+        oom |= !cc->stubs;
+    }
+    if (oom || !cc->modules) {
+        code_free(cc);
+        return NULL;
+    }
+    cc->code.modules = cc->modules;
+    cc->code.main_module = cc->main_module;
+    cc->code.env = cc->env.data;
+    cc->code.stubs = cc->stubs;
+    return cc;
+}
+
+/* ---- delivering an answer ------------------------------------------------------------------ */
+
+/* Who gets an answer: a parent's isolate, or a child's (for its env stub calls). */
+struct target {
+    struct ld_parent *parent; /* ref held */
+    struct ld_child *child;   /* ref held, when the caller is a child */
+    iso_result_cb cb;
+    void *cb_ud;
+};
+
+struct answer_task {
+    struct ld__task task;
+    struct target to;
+    int code;
+    struct bytes result;
+    char *msg;
+    struct ld_child *drop; /* a child reference to drop once the answer is delivered */
+};
+
+static void target_release(struct target *t)
+{
+    if (t->child)
+        ld__child_unref(t->child);
+    if (t->parent)
+        ld__parent_unref(t->parent);
+}
+
+static bool target_alive(const struct target *t)
+{
+    if (t->child)
+        return t->child->w != NULL && t->child->registered && !t->child->parent->dead;
+    return !t->parent->dead && t->parent->w != NULL;
+}
+
+static void run_answer(struct ld__task *task)
+{
+    struct answer_task *a = (struct answer_task *)task;
+    if (target_alive(&a->to))
+        a->to.cb(a->to.cb_ud, a->code, a->result.data, a->result.len,
+                 a->msg ? a->msg : ed_strerror(a->code));
+    target_release(&a->to);
+    if (a->drop)
+        ld__child_unref(a->drop);
+    free(a->result.data);
+    free(a->msg);
+    free(a);
+}
+
+/* Queues a, allocated before the call it answers so that answering never fails: the payload
+ * is copied if memory allows, else the caller gets ED_ENOMEM. a takes over t's references. */
+static void answer(struct ld_shard *sh, struct answer_task *a, int code, const uint8_t *result,
+                   size_t len, const char *msg)
+{
+    a->task.run = run_answer;
+    a->code = code;
+    if (bytes_copy(&a->result, result, len) != 0 || (msg && !(a->msg = strdup(msg)))) {
+        free(a->result.data);
+        a->result.data = NULL;
+        a->result.len = 0;
+        a->code = ED_ENOMEM;
+    }
+    ld__post(sh, &a->task);
+}
+
+/* ---- parent -> child --------------------------------------------------------------------- */
+
+struct invoke_task {
+    struct ld__task task;
+    struct target from;
+    char *binding, *id;
+    size_t id_len;
+    bool anonymous;
+    struct code_copy *code;  /* NULL: the parent saw the child live... */
+    struct ld_child *pinned; /* ...and this is it, referenced so no eviction can take it */
+    char *entrypoint, *method;
+    struct bytes props, args;
+    uint32_t cpu_ms, sub_requests;
+};
+
+/* One call in flight into a child; its answer task is ready before the call starts. */
+struct invocation {
+    struct ld_child *child; /* ref held, handed to the answer task */
+    struct answer_task *reply;
+    uint64_t cpu_used_ns;
+};
+
+static void invoke_task_free(struct invoke_task *t)
+{
+    if (t->pinned)
+        ld__child_unref(t->pinned);
+    free(t->binding);
+    free(t->id);
+    code_free(t->code);
+    free(t->entrypoint);
+    free(t->method);
+    free(t->props.data);
+    free(t->args.data);
+    free(t);
+}
+
+/* Runs inside the child's isolate: everything that could free it waits for the answer task. */
+static void on_child_answer(void *ud, int code, const uint8_t *result, size_t len, const char *msg)
+{
+    struct invocation *inv = ud;
+    struct ld_child *c = inv->child;
+    /* a call into a child is a subrequest of the parent's, as a service binding call is */
+    struct st_usage u = {
+        .child_invocations = 1, .child_cpu_us = inv->cpu_used_ns / 1000u, .subrequests = 1};
+    ld__usage(c->parent, &u);
+    if (iso_worker_retired(c->w)) /* a child killed for a limit is never reused */
+        ld__child_unregister(c);  /* the invocation's reference keeps it alive */
+    inv->reply->drop = c;
+    answer(c->parent->shard, inv->reply, code, result, len, msg);
+    free(inv);
+}
+
+static void run_invoke(struct ld__task *task)
+{
+    struct invoke_task *t = (struct invoke_task *)task;
+    struct ld_parent *p = t->from.parent;
+    struct ed_error err = {0};
+    if (p->dead) {
+        target_release(&t->from);
+        invoke_task_free(t);
+        return;
+    }
+    /* a child evicted since the call was made still serves it: the task holds it */
+    struct ld_child *c = t->pinned ? t->pinned : ld__child_find(p, t->binding, t->id, t->id_len);
+    int rc = 0;
+    if (!c)
+        rc = ld__child_create(p, t->binding, t->id, t->id_len, t->anonymous, &t->code->code,
+                              t->cpu_ms, &c, &err);
+    else if (t->code && t->code->code.n_stubs) /* raced with another get(): keep the first */
+        iso_worker_release_stubs(p->w, t->code->code.stubs, t->code->code.n_stubs);
+    struct invocation *inv = NULL;
+    struct answer_task *reply = calloc(1, sizeof *reply);
+    if (!reply) {
+        rc = ed_error_set(&err, ED_ENOMEM, "out of memory");
+        target_release(&t->from);
+    } else {
+        reply->to = t->from; /* the reply owns the caller's references from here */
+    }
+    if (rc == 0) {
+        inv = calloc(1, sizeof *inv);
+        if (!inv)
+            rc = ed_error_set(&err, ED_ENOMEM, "out of memory");
+    }
+    if (rc == 0) {
+        ld__child_touch(c);
+        c->refs++;
+        inv->child = c;
+        inv->reply = reply;
+        uint32_t cpu_ms = c->cpu_ms;
+        if (t->cpu_ms && t->cpu_ms < cpu_ms)
+            cpu_ms = t->cpu_ms;
+        /* subrequests are counted per call into the child, as Workers counts per request */
+        c->sub_used = 0;
+        c->sub_limit = t->sub_requests && t->sub_requests < c->sub_requests ? t->sub_requests
+                                                                            : c->sub_requests;
+        rc = iso_worker_invoke(c->w, t->entrypoint, t->method, t->props.data, t->props.len,
+                               t->args.data, t->args.len, (uint64_t)cpu_ms * 1000000u,
+                               &inv->cpu_used_ns, on_child_answer, inv, &err);
+        if (rc) {
+            free(inv);
+            reply->drop = c; /* the reference taken above */
+        }
+    }
+    if (rc && c && c->w && iso_worker_retired(c->w))
+        ld__child_unregister(c);
+    if (rc && reply)
+        answer(p->shard, reply, rc, NULL, 0, ed_error_msg(&err));
+    ed_error_dispose(&err);
+    invoke_task_free(t);
+}
+
+/* ---- child -> parent (env stubs) ------------------------------------------------------------ */
+
+struct stub_task {
+    struct ld__task task;
+    struct target from; /* the child */
+    uint64_t stub;
+    char *method;
+    struct bytes args;
+};
+
+/* Runs inside the parent's isolate; the answer goes to the child as a task. */
+static void on_stub_answer(void *ud, int code, const uint8_t *result, size_t len, const char *msg)
+{
+    struct answer_task *reply = ud;
+    answer(reply->to.parent->shard, reply, code, result, len, msg);
+}
+
+static void run_stub(struct ld__task *task)
+{
+    struct stub_task *t = (struct stub_task *)task;
+    struct ld_child *c = t->from.child;
+    struct ld_parent *p = c->parent;
+    struct ed_error err = {0};
+    int rc = 0;
+    struct answer_task *reply = calloc(1, sizeof *reply);
+    if (!reply) {
+        target_release(&t->from);
+        rc = ed_error_set(&err, ED_ENOMEM, "out of memory");
+    } else {
+        reply->to = t->from;
+        if (p->dead || !p->w)
+            rc = ed_error_set(&err, ED_ECANCELED, "the parent worker of this child is gone");
+        else
+            rc = iso_worker_call_stub(p->w, t->stub, t->method, t->args.data, t->args.len,
+                                      on_stub_answer, reply, &err);
+        if (rc)
+            answer(p->shard, reply, rc, NULL, 0, ed_error_msg(&err));
+    }
+    ed_error_dispose(&err);
+    free(t->method);
+    free(t->args.data);
+    free(t);
+}
+
+/* ---- the host interface -------------------------------------------------------------------- */
+
+static int post_invoke(struct ld_parent *p, const struct iso_call *call, iso_result_cb cb,
+                       void *cb_ud, struct ed_error *err)
+{
+    struct invoke_task *t = calloc(1, sizeof *t);
+    if (!t)
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    bool oom = false;
+    t->task.run = run_invoke;
+    t->binding = str_copy(call->binding ? call->binding : "", &oom);
+    t->id = malloc(call->child_id_len + 1);
+    if (t->id) {
+        memcpy(t->id, call->child_id, call->child_id_len);
+        t->id[call->child_id_len] = '\0';
+    }
+    t->id_len = call->child_id_len;
+    t->anonymous = call->anonymous;
+    t->entrypoint = str_copy(call->entrypoint, &oom);
+    t->method = str_copy(call->method ? call->method : "fetch", &oom);
+    t->cpu_ms = call->cpu_ms;
+    t->sub_requests = call->sub_requests;
+    oom |= !t->id || bytes_copy(&t->props, call->props, call->props_len) ||
+           bytes_copy(&t->args, call->args, call->args_len);
+    if (!oom && call->code && !(t->code = code_copy(call->code)))
+        oom = true;
+    if (oom) {
+        invoke_task_free(t);
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    }
+    if (!call->code) {
+        t->pinned = ld__child_find(p, t->binding, t->id, t->id_len);
+        if (!t->pinned) {
+            invoke_task_free(t);
+            return ed_error_set(err, ED_ENOENT, "child worker is not loaded: pass its code");
+        }
+        t->pinned->refs++;
+    }
+    p->refs++;
+    t->from = (struct target){.parent = p, .cb = cb, .cb_ud = cb_ud};
+    ld__post(p->shard, &t->task);
+    return 0;
+}
+
+int ld__host_call(void *ud, struct iso_worker *from, const struct iso_call *call, iso_result_cb cb,
+                  void *cb_ud, struct ed_error *err)
+{
+    struct ld_parent *p = ud;
+    (void)from;
+    if (p->dead)
+        return ed_error_set(err, ED_ECANCELED, "worker is shutting down");
+    switch (call->kind) {
+    case ISO_CALL_LOADER:
+        if (!call->child_id || !call->child_id_len)
+            return ed_error_set(err, ED_EINVAL, "a child worker needs an id");
+        return post_invoke(p, call, cb, cb_ud, err);
+    case ISO_CALL_RELEASE: {
+        struct ld_child *c = ld__child_find(p, call->binding ? call->binding : "", call->child_id,
+                                            call->child_id_len);
+        if (c)
+            ld__child_unregister(c); /* in flight calls keep it until they end */
+        return 0;
+    }
+    default:
+        return ed_error_set(err, ED_EINVAL, "this worker exported no stubs to call");
+    }
+}
+
+bool ld__host_child_live(void *ud, struct iso_worker *from, const char *binding, const char *id,
+                         size_t id_len)
+{
+    struct ld_parent *p = ud;
+    (void)from;
+    return !p->dead && ld__child_find(p, binding ? binding : "", id, id_len) != NULL;
+}
+
+int ld__child_host_call(void *ud, struct iso_worker *from, const struct iso_call *call,
+                        iso_result_cb cb, void *cb_ud, struct ed_error *err)
+{
+    struct ld_child *c = ud;
+    (void)from;
+    if (call->kind != ISO_CALL_STUB)
+        return ed_error_set(err, ED_EINVAL, "child workers have no loader bindings");
+    if (c->has_outbound && call->stub == c->outbound_stub) { /* the child's fetch() */
+        if (++c->sub_used > c->sub_limit)
+            return ed_error_set(err, ED_ERANGE,
+                                "Too many subrequests: this worker may make %u per call",
+                                c->sub_limit);
+        struct st_usage u = {.subrequests = 1};
+        ld__usage(c->parent, &u);
+    }
+    struct stub_task *t = calloc(1, sizeof *t);
+    bool oom = !t;
+    if (t) {
+        t->task.run = run_stub;
+        t->stub = call->stub;
+        t->method = str_copy(call->method, &oom);
+        oom |= bytes_copy(&t->args, call->args, call->args_len) != 0;
+    }
+    if (oom) {
+        if (t) {
+            free(t->method);
+            free(t->args.data);
+            free(t);
+        }
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    }
+    c->refs++;
+    c->parent->refs++;
+    t->from = (struct target){.parent = c->parent, .child = c, .cb = cb, .cb_ud = cb_ud};
+    ld__post(c->parent->shard, &t->task);
+    return 0;
+}
+
+bool ld__child_host_child_live(void *ud, struct iso_worker *from, const char *binding,
+                               const char *id, size_t id_len)
+{
+    (void)ud;
+    (void)from;
+    (void)binding;
+    (void)id;
+    (void)id_len;
+    return false;
+}

@@ -1,0 +1,228 @@
+/*
+ * Children of one parent instance: found by (binding, id), created from the code the parent
+ * handed over, kept most-recently-used first, and evicted when idle too long, when the
+ * parent's caps on live children or their heap need room, or when a limit retired them. A
+ * child with calls in flight is never evicted from under them: it leaves the list at once
+ * (no new calls reach it) and its isolate is freed at its last reference.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader/ld_int.h"
+
+static void child_log(void *ud, const char *level, const char *msg, size_t len)
+{
+    struct ld_child *c = ud;
+    struct ld_parent *p = c->parent;
+    if (p->cfg.log)
+        p->cfg.log(p->cfg.log_ud, c->log_name, level, msg, len);
+}
+
+struct ld_child *ld__child_find(struct ld_parent *p, const char *binding, const char *id,
+                                size_t id_len)
+{
+    for (struct ld_child *c = p->children; c; c = c->next)
+        if (c->id_len == id_len && memcmp(c->id, id, id_len) == 0 &&
+            strcmp(c->binding, binding) == 0)
+            return c;
+    return NULL;
+}
+
+static void list_remove(struct ld_child *c)
+{
+    struct ld_parent *p = c->parent;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        p->children = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void list_push_front(struct ld_child *c)
+{
+    struct ld_parent *p = c->parent;
+    c->prev = NULL;
+    c->next = p->children;
+    if (p->children)
+        p->children->prev = c;
+    p->children = c;
+}
+
+void ld__child_touch(struct ld_child *c)
+{
+    c->last_used_ns = ed_now_ns();
+    if (c->registered && c->parent->children != c) {
+        list_remove(c);
+        list_push_front(c);
+    }
+}
+
+static void child_free(struct ld_child *c)
+{
+    struct ld_parent *p = c->parent;
+    if (c->n_stubs && p->w && !p->dead)
+        iso_worker_release_stubs(p->w, c->stubs, c->n_stubs);
+    iso_worker_free(c->w);
+    p->shard->n_children--;
+    free(c->binding);
+    free(c->id);
+    free(c->log_name);
+    free(c->stubs);
+    free(c);
+    ld__parent_unref(p);
+}
+
+void ld__child_unref(struct ld_child *c)
+{
+    if (--c->refs == 0)
+        child_free(c);
+}
+
+void ld__child_unregister(struct ld_child *c)
+{
+    if (!c->registered)
+        return;
+    c->registered = false;
+    list_remove(c);
+    c->parent->n_children--;
+    ld__child_unref(c);
+}
+
+void ld__children_sweep(struct ld_parent *p, uint64_t now_ns, uint64_t idle_ns)
+{
+    struct ld_child *c = p->children, *next;
+    for (; c; c = next) {
+        next = c->next;
+        if (c->refs == 1 && now_ns - c->last_used_ns > idle_ns)
+            ld__child_unregister(c);
+    }
+}
+
+static size_t children_heap(struct ld_parent *p)
+{
+    size_t total = 0;
+    for (struct ld_child *c = p->children; c; c = c->next)
+        total += iso_worker_memory(c->w);
+    return total;
+}
+
+/* Makes room for one more child: evicts idle children from the least recently used end. */
+static int make_room(struct ld_parent *p, struct ed_error *err)
+{
+    struct ld_child *tail = p->children;
+    while (tail && tail->next)
+        tail = tail->next;
+    while (p->n_children >= p->cfg.max_children ||
+           (p->n_children && children_heap(p) > p->cfg.max_children_heap)) {
+        struct ld_child *victim = tail;
+        while (victim && victim->refs > 1) /* busy: calls in flight */
+            victim = victim->prev;
+        if (!victim)
+            return ed_error_set(err, ED_EBUSY,
+                                "too many live child workers (%zu, all busy); try again later",
+                                p->n_children);
+        tail = victim == tail ? victim->prev : tail;
+        ld__child_unregister(victim);
+    }
+    return 0;
+}
+
+static uint32_t lowest(uint32_t a, uint32_t b)
+{
+    return !a ? b : !b ? a : a < b ? a : b;
+}
+
+int ld__child_create(struct ld_parent *p, const char *binding, const char *id, size_t id_len,
+                     bool anonymous, const struct iso_child_code *code, uint32_t call_cpu_ms,
+                     struct ld_child **out, struct ed_error *err)
+{
+    int rc = make_room(p, err);
+    if (rc)
+        return rc;
+    struct ld_child *c = calloc(1, sizeof *c);
+    if (!c)
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    c->parent = p;
+    c->binding = strdup(binding);
+    c->id = malloc(id_len + 1);
+    c->anonymous = anonymous;
+    c->id_len = id_len;
+    if (c->id) {
+        memcpy(c->id, id, id_len);
+        c->id[id_len] = '\0';
+    }
+    if (asprintf(&c->log_name, "child:%.*s", anonymous ? 4 : (int)(id_len > 64 ? 64 : id_len),
+                 anonymous ? "load" : id) < 0)
+        c->log_name = NULL;
+    if (code->n_stubs) {
+        c->stubs = malloc(code->n_stubs * sizeof *c->stubs);
+        if (c->stubs) {
+            memcpy(c->stubs, code->stubs, code->n_stubs * sizeof *c->stubs);
+            c->n_stubs = code->n_stubs;
+        }
+    }
+    if (!c->binding || !c->id || !c->log_name || (code->n_stubs && !c->stubs)) {
+        free(c->binding);
+        free(c->id);
+        free(c->log_name);
+        free(c->stubs);
+        free(c);
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    }
+    c->cpu_ms = lowest(lowest(p->cfg.cpu_ms, code->cpu_ms), call_cpu_ms);
+    c->sub_requests = lowest(p->cfg.sub_requests ? p->cfg.sub_requests : 50, code->sub_requests);
+    c->has_outbound = code->outbound == ISO_OUTBOUND_STUB;
+    c->outbound_stub = code->outbound_stub;
+    c->host.ud = c;
+    c->host.call = ld__child_host_call;
+    c->host.child_live = ld__child_host_child_live;
+
+    struct iso_worker_config wc = {
+        .tenant = p->tenant,
+        .worker = c->log_name,
+        .modules = code->modules,
+        .n_modules = code->n_modules,
+        .main_module = code->main_module,
+        .heap_limit_bytes = (size_t)p->cfg.heap_mb << 20,
+        .log = child_log,
+        .log_ud = c,
+        .watch = p->shard->cfg.watch,
+        .cpu_budget_ns = (uint64_t)c->cpu_ms * 1000000u,
+        .host = &c->host,
+        .env = code->env,
+        .env_len = code->env_len,
+        .outbound = code->outbound,
+        .outbound_stub = code->outbound_stub,
+        .child = true,
+    };
+    uint64_t cpu0 = ed_thread_cpu_ns();
+    rc = iso_worker_new(&wc, &c->w, err);
+    struct st_usage u = {.child_cpu_us = (ed_thread_cpu_ns() - cpu0) / 1000u};
+    ld__usage(p, &u);
+    if (rc) {
+        if (code->n_stubs && p->w)
+            iso_worker_release_stubs(p->w, code->stubs, code->n_stubs);
+        free(c->binding);
+        free(c->id);
+        free(c->log_name);
+        free(c->stubs);
+        free(c);
+        return rc;
+    }
+    uint8_t key[32];
+    ld__code_key(id, id_len, code, key);
+    ld__usage_child_loaded(p, anonymous ? NULL : key);
+
+    p->refs++;
+    p->shard->n_children++;
+    p->n_children++;
+    c->refs = 1;
+    c->registered = true;
+    c->last_used_ns = ed_now_ns();
+    list_push_front(c);
+    *out = c;
+    return 0;
+}

@@ -1,0 +1,113 @@
+/*
+ * The loader's per-shard state: a queue of tasks run from an idle handle (so the loop does not
+ * sleep in poll while work is queued), a timer that evicts idle children, and the usage
+ * counters it feeds. Tasks queued while the queue drains run on the next turn, so a chain of
+ * calls between isolates cannot starve the connections of the shard.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "loader/ld_int.h"
+
+#define SWEEP_MS 1000
+
+static void on_idle(uv_idle_t *h)
+{
+    struct ld_shard *sh = h->data;
+    struct ld__task *t = sh->head;
+    sh->head = sh->tail = NULL;
+    uv_idle_stop(&sh->idle);
+    while (t) {
+        struct ld__task *next = t->next;
+        t->run(t);
+        t = next;
+    }
+}
+
+void ld__post(struct ld_shard *sh, struct ld__task *t)
+{
+    t->next = NULL;
+    if (sh->tail)
+        sh->tail->next = t;
+    else
+        sh->head = t;
+    sh->tail = t;
+    uv_idle_start(&sh->idle, on_idle);
+}
+
+static void on_sweep(uv_timer_t *h)
+{
+    struct ld_shard *sh = h->data;
+    uint64_t now = ed_now_ns();
+    for (struct ld_parent *p = sh->parents; p; p = p->next) {
+        uint32_t ms = p->cfg.idle_ms ? p->cfg.idle_ms : sh->cfg.idle_ms;
+        ld__children_sweep(p, now, (uint64_t)ms * 1000000u);
+    }
+}
+
+int ld_shard_new(const struct ld_config *cfg, struct ld_shard **out, struct ed_error *err)
+{
+    struct ld_shard *sh = calloc(1, sizeof *sh);
+    if (!sh)
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    sh->cfg = *cfg;
+    if (!sh->cfg.idle_ms)
+        sh->cfg.idle_ms = 60000;
+    uv_idle_init(cfg->loop, &sh->idle);
+    uv_timer_init(cfg->loop, &sh->sweep);
+    sh->idle.data = sh->sweep.data = sh;
+    sh->handles_open = 2;
+    uv_timer_start(&sh->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+    uv_unref((uv_handle_t *)&sh->sweep); /* eviction alone must not keep a draining loop up */
+    *out = sh;
+    return 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct ld_shard *sh = h->data;
+    sh->handles_open--;
+}
+
+void ld_shard_close(struct ld_shard *sh)
+{
+    if (!sh)
+        return;
+    /* tasks still queued belong to parents already freed: run them, they drop themselves */
+    if (sh->head)
+        on_idle(&sh->idle);
+    if (!uv_is_closing((uv_handle_t *)&sh->idle)) {
+        uv_close((uv_handle_t *)&sh->idle, on_closed);
+        uv_close((uv_handle_t *)&sh->sweep, on_closed);
+    }
+}
+
+void ld_shard_free(struct ld_shard *sh)
+{
+    free(sh);
+}
+
+size_t ld_shard_children(const struct ld_shard *sh)
+{
+    return sh->n_children;
+}
+
+static const char *today(char *buf)
+{
+    return st_day((int64_t)time(NULL), buf);
+}
+
+void ld__usage(struct ld_parent *p, const struct st_usage *delta)
+{
+    char day[ST_DAY_LEN];
+    if (p->shard->cfg.db)
+        st_usage_add(p->shard->cfg.db, p->tenant, today(day), delta);
+}
+
+void ld__usage_child_loaded(struct ld_parent *p, const uint8_t key[32])
+{
+    char day[ST_DAY_LEN];
+    if (p->shard->cfg.db)
+        st_usage_child_loaded(p->shard->cfg.db, p->tenant, today(day), key);
+}

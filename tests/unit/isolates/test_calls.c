@@ -1,0 +1,617 @@
+/*
+ * isolates/: calls between isolates — a parent's env.LOADER.get()/load(), fetch and RPC into a
+ * child, env stubs and globalOutbound calling back into the parent, the checks on the code a
+ * parent hands over, errors crossing, and fetches that wait on calls answered on a later turn.
+ * The host is tests/unit/isolates/iso_host.h, which routes calls the way loader/ does.
+ */
+#include <unistd.h>
+
+#include "iso_host.h"
+
+static void setup(void)
+{
+    iso_test_setup();
+    struct ed_error err = {0};
+    cr_assert_eq(iso_watchdog_start(&err), 0);
+}
+
+static void teardown(void)
+{
+    iso_watchdog_stop();
+}
+
+TestSuite(calls, .init = setup, .fini = teardown);
+
+/* Helpers every parent below has: code(main, extra) is a one-module worker code object, and
+ * failures are answered as "Name: message". */
+#define PARENT(body)                                                                       \
+    "import { RpcTarget, WorkerEntrypoint } from 'cloudflare:workers';\n"                  \
+    "const code = (src, extra = {}) => ({ compatibilityDate: '2025-06-01',\n"              \
+    "  mainModule: 'main.js', modules: { 'main.js': src }, ...extra });\n"                 \
+    "const err = (e) => `${e.name}: ${e.message}`;\n"                                      \
+    "export default { async fetch(request, env, ctx) {\n"                                  \
+    "  const path = request.url.replace(/^[a-z]+:\\/\\/[^/]*/, '');\n"                     \
+    "  try {\n" body "\n  } catch (e) { return new Response(err(e), { status: 500 }); }\n" \
+    "  return new Response('no route ' + path, { status: 404 });\n"                        \
+    "} };"
+
+/* Runs a GET of url on the parent, drains the host, and returns the body (owned by c). */
+static const char *call_ok(struct fake_host *fh, struct iso_worker *w, const char *url,
+                           struct capture *c)
+{
+    struct ed_error err = {0};
+    capture_init(c);
+    int rc = fetch_into(w, "GET", url, NULL, NULL, c, &err);
+    cr_assert_eq(rc, 0, "fetch %s: %s: %s", url, ed_errname(rc), ed_error_msg(&err));
+    fake_host_drain(fh);
+    cr_assert(cap_done(c), "%s: no answer (pending %zu)", url, iso_worker_pending(w));
+    cr_assert_eq(c->heads, 1, "%s: %s", url, c->fail_msg);
+    cr_assert_eq(c->ends, 1);
+    ed_error_dispose(&err);
+    return c->body.data ? c->body.data : "";
+}
+
+static void expect_body(struct fake_host *fh, struct iso_worker *w, const char *url,
+                        const char *want)
+{
+    struct capture c;
+    const char *got = call_ok(fh, w, url, &c);
+    cr_assert_str_eq(got, want, "%s: got\n%s\nwant\n%s", url, got, want);
+    capture_dispose(&c);
+}
+
+#define COUNTER_CHILD                                                                            \
+    "\"let n = 0; export default { count() { return ++n; }, add(a, b) { return a + b; },\\n\" +" \
+    "\"  hello(name) { return `hello ${name}`; } };\""
+
+Test(calls, async_fetch_waits_for_a_call_answered_later)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w = parent_ok(
+        &fh, PARENT("const stub = env.LOADER.get('adder', () => code(" COUNTER_CHILD "));\n"
+                    "const r = await stub.getEntrypoint().add(2, 40);\n"
+                    "return new Response(`sum ${r}`);"));
+    struct capture c;
+    struct ed_error err = {0};
+    capture_init(&c);
+    uint64_t cpu = 0;
+    struct iso_request req = {
+        .method = "GET", .url = "http://p/", .url_len = 9, .cpu_used_ns = &cpu};
+    cr_assert_eq(iso_worker_fetch(w, &req, cap_sink(), &c, &err), 0);
+    cr_assert_not(cap_done(&c), "the answer cannot be there before the host ran");
+    cr_assert_eq(iso_worker_pending(w), 1);
+    cr_assert_gt(cpu, 0);
+    uint64_t before = cpu;
+    cr_assert_eq(fake_host_drain(&fh), 1);
+    cr_assert_eq(c.ends, 1, "%s", c.fail_msg);
+    cr_assert_str_eq(c.body.data, "sum 42");
+    cr_assert_eq(iso_worker_pending(w), 0);
+    cr_assert_gt(cpu, before, "the entry that finished the fetch counted its CPU");
+    cr_assert_eq(fh.created, 1);
+    cr_assert_gt(fh.children[0].cpu_used_ns, 0);
+    capture_dispose(&c);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, get_reuses_the_child_and_load_makes_new_ones)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(
+        &fh,
+        PARENT("const c = code(" COUNTER_CHILD ");\n"
+               "if (path === '/get') {\n"
+               "  let calls = 0;\n"
+               "  const stub = env.LOADER.get('counter', () => { calls++; return c; });\n"
+               "  const ep = stub.getEntrypoint();\n"
+               "  const a = await ep.count(), b = await ep.count();\n"
+               "  const other = await env.LOADER.get('other', () => c).getEntrypoint().count();\n"
+               "  return new Response(`${a} ${b} ${other} getCode=${calls}`);\n"
+               "}\n"
+               "if (path === '/load') {\n"
+               "  const a = await env.LOADER.load(c).getEntrypoint().count();\n"
+               "  const stub = env.LOADER.load(c);\n"
+               "  const b = await stub.getEntrypoint().count();\n"
+               "  const b2 = await stub.getEntrypoint().count();\n"
+               "  return new Response(`${a} ${b} ${b2}`);\n"
+               "}"));
+    expect_body(&fh, w, "http://p/get", "1 2 1 getCode=1");
+    cr_assert_eq(fh.created, 2);
+    /* The id is live: a second request runs no getCode and keeps the child's state. */
+    expect_body(&fh, w, "http://p/get", "3 4 2 getCode=0");
+    cr_assert_eq(fh.created, 2);
+    expect_body(&fh, w, "http://p/load", "1 1 2");
+    cr_assert_eq(fh.created, 4);
+    cr_assert(fh.children[2].anonymous && fh.children[3].anonymous);
+    cr_assert(memcmp(fh.children[2].id, "$load:", 6) == 0);
+    cr_assert_neq(strcmp(fh.children[2].id, fh.children[3].id), 0);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, child_evicted_after_the_look_gets_its_code)
+{
+    /* child_live said yes, the call found none: ED_ENOENT, then getCode and a second call. */
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.claim_live = true;
+    struct iso_worker *w = parent_ok(
+        &fh, PARENT("let calls = 0;\n"
+                    "const ep = env.LOADER.get('e', () => { calls++; return code(" COUNTER_CHILD
+                    "); }).getEntrypoint();\n"
+                    "return new Response(`${await ep.hello('you')} ${calls}`);"));
+    expect_body(&fh, w, "http://p/", "hello you 1");
+    cr_assert_eq(fh.created, 1);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, fetch_crosses_as_request_and_response)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(
+        &fh,
+        PARENT(
+            "const child = \"export default { async fetch(req, env, ctx) {\\n\" +\n"
+            "  \"  const body = await req.text();\\n\" +\n"
+            "  \"  return new Response(`${req.method} ${req.url} ${req.headers.get('x-a')} ${body}`,\\n\" +\n"
+            "  \"    { status: 201, headers: { 'x-child': 'yes' } });\\n\" +\n"
+            "  \"} };\";\n"
+            "const ep = env.LOADER.get('f', () => code(child)).getEntrypoint();\n"
+            "const r = await ep.fetch('http://child.example/path?q=1',\n"
+            "  { method: 'POST', body: 'payload', headers: { 'X-A': 'one' } });\n"
+            "const r2 = await ep.fetch(new Request('http://child.example/2'));\n"
+            "return new Response(`${r.status} ${r.headers.get('x-child')} ${await r.text()} | ${await r2.text()}`);"));
+    expect_body(&fh, w, "http://p/",
+                "201 yes POST http://child.example/path?q=1 one payload | "
+                "GET http://child.example/2 null ");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, named_entrypoint_gets_props_and_env)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(
+        &fh,
+        PARENT(
+            "const child = \"import { WorkerEntrypoint } from 'cloudflare:workers';\\n\" +\n"
+            "  \"export class Greeter extends WorkerEntrypoint {\\n\" +\n"
+            "  \"  hello(name) { return `${this.ctx.props.greeting}, ${name} (${this.env.X})`; }\\n\" +\n"
+            "  \"  async fetch(req) { return new Response(this.ctx.props.greeting + ' ' + req.url); }\\n\" +\n"
+            "  \"}\\n\" +\n"
+            "  \"export default { plain(a, env, ctx) { return `${a} ${env.X} ${JSON.stringify(ctx.props)}`; } };\";\n"
+            "const stub = env.LOADER.get('g', () => code(child, { env: { X: 'ex' } }));\n"
+            "const g = stub.getEntrypoint('Greeter', { props: { greeting: 'hi' } });\n"
+            "const a = await g.hello('bob');\n"
+            "const b = await (await g.fetch('http://c/')).text();\n"
+            "const c = await stub.getEntrypoint().plain(7);\n"
+            "const d = await stub.getEntrypoint(undefined, { props: { p: 1 } }).plain(8);\n"
+            "return new Response(`${a} | ${b} | ${c} | ${d}`);"));
+    expect_body(&fh, w, "http://p/", "hi, bob (ex) | hi http://c/ | 7 ex {} | 8 ex {\"p\":1}");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, missing_entrypoint_and_method)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(
+        &fh, PARENT("const out = [];\n"
+                    "const stub = env.LOADER.get('m', () => code('export class X {}\\n"
+                    "export const obj = { f() { return 1; } };'));\n"
+                    "for (const [ep, m] of [['Nope', 'f'], [undefined, 'f'], ['X', 'f'],\n"
+                    "    ['obj', 'g'], ['obj', 'toString'], ['obj', 'hasOwnProperty']]) {\n"
+                    "  try { await stub.getEntrypoint(ep)[m](); out.push('no error'); }\n"
+                    "  catch (e) { out.push(e.message); }\n"
+                    "}\n"
+                    "out.push(await stub.getEntrypoint('obj').f());\n"
+                    "return new Response(out.join('\\n'));"));
+    expect_body(&fh, w, "http://p/",
+                "Worker has no such entrypoint: Nope\n"
+                "Worker has no such entrypoint: default\n"
+                "Worker has no such entrypoint: X\n"
+                "The RPC receiver does not implement the method \"g\".\n"
+                "The RPC receiver does not implement the method \"toString\".\n"
+                "The RPC receiver does not implement the method \"hasOwnProperty\".\n"
+                "1");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, child_errors_reach_the_parent)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(
+        &fh,
+        PARENT(
+            "const out = [];\n"
+            "const bad = env.LOADER.get('top', () => code(\"throw new Error('boom at top');\"));\n"
+            "try { await bad.getEntrypoint().f(); } catch (e) { out.push(err(e)); }\n"
+            "const child = env.LOADER.get('t', () => code(\"export default {\\n\" +\n"
+            "  \"  type() { throw new TypeError('bad type'); },\\n\" +\n"
+            "  \"  custom() { class MyError extends Error {} const e = new MyError('mine');\\n\" +\n"
+            "  \"    e.name = 'MyError'; throw e; },\\n\" +\n"
+            "  \"  value() { throw 42; },\\n\" +\n"
+            "  \"  fn() { return () => 1; },\\n\" +\n"
+            "  \"  async later() { await null; throw new RangeError('later'); } };\"));\n"
+            "for (const m of ['type', 'custom', 'value', 'fn', 'later']) {\n"
+            "  try { await child.getEntrypoint()[m](); out.push('no error'); }\n"
+            "  catch (e) { out.push(`${err(e)} ${e instanceof Error}`); }\n"
+            "}\n"
+            "return new Response(out.join('\\n'));"));
+    struct capture c;
+    const char *body = call_ok(&fh, w, "http://p/", &c);
+    cr_assert(strstr(body, "Error: uncaught exception while evaluating main.js: Error: boom at "
+                           "top\n"),
+              "%s", body);
+    cr_assert(strstr(body, "\nTypeError: bad type true\n"
+                           "MyError: mine true\n"
+                           "Error: 42 true\n"
+                           "DataCloneError: "),
+              "%s", body);
+    cr_assert(strstr(body, "could not be cloned. true\nRangeError: later true"), "%s", body);
+    capture_dispose(&c);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+#define STUB_PARENT                                                                                               \
+    PARENT(                                                                                                       \
+        "const log = [];\n"                                                                                       \
+        "const store = new Map();\n"                                                                              \
+        "class Api extends RpcTarget {\n"                                                                         \
+        "  put(k, v) { store.set(k, v); return store.size; }\n"                                                   \
+        "  async get(k) { await null; return store.get(k) ?? null; }\n"                                           \
+        "  fail() { throw new TypeError('api says no'); }\n"                                                      \
+        "}\n"                                                                                                     \
+        "const child = \"export default { async run(env) {\\n\" +\n"                                              \
+        "  \"  const n = await env.log('hi from child');\\n\" +\n"                                                \
+        "  \"  await env.api.put('k', { deep: [1, 2] });\\n\" +\n"                                                \
+        "  \"  const v = await env.api.get('k');\\n\" +\n"                                                        \
+        "  \"  let e = null; try { await env.api.fail(); } catch (x) { e = `${x.name}: ${x.message}`; }\\n\" +\n" \
+        "  \"  return { n, v, e, plain: env.plain, map: [...env.map], again: env.same === env.api };\\n\" +\n"    \
+        "  \"} };\";\n"                                                                                           \
+        "const api = new Api();\n"                                                                                \
+        "const stub = env.LOADER.load(code(child, { env: {\n"                                                     \
+        "  log: (m) => { log.push(m); return m.length; }, api, same: api,\n"                                      \
+        "  plain: { a: [1, 'two'], d: new Date(0).toISOString() }, map: new Map([[1, 'x']]) } }));\n"             \
+        "const r = await stub.getEntrypoint().run();\n"                                                           \
+        "return Response.json({ r, log });")
+
+#define STUB_ANSWER                                                                              \
+    "{\"r\":{\"n\":13,\"v\":{\"deep\":[1,2]},\"e\":\"TypeError: api says no\",\"plain\":{\"a\":" \
+    "[1,\"two\"],\"d\":\"1970-01-01T00:00:00.000Z\"},\"map\":[[1,\"x\"]],\"again\":true},"       \
+    "\"log\":[\"hi from child\"]}"
+
+Test(calls, env_stubs_call_back_into_the_parent)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(&fh, STUB_PARENT);
+    expect_body(&fh, w, "http://p/", STUB_ANSWER);
+    cr_assert_eq(fh.stub_calls, 4);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, env_stubs_with_answers_on_later_turns)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w = parent_ok(&fh, STUB_PARENT);
+    expect_body(&fh, w, "http://p/", STUB_ANSWER);
+    cr_assert_eq(fh.stub_calls, 4);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, global_outbound_modes)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(
+        &fh,
+        PARENT(
+            "const child = \"export default { async go() {\\n\" +\n"
+            "  \"  try { const r = await fetch('http://example.com/x', { headers: { 'x-k': 'v' } });\\n\" +\n"
+            "  \"    return `${r.status} ${await r.text()}`; }\\n\" +\n"
+            "  \"  catch (e) { return `${e.name}: ${e.message}`; } } };\";\n"
+            "class Egress extends RpcTarget {\n"
+            "  fetch(req) { return new Response(`via parent ${req.url} ${req.headers.get('x-k')}`,\n"
+            "    { status: 203 }); }\n"
+            "}\n"
+            "const none = await env.LOADER.load(code(child, { globalOutbound: null })).getEntrypoint().go();\n"
+            "const stubbed = await env.LOADER.load(code(child, { globalOutbound: new Egress() })).getEntrypoint().go();\n"
+            "const inherit = await env.LOADER.load(code(child)).getEntrypoint().go();\n"
+            "let own; try { await fetch('http://example.com/'); } catch (e) { own = e.message; }\n"
+            "return new Response([none, stubbed, inherit, own].join('\\n'));"));
+    expect_body(&fh, w, "http://p/",
+                "TypeError: This worker is not permitted to access the internet via global "
+                "functions like fetch(). It must use capabilities (such as bindings in 'env') to "
+                "talk to the outside world.\n"
+                "203 via parent http://example.com/x v\n"
+                "TypeError: fetch() to the internet is not available yet: outbound requests are "
+                "not implemented in edged. Use the bindings in env to reach other workers.\n"
+                "fetch() to the internet is not available yet: outbound requests are not "
+                "implemented in edged. Use the bindings in env to reach other workers.");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, worker_code_is_checked)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(
+        &fh,
+        PARENT(
+            "const out = [];\n"
+            "const tries = [\n"
+            "  42,\n"
+            "  { mainModule: 'main.js', modules: { 'main.js': '' } },\n"
+            "  code('', { modules: { 'main.ts': 'export default {}' }, mainModule: 'main.ts' }),\n"
+            "  code('', { modules: { 'main.js': '', 'x.tsx': { js: '' } } }),\n"
+            "  code('', { modules: { 'main.js': '', 'notes.txt': 'hello' } }),\n"
+            "  code('', { modules: { 'main.js': '', 'x.js': { js: '', text: '' } } }),\n"
+            "  code('', { modules: { 'main.js': '', 'x.bin': { data: 'not bytes' } } }),\n"
+            "  code('', { mainModule: 'other.js' }),\n"
+            "  code('', { env: 'no' }),\n"
+            "  code('', { globalOutbound: 'http://x' }),\n"
+            "  code('', { env: { big: 'x'.repeat(1100000) } }),\n"
+            "  code('', { modules: { 'main.js': '', 'big.bin': { data: new ArrayBuffer(65 << 20) } } }),\n"
+            "];\n"
+            "let k = 0;\n"
+            "for (const c of tries) {\n"
+            "  const stub = env.LOADER.get(`k${k++}`, () => c);\n"
+            "  try { await stub.getEntrypoint().f(); out.push('no error'); }\n"
+            "  catch (e) { out.push(err(e)); }\n"
+            "}\n"
+            "return new Response(out.join('\\n'));"));
+    struct capture c;
+    const char *body = call_ok(&fh, w, "http://p/", &c);
+    const char *want[] = {
+        "TypeError: The worker code must be an object { compatibilityDate, mainModule, modules, "
+        "... }, not a number",
+        "TypeError: The worker code must have a compatibilityDate such as \"2025-06-01\"",
+        "TypeError: Module \"main.ts\": TypeScript and JSX are not supported; the worker must be "
+        "bundled to JavaScript first",
+        "TypeError: Module \"x.tsx\": TypeScript and JSX are not supported",
+        "TypeError: Module \"notes.txt\": a module given as a string must be an ES module named "
+        ".js or .mjs; give other kinds as an object",
+        "TypeError: Module \"x.js\" must have exactly one of js, cjs, text, data, json (it has js, "
+        "text)",
+        "TypeError: Module \"x.bin\": data must be an ArrayBuffer or a view of one",
+        "TypeError: mainModule \"other.js\" is not one of the modules",
+        "TypeError: env must be an object, not a string",
+        "TypeError: globalOutbound must be null or a fetcher",
+        "RangeError: env is 1100014 bytes, over the limit of 1048576",
+        "RangeError: The worker's code is 68157440 bytes, over the limit of 67108864",
+    };
+    const char *at = body;
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        const char *hit = strstr(at, want[i]);
+        cr_assert(hit, "want \"%s\" in:\n%s", want[i], body);
+        at = hit + strlen(want[i]);
+    }
+    capture_dispose(&c);
+    cr_assert_eq(fh.created, 0, "no child was made from bad code");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, get_code_errors_surface_at_first_use)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(
+        &fh,
+        PARENT(
+            "const out = [];\n"
+            "const a = env.LOADER.get('a', () => { throw new RangeError('no code for a'); });\n"
+            "out.push('stub made');\n"
+            "const b = env.LOADER.get('b', async () => { await null; throw new SyntaxError('late'); });\n"
+            "for (const s of [a, b]) {\n"
+            "  try { await s.getEntrypoint().f(); } catch (e) { out.push(err(e)); }\n"
+            "}\n"
+            "try { env.LOADER.get('x', 'not a function'); } catch (e) { out.push(err(e)); }\n"
+            "try { env.LOADER.get('$load:1', () => ({})); } catch (e) { out.push(err(e)); }\n"
+            "return new Response(out.join('\\n'));"));
+    expect_body(
+        &fh, w, "http://p/",
+        "stub made\n"
+        "RangeError: no code for a\n"
+        "SyntaxError: late\n"
+        "TypeError: WorkerLoader.get(id, getCode): getCode must be a function that returns "
+        "the worker code\n"
+        "TypeError: WorkerLoader.get: ids starting with \"$load:\" are reserved for load()");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, child_killed_by_a_limit_fails_the_call_not_the_parent)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    cr_assert_eq(iso_watch_slot_new(&fh.watch), 0);
+    fh.child_cpu_ns = 50000000u;
+    struct iso_worker *w = parent_ok(
+        &fh, PARENT("const out = [];\n"
+                    "const spin = env.LOADER.get('spin', () => code('export default {\\n"
+                    "  spin() { while (true) {} }, ok() { return \"fine\"; } };'));\n"
+                    "try { await spin.getEntrypoint().spin(); } catch (e) { out.push(err(e)); }\n"
+                    "out.push(await spin.getEntrypoint().ok());\n"
+                    "return new Response(out.join('\\n'));"));
+    struct iso_request req = {
+        .method = "GET", .url = "http://p/", .url_len = 9, .cpu_budget_ns = 2000000000u};
+    struct capture c;
+    struct ed_error err = {0};
+    capture_init(&c);
+    uint64_t t0 = ed_now_ns();
+    cr_assert_eq(iso_worker_fetch(w, &req, cap_sink(), &c, &err), 0);
+    cr_assert_lt(ed_now_ns() - t0, 1000000000u);
+    cr_assert_eq(c.ends, 1, "%s", c.fail_msg);
+    /* The killed child was freed from inside its own callback; the id then made a new one. */
+    cr_assert_str_eq(c.body.data, "Error: Worker exceeded CPU time limit\nfine");
+    cr_assert_eq(fh.created, 2);
+    cr_assert_null(fh.children[0].w);
+    cr_assert_not(iso_worker_retired(w));
+    capture_dispose(&c);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+    iso_watch_slot_free(fh.watch);
+}
+
+Test(calls, many_fetches_in_flight_on_one_isolate)
+{
+    enum { N = 200 };
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w =
+        parent_ok(&fh, PARENT("const ep = env.LOADER.get('echo', () => code('export default {\\n"
+                              "  async echo(x) { return x * 2; } };')).getEntrypoint();\n"
+                              "const n = Number(path.slice(1));\n"
+                              "return new Response(String(await ep.echo(n)));"));
+    static struct capture caps[N];
+    char url[64];
+    struct ed_error err = {0};
+    for (int i = 0; i < N; i++) {
+        capture_init(&caps[i]);
+        snprintf(url, sizeof url, "http://p/%d", i);
+        cr_assert_eq(fetch_into(w, "GET", url, NULL, NULL, &caps[i], &err), 0);
+        cr_assert_not(cap_done(&caps[i]));
+    }
+    cr_assert_eq(iso_worker_pending(w), N);
+    fake_host_drain(&fh);
+    cr_assert_eq(iso_worker_pending(w), 0);
+    for (int i = 0; i < N; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "%d", 2 * i);
+        cr_assert_eq(caps[i].ends, 1, "%d: %s", i, caps[i].fail_msg);
+        cr_assert_str_eq(caps[i].body.data, want);
+        capture_dispose(&caps[i]);
+    }
+    cr_assert_eq(fh.created, 1, "concurrent first calls share one child");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, stream_waiting_on_a_call_continues_later)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w =
+        parent_ok(&fh, PARENT("const ep = env.LOADER.get('w', () => code('export default {\\n"
+                              "  word(i) { return \"w\" + i; } };')).getEntrypoint();\n"
+                              "let i = 0; const enc = new TextEncoder();\n"
+                              "return new Response(new ReadableStream({ async pull(c) {\n"
+                              "  if (i === 3) return c.close();\n"
+                              "  c.enqueue(enc.encode(await ep.word(i++) + ';'));\n"
+                              "} }));"));
+    struct capture c;
+    struct ed_error err = {0};
+    capture_init(&c);
+    cr_assert_eq(fetch_into(w, "GET", "http://p/", NULL, NULL, &c, &err), 0);
+    cr_assert_eq(c.heads, 1, "the head leaves before the body is known");
+    cr_assert_eq(c.ends, 0);
+    fake_host_drain(&fh);
+    cr_assert_eq(c.ends, 1, "%s", c.abort_msg);
+    cr_assert_str_eq(c.body.data, "w0;w1;w2;");
+    capture_dispose(&c);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, freeing_a_parent_with_calls_in_flight)
+{
+    /* The fetch fails with ED_ECANCELED; the host's later answer finds no worker. */
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w =
+        parent_ok(&fh, PARENT("await env.LOADER.get('x', () => code('export default { f() {} };'))"
+                              ".getEntrypoint().f();\nreturn new Response('done');"));
+    struct capture c;
+    struct ed_error err = {0};
+    capture_init(&c);
+    cr_assert_eq(fetch_into(w, "GET", "http://p/", NULL, NULL, &c, &err), 0);
+    iso_worker_free(w);
+    cr_assert_eq(c.fails, 1);
+    cr_assert_eq(c.fail_code, ED_ECANCELED);
+    fake_host_drain(&fh);
+    for (size_t i = 0; i < fh.n_children; i++)
+        fh.children[i].n_stubs = 0; /* their parent is gone */
+    capture_dispose(&c);
+    fake_host_dispose(&fh);
+}
+
+Test(calls, wall_budget_spent_while_waiting_fails_only_that_fetch)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w =
+        parent_ok(&fh, PARENT("const r = await env.LOADER.get('s', () => code(" COUNTER_CHILD "))"
+                              ".getEntrypoint().count();\nreturn new Response(String(r));"));
+    struct iso_request req = {
+        .method = "GET", .url = "http://p/", .url_len = 9, .wall_budget_ns = 30000000u};
+    struct capture c;
+    struct ed_error err = {0};
+    capture_init(&c);
+    cr_assert_eq(iso_worker_fetch(w, &req, cap_sink(), &c, &err), 0);
+    usleep(60000);
+    fake_host_drain(&fh);
+    cr_assert_eq(c.fails, 1);
+    cr_assert_eq(c.fail_code, ED_EWALLLIMIT);
+    cr_assert_not(iso_worker_retired(w));
+    capture_dispose(&c);
+    expect_body(&fh, w, "http://p/", "2");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, stub_calls_need_an_exported_stub)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(&fh, PARENT("return new Response('x');"));
+    struct ed_error err = {0};
+    cr_assert_eq(iso_worker_call_stub(w, 12345, NULL, NULL, 0, fake_answered, NULL, &err),
+                 ED_ENOENT);
+    cr_assert(strstr(err.msg, "not exported"), "%s", err.msg);
+    uint64_t ids[] = {1, 2, 3};
+    iso_worker_release_stubs(w, ids, 3); /* unknown ids are ignored */
+    cr_assert_eq(iso_worker_invoke(w, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, &err),
+                 ED_EINVAL);
+    ed_error_dispose(&err);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, load_stubs_are_released_when_collected)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(
+        &fh,
+        PARENT("const c = code('export default { f() { return 1; } };');\n"
+               "await env.LOADER.load(c).getEntrypoint().f();\n"
+               "for (let i = 0; i < 20000; i++) env.LOADER.load(c);\n"
+               "let junk = []; for (let i = 0; i < 200000; i++) junk.push({ i }); junk = null;\n"
+               "return new Response('ok');"));
+    for (int i = 0; i < 20 && fh.releases == 0; i++)
+        expect_body(&fh, w, "http://p/", "ok");
+    cr_assert_gt(fh.releases, 0, "FinalizationRegistry released load() children");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}

@@ -12,7 +12,9 @@ export EDGED_BUILD_DIR=$BUILD_DIR
 "$ROOT/scripts/setup.sh" edged
 mkdir -p "$ROOT/data"
 if [ "$#" -eq 0 ]; then
-    echo "run: edged serving examples/tenants on http://127.0.0.1:8080/ (Ctrl-C stops it)"
+    echo "run: edged serving examples/tenants on http://127.0.0.1:8080/, operator endpoints on" \
+        "http://127.0.0.1:8081/ (Ctrl-C stops it)"
+    set -- --admin-listen 127.0.0.1:8081
 fi
 # exec: edged itself receives Ctrl-C/SIGTERM and drains in-flight requests before exiting.
 exec "$BUILD_DIR/edged" "$@"

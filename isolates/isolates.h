@@ -1,9 +1,10 @@
 /*
  * isolates/ — the C ABI over V8. Everything that touches a V8 type lives in the .cc files of isolates/
  * behind this header; the rest of edged sees opaque handles and whole tasks: start the
- * platform, build a worker instance from a bundle of modules, dispatch one fetch to it,
- * terminate it from another thread. JavaScript exceptions come back as data (struct
- * ed_error), never as C++ exceptions: every entry point is noexcept.
+ * platform, build a worker instance from a bundle of modules, start a fetch on it (answered
+ * now or once the calls it awaits are answered), call into it from another worker, terminate
+ * it from another thread. JavaScript exceptions come back as data (struct ed_error, or a code
+ * and a message in a callback), never as C++ exceptions: every entry point is noexcept.
  *
  * Threading: one platform per process. A worker instance (struct iso_worker, one V8 isolate)
  * is created, used and freed on one thread only; the single exception is

@@ -212,16 +212,6 @@ struct iso_worker {
     std::atomic<int> stop_reason{0}; /* why the worker was stopped (retired), 0 while usable */
 };
 
-/* Opens what running JS in w needs: the isolate, a handle scope, w's context and a TryCatch
- * (named try_catch). Every entry point that touches JS starts with it. */
-#define ISO_SCOPE(w)                                            \
-    v8::Isolate *const isolate = (w)->isolate;                  \
-    v8::Isolate::Scope isolate_scope_(isolate);                 \
-    v8::HandleScope handle_scope_(isolate);                     \
-    v8::Local<v8::Context> context = (w)->context.Get(isolate); \
-    v8::Context::Scope context_scope_(context);                 \
-    v8::TryCatch try_catch(isolate)
-
 namespace iso {
 
 /* One stretch of JavaScript in w on behalf of an invocation (nullptr: none, e.g. module

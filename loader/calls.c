@@ -133,19 +133,13 @@ static void target_release(struct target *t)
         ld__parent_unref(t->parent);
 }
 
-static bool target_alive(const struct target *t)
-{
-    if (t->child)
-        return t->child->w != NULL && t->child->registered && !t->child->parent->dead;
-    return !t->parent->dead && t->parent->w != NULL;
-}
-
+/* Every call gets its one answer, even when its caller is gone: the shim keeps its record
+ * of the call apart from the isolate, frees it on the answer and drops what it carries. */
 static void run_answer(struct ld__task *task)
 {
     struct answer_task *a = (struct answer_task *)task;
-    if (target_alive(&a->to))
-        a->to.cb(a->to.cb_ud, a->code, a->result.data, a->result.len,
-                 a->msg ? a->msg : ed_strerror(a->code));
+    a->to.cb(a->to.cb_ud, a->code, a->result.data, a->result.len,
+             a->msg ? a->msg : ed_strerror(a->code));
     target_release(&a->to);
     if (a->drop)
         ld__child_unref(a->drop);
@@ -227,18 +221,20 @@ static void run_invoke(struct ld__task *task)
     struct invoke_task *t = (struct invoke_task *)task;
     struct ld_parent *p = t->from.parent;
     struct ed_error err = {0};
-    if (p->dead) {
-        target_release(&t->from);
-        invoke_task_free(t);
-        return;
-    }
     /* a child evicted since the call was made still serves it: the task holds it */
-    struct ld_child *c = t->pinned ? t->pinned : ld__child_find(p, t->binding, t->id, t->id_len);
+    struct ld_child *c = NULL;
     int rc = 0;
-    if (!c)
+    bool made = false;
+    if (p->dead) {
+        rc = ed_error_set(&err, ED_ECANCELED, "worker is shutting down");
+    } else if (!(c = t->pinned ? t->pinned : ld__child_find(p, t->binding, t->id, t->id_len))) {
         rc = ld__child_create(p, t->binding, t->id, t->id_len, t->anonymous, &t->code->code,
                               t->cpu_ms, &c, &err);
-    else if (t->code && t->code->code.n_stubs) /* raced with another get(): keep the first */
+        made = rc == 0;
+    }
+    /* no child holds the stubs exported with this code (it was live already, or could not be
+     * made): release them now */
+    if (t->code && !made && t->code->code.n_stubs && p->w && !p->dead)
         iso_worker_release_stubs(p->w, t->code->code.stubs, t->code->code.n_stubs);
     struct invocation *inv = NULL;
     struct answer_task *reply = calloc(1, sizeof *reply);

@@ -202,9 +202,7 @@ int ld__child_create(struct ld_parent *p, const char *binding, const char *id, s
     rc = iso_worker_new(&wc, &c->w, err);
     struct st_usage u = {.child_cpu_us = (ed_thread_cpu_ns() - cpu0) / 1000u};
     ld__usage(p, &u);
-    if (rc) {
-        if (code->n_stubs && p->w)
-            iso_worker_release_stubs(p->w, code->stubs, code->n_stubs);
+    if (rc) { /* the caller releases the stubs exported with code */
         free(c->binding);
         free(c->id);
         free(c->log_name);

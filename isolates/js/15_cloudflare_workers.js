@@ -22,7 +22,8 @@
     }
 
     internals.cloudflareWorkers = Object.freeze({ WorkerEntrypoint, RpcTarget, DurableObject });
-    internals.isEntrypointClass = (v) => typeof v === 'function' && v.prototype instanceof WorkerEntrypoint;
+    internals.isEntrypointClass = (v) => typeof v === 'function' &&
+        v.prototype instanceof WorkerEntrypoint;
     // Objects whose methods cross as a stub (as in Workers, the three classes are unrelated).
     internals.isRpcTarget = (v) => v instanceof RpcTarget || v instanceof WorkerEntrypoint ||
         v instanceof DurableObject;

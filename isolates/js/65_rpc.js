@@ -11,7 +11,9 @@
     const CODES = native.errorCodes();
     const STUB_FUNCTION = 1; // shared with isolates/shim_int.h
     const STUB_OBJECT = 2;
-    const ERRORS = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
+    const ERRORS = {
+        Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
+    };
     const NAMED = /^([A-Z][A-Za-z0-9_$]*): ([\s\S]*)$/;
     const codeOf = new WeakMap(); // Error -> code from the table of common/common.h
     const stubs = new WeakSet(); // every stub and fetcher, so they can be passed on as stubs
@@ -19,7 +21,8 @@
     internals.codes = CODES;
     internals.STUB_FUNCTION = STUB_FUNCTION;
     internals.STUB_OBJECT = STUB_OBJECT;
-    internals.isStub = (v) => (typeof v === 'object' || typeof v === 'function') && v !== null && stubs.has(v);
+    internals.isStub = (v) => (typeof v === 'object' || typeof v === 'function') && v !== null &&
+        stubs.has(v);
 
     function coded(code, error) {
         codeOf.set(error, code);
@@ -53,12 +56,14 @@
     };
 
     internals.unmarshalRequest = function unmarshalRequest(o) {
-        if (typeof o !== 'object' || o === null || typeof o.method !== 'string' || typeof o.url !== 'string')
+        if (typeof o !== 'object' || o === null || typeof o.method !== 'string' ||
+            typeof o.url !== 'string')
             throw new TypeError('fetch() from another worker must carry a Request');
         const flat = [];
         for (const [name, value] of Array.isArray(o.headers) ? o.headers : [])
             flat.push(String(name), String(value));
-        return internals.newIncomingRequest(o.method, o.url, flat, o.body instanceof ArrayBuffer ? o.body : undefined);
+        const body = o.body instanceof ArrayBuffer ? o.body : undefined;
+        return internals.newIncomingRequest(o.method, o.url, flat, body);
     };
 
     internals.marshalResponse = async function marshalResponse(response) {
@@ -73,8 +78,11 @@
         if (typeof o !== 'object' || o === null || typeof o.status !== 'number')
             throw new TypeError('The other worker did not answer with a Response');
         const body = o.body instanceof ArrayBuffer && o.body.byteLength > 0 ? o.body : null;
-        return new internals.Response(body, { status: o.status, statusText: String(o.statusText ?? ''),
-            headers: Array.isArray(o.headers) ? o.headers : [] });
+        return new internals.Response(body, {
+            status: o.status,
+            statusText: String(o.statusText ?? ''),
+            headers: Array.isArray(o.headers) ? o.headers : [],
+        });
     };
 
     // A stub over call(method, args) -> Promise: any method name is a call, fetch() marshals a
@@ -88,8 +96,11 @@
                 let m = methods.get(prop);
                 if (m === undefined) {
                     m = prop === 'fetch'
-                        ? async (input, init) => internals.unmarshalResponse(
-                            await call('fetch', [await internals.marshalRequest(internals.requestOf(input, init))]))
+                        ? async (input, init) => {
+                            const request = internals.requestOf(input, init);
+                            const answer = await call('fetch', [await internals.marshalRequest(request)]);
+                            return internals.unmarshalResponse(answer);
+                        }
                         : (...args) => call(prop, args);
                     methods.set(prop, m);
                 }
@@ -208,7 +219,7 @@
                 throw noMethod(method);
             if (method === 'fetch') {
                 const request = internals.unmarshalRequest(args[0]);
-                const result = plain ? Reflect.apply(fn, target, [request, env, ctx]) : Reflect.apply(fn, target, [request]);
+                const result = Reflect.apply(fn, target, plain ? [request, env, ctx] : [request]);
                 return Promise.resolve(result).then(internals.marshalResponse);
             }
             return Promise.resolve(Reflect.apply(fn, target, plain ? [...args, env, ctx] : args));
@@ -230,7 +241,8 @@
                 throw noMethod(method);
             if (method === 'fetch') {
                 const request = internals.unmarshalRequest(args[0]);
-                return Promise.resolve(Reflect.apply(fn, value, [request])).then(internals.marshalResponse);
+                return Promise.resolve(Reflect.apply(fn, value, [request]))
+                    .then(internals.marshalResponse);
             }
             return Promise.resolve(Reflect.apply(fn, value, args));
         } catch (e) {
@@ -264,7 +276,9 @@
             const type = Object.hasOwn(ERRORS, m[1]) ? ERRORS[m[1]] : null;
             e = type !== null ? new type(m[2]) : new Error(m[2]);
             if (type === null)
-                Object.defineProperty(e, 'name', { value: m[1], writable: true, configurable: true });
+                Object.defineProperty(e, 'name', {
+                    value: m[1], writable: true, configurable: true,
+                });
         } else {
             if (code !== CODES.JS && text.indexOf('\n') >= 0)
                 text = text.slice(0, text.indexOf('\n'));

@@ -25,7 +25,9 @@
             return 'null';
         if (Array.isArray(v))
             return 'an array';
-        return typeof v === 'object' ? 'an object' : `${typeof v === 'undefined' ? '' : 'a '}${typeof v}`;
+        if (typeof v === 'object')
+            return 'an object';
+        return v === undefined ? 'undefined' : `a ${typeof v}`;
     }
 
     function readCount(v, name) {
@@ -41,7 +43,10 @@
             return { cpuMs: 0, subRequests: 0 };
         if (typeof limits !== 'object')
             throw new TypeError('limits must be an object { cpuMs, subRequests }');
-        return { cpuMs: readCount(limits.cpuMs, 'cpuMs'), subRequests: readCount(limits.subRequests, 'subRequests') };
+        return {
+            cpuMs: readCount(limits.cpuMs, 'cpuMs'),
+            subRequests: readCount(limits.subRequests, 'subRequests'),
+        };
     }
 
     function moduleOf(name, m) {
@@ -77,9 +82,9 @@
     }
 
     function isLeaf(v) {
-        return v instanceof ArrayBuffer || ArrayBuffer.isView(v) || v instanceof Date || v instanceof RegExp ||
-            v instanceof Error || v instanceof Boolean || v instanceof Number || v instanceof String ||
-            v instanceof BigInt;
+        return v instanceof ArrayBuffer || ArrayBuffer.isView(v) || v instanceof Date ||
+            v instanceof RegExp || v instanceof Error || v instanceof Boolean ||
+            v instanceof Number || v instanceof String || v instanceof BigInt;
     }
 
     // A copy of env where functions, RpcTargets and stubs are stub markers (their ids go to
@@ -146,7 +151,8 @@
         if (typeof date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(date))
             throw new TypeError('The worker code must have a compatibilityDate such as "2025-06-01"');
         const flags = code.compatibilityFlags;
-        if (flags !== undefined && (!Array.isArray(flags) || flags.some((f) => typeof f !== 'string')))
+        if (flags !== undefined &&
+            (!Array.isArray(flags) || flags.some((f) => typeof f !== 'string')))
             throw new TypeError('compatibilityFlags must be an array of strings');
         const modules = code.modules;
         if (typeof modules !== 'object' || modules === null || Array.isArray(modules))
@@ -185,7 +191,8 @@
                 stubs.push(outboundStub);
             }
             const walked = env === undefined ? undefined : walkEnv(env, stubs);
-            return [main, date, names, types, sources, walked, mode, outboundStub, limits.cpuMs, limits.subRequests, stubs];
+            return [main, date, names, types, sources, walked, mode, outboundStub, limits.cpuMs,
+                limits.subRequests, stubs];
         } catch (e) {
             native.unexport(stubs);
             throw e;
@@ -207,20 +214,18 @@
     }
 
     async function callChild(st, entrypoint, props, limits, method, args) {
-        let code = null;
+        const call = (code) => native.callLoader(st.binding, st.id, st.anonymous, code, entrypoint,
+            method, props, limits.cpuMs, limits.subRequests, args);
         if (!native.childLive(st.binding, st.id))
-            code = await codeFor(st);
+            return call(await codeFor(st));
         try {
-            return await native.callLoader(st.binding, st.id, st.anonymous, code, entrypoint, method, props,
-                limits.cpuMs, limits.subRequests, args);
+            return await call(null);
         } catch (e) {
             // The child went between the look and the call: its code is needed after all.
-            if (code !== null || internals.errorCode(e) !== internals.codes.NOENT)
+            if (internals.errorCode(e) !== internals.codes.NOENT)
                 throw e;
         }
-        code = await codeFor(st);
-        return native.callLoader(st.binding, st.id, st.anonymous, code, entrypoint, method, props,
-            limits.cpuMs, limits.subRequests, args);
+        return call(await codeFor(st));
     }
 
     class WorkerStub {
@@ -241,7 +246,8 @@
             const props = options?.props;
             const st = this.#st;
             const entrypoint = name ?? null;
-            return internals.newFetcher((method, args) => callChild(st, entrypoint, props, limits, method, args));
+            return internals.newFetcher(
+                (method, args) => callChild(st, entrypoint, props, limits, method, args));
         }
 
         get [Symbol.toStringTag]() {

@@ -16,7 +16,8 @@
             for (const key of Object.keys(childEnv))
                 env[key] = childEnv[key];
         }
-        internals.setOutbound(outbound, outbound === 2 ? internals.makeStub(outboundStub, internals.STUB_OBJECT) : null);
+        const stub = outbound === 2 ? internals.makeStub(outboundStub, internals.STUB_OBJECT) : null;
+        internals.setOutbound(outbound, stub);
         return Object.freeze(env);
     };
 

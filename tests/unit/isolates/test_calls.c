@@ -470,6 +470,84 @@ Test(calls, child_killed_by_a_limit_fails_the_call_not_the_parent)
     iso_watch_slot_free(fh.watch);
 }
 
+Test(calls, a_limit_fails_every_fetch_in_flight)
+{
+    /* Three fetches wait on a child; a fourth spins past its CPU budget: the worker is
+     * retired and all four fail with the limit, and the answers that come later are dropped. */
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    cr_assert_eq(iso_watch_slot_new(&fh.watch), 0);
+    struct iso_worker *w =
+        parent_ok(&fh, PARENT("if (path === '/spin') while (true) {}\n"
+                              "const r = await env.LOADER.get('c', () => code(" COUNTER_CHILD "))"
+                              ".getEntrypoint().count();\nreturn new Response(String(r));"));
+    struct capture c[4];
+    struct ed_error err = {0};
+    for (int i = 0; i < 4; i++) {
+        capture_init(&c[i]);
+        struct iso_request req = {.method = "GET",
+                                  .url = i < 3 ? "http://p/wait" : "http://p/spin",
+                                  .url_len = 13,
+                                  .cpu_budget_ns = 30000000u};
+        cr_assert_eq(iso_worker_fetch(w, &req, cap_sink(), &c[i], &err), 0);
+    }
+    cr_assert(iso_worker_retired(w));
+    cr_assert_eq(iso_worker_pending(w), 0);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(c[i].fails, 1, "%d", i);
+        cr_assert_eq(c[i].fail_code, ED_ECPULIMIT, "%d: %s", i, ed_errname(c[i].fail_code));
+        capture_dispose(&c[i]);
+    }
+    fake_host_drain(&fh);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+    iso_watch_slot_free(fh.watch);
+}
+
+Test(calls, child_over_its_heap_limit_fails_the_call)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.child_heap = 16u << 20;
+    struct iso_worker *w = parent_ok(
+        &fh,
+        PARENT("const bomb = env.LOADER.get('bomb', () => code('export default {\\n"
+               "  grow() { const a = []; while (true) a.push(new Array(1e5).fill(0.5)); } };'));\n"
+               "try { await bomb.getEntrypoint().grow(); return new Response('no error'); }\n"
+               "catch (e) { return new Response(err(e)); }"));
+    expect_body(&fh, w, "http://p/", "Error: Worker exceeded memory limit");
+    cr_assert_not(iso_worker_retired(w));
+    cr_assert_null(fh.children[0].w, "the host freed the retired child");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, child_modules_of_every_type)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(
+        &fh,
+        PARENT(
+            "const stub = env.LOADER.get('types', () => ({ compatibilityDate: '2025-06-01',\n"
+            "  mainModule: 'src/main.mjs', modules: {\n"
+            "    'src/main.mjs': \"import t from '../assets/t.txt'; import d from '../assets/d.bin';\\n\" +\n"
+            "      \"import j from '../assets/j.json'; import c from './lib.cjs'; import { k } from './k.js';\\n\" +\n"
+            "      \"export default { all() { return [t, [...new Uint8Array(d)], j, c.twice(k)]; } };\",\n"
+            "    'src/k.js': { js: 'export const k = 21;' },\n"
+            "    'src/lib.cjs': { cjs: 'module.exports = { twice: (x) => 2 * x };' },\n"
+            "    'assets/t.txt': { text: 'some text' },\n"
+            "    'assets/d.bin': { data: new Uint8Array([7, 8, 9]) },\n"
+            "    'assets/j.json': { json: { list: [1, 'a'], nested: { ok: true } } },\n"
+            "  } }));\n"
+            "return Response.json(await stub.getEntrypoint().all());"));
+    expect_body(&fh, w, "http://p/",
+                "[\"some text\",[7,8,9],{\"list\":[1,\"a\"],\"nested\":{\"ok\":true}},42]");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
 Test(calls, many_fetches_in_flight_on_one_isolate)
 {
     enum { N = 200 };

@@ -9,15 +9,20 @@
 
 #include "iso_test.h"
 
+/* The shard's slot: workers name it in their config and the shim arms it on every entry. */
+static struct iso_watch_slot *g_slot;
+
 static void setup(void)
 {
     iso_test_setup();
     struct ed_error err = {0};
     cr_assert_eq(iso_watchdog_start(&err), 0);
+    cr_assert_eq(iso_watch_slot_new(&g_slot), 0);
 }
 
 static void teardown(void)
 {
+    iso_watch_slot_free(g_slot);
     iso_watchdog_stop();
 }
 
@@ -196,22 +201,49 @@ Test(limits, small_typed_arrays_are_never_refused)
     iso_worker_free(w);
 }
 
-/* Runs src's fetch under the watchdog with the given budgets; returns the fetch's code, the
- * wall time it took and the CPU time the disarm reported. */
+/* A worker watched through g_slot. */
+static struct iso_worker *watched(const char *src)
+{
+    struct iso_module m = {"w.js", src, strlen(src), ISO_MODULE_ESM};
+    struct iso_worker_config cfg = {
+        .modules = &m, .n_modules = 1, .main_module = "w.js", .watch = g_slot};
+    struct iso_worker *w = NULL;
+    struct ed_error err = {0};
+    int rc = iso_worker_new(&cfg, &w, &err);
+    cr_assert_eq(rc, 0, "%s", ed_error_msg(&err));
+    return w;
+}
+
+/* A GET with budgets into c; returns the fetch's code or the code on_fail got. */
+static int fetch_budgets(struct iso_worker *w, uint64_t cpu_ns, uint64_t wall_ns,
+                         uint64_t *cpu_used, struct capture *c)
+{
+    struct iso_request req = {.method = "GET",
+                              .url = "http://x/",
+                              .url_len = 9,
+                              .cpu_budget_ns = cpu_ns,
+                              .wall_budget_ns = wall_ns,
+                              .cpu_used_ns = cpu_used};
+    struct ed_error err = {0};
+    int rc = iso_worker_fetch(w, &req, cap_sink(), c, &err);
+    ed_error_dispose(&err);
+    return rc ? rc : c->fails ? c->fail_code : 0;
+}
+
+/* Runs src's fetch with the given budgets; returns the fetch's code, the wall time it took and
+ * the CPU time the shim counted for it. */
 static int run_armed(const char *src, uint64_t cpu_ns, uint64_t wall_ns, uint64_t *took_ns,
                      uint64_t *cpu_spent_ns, struct iso_worker **out)
 {
-    struct iso_watch_slot *slot = NULL;
-    cr_assert_eq(iso_watch_slot_new(&slot), 0);
-    struct iso_worker *w = worker_ok(src);
-    struct ed_error err = {0};
+    struct iso_worker *w = watched(src);
+    struct capture c;
+    capture_init(&c);
+    *cpu_spent_ns = 0;
     uint64_t t0 = ed_now_ns();
-    iso_watch_arm(slot, w, cpu_ns, wall_ns);
-    int rc = fetch_once(w, &err);
-    *cpu_spent_ns = iso_watch_disarm(slot);
+    int rc = fetch_budgets(w, cpu_ns, wall_ns, cpu_spent_ns, &c);
     *took_ns = ed_now_ns() - t0;
-    iso_watch_slot_free(slot);
-    ed_error_dispose(&err);
+    cr_assert_eq(c.heads, rc == 0);
+    capture_dispose(&c);
     *out = w;
     return rc;
 }
@@ -257,29 +289,25 @@ Test(limits, budget_not_spent_leaves_the_worker_alone)
 
 Test(limits, cpu_budget_during_a_streamed_body)
 {
-    struct iso_watch_slot *slot = NULL;
-    cr_assert_eq(iso_watch_slot_new(&slot), 0);
-    struct iso_worker *w = worker_ok("export default { fetch() {\n"
-                                     "  let i = 0;\n"
-                                     "  return new Response(new ReadableStream({ pull(c) {\n"
-                                     "    if (i++ < 2) return c.enqueue(new Uint8Array(1));\n"
-                                     "    while (true) {}\n"
-                                     "  } }));\n"
-                                     "} };");
+    struct iso_worker *w = watched("export default { fetch() {\n"
+                                   "  let i = 0;\n"
+                                   "  return new Response(new ReadableStream({ pull(c) {\n"
+                                   "    if (i++ < 2) return c.enqueue(new Uint8Array(1));\n"
+                                   "    while (true) {}\n"
+                                   "  } }));\n"
+                                   "} };");
     struct capture c;
-    struct ed_error err = {0};
     capture_init(&c);
-    iso_watch_arm(slot, w, 30000000u, 0);
-    cr_assert_eq(fetch_into(w, "GET", "http://x/", NULL, NULL, &c, &err), 0);
-    iso_watch_disarm(slot);
+    uint64_t cpu = 0;
+    cr_assert_eq(fetch_budgets(w, 30000000u, 0, &cpu, &c), 0);
     cr_assert_eq(c.heads, 1);
     cr_assert_geq(c.bodies, 1); /* pull runs ahead of reads: the loop may stop the second */
     cr_assert_eq(c.aborts, 1);
     cr_assert_eq(c.abort_code, ED_ECPULIMIT);
+    cr_assert_geq(cpu, 30000000u);
     cr_assert(iso_worker_retired(w));
     capture_dispose(&c);
     iso_worker_free(w);
-    iso_watch_slot_free(slot);
 }
 
 Test(limits, cpu_budget_at_top_level)

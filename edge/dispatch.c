@@ -229,10 +229,10 @@ static int get_instance(struct edge_shard *sh, const struct edge_worker *w, uint
         free(inst);
         return ed_error_set(err, ED_ENOMEM, "out of memory");
     }
-    if (n_vars) {
+    if (t->n_vars)
         memcpy(vars, t->vars, t->n_vars * sizeof *vars);
+    if (w->n_vars)
         memcpy(vars + t->n_vars, w->vars, w->n_vars * sizeof *vars);
-    }
     struct iso_worker_config wc = {
         .tenant = t->name,
         .worker = w->name,

@@ -275,6 +275,12 @@ static void finish(struct edge_exchange *ex)
 {
     struct edge_conn *c = ex->c;
     struct edge_instance *inst = ex->inst;
+    struct edge_shard *sh = ex->shard;
+    if (ex->worker && sh->srv->db) { /* a request the tenant's worker served, or failed */
+        char day[ST_DAY_LEN];
+        struct st_usage u = {.requests = 1, .cpu_us = ex->cpu_ns / 1000u};
+        st_usage_add(sh->srv->db, ex->worker->tenant->name, st_day(time(NULL), day), &u);
+    }
     if (inst) {
         if (ex->prev)
             ex->prev->next = ex->next;
@@ -282,14 +288,7 @@ static void finish(struct edge_exchange *ex)
             inst->exchanges = ex->next;
         if (ex->next)
             ex->next->prev = ex->prev;
-        const struct edge_tenant *t = inst->worker->tenant;
-        struct edge_shard *sh = c ? c->shard : NULL;
-        if (sh && sh->srv->db) {
-            char day[ST_DAY_LEN];
-            struct st_usage u = {.requests = 1, .cpu_us = ex->cpu_ns / 1000u};
-            st_usage_add(sh->srv->db, t->name, st_day(time(NULL), day), &u);
-        }
-        if (sh && inst->w && iso_worker_retired(inst->w))
+        if (inst->w && iso_worker_retired(inst->w))
             retire(sh, inst, false);
     }
     if (!c || ex->abandoned) {
@@ -300,9 +299,8 @@ static void finish(struct edge_exchange *ex)
     }
     if (ex->keep_alive == H1_CLOSE || ex->status == 0)
         c->close_after_write = true;
-    struct edge_shard *sh = c->shard;
-    const char *tenant = inst ? inst->worker->tenant->name : "-";
-    const char *worker = inst ? inst->worker->name : "-";
+    const char *tenant = ex->worker ? ex->worker->tenant->name : "-";
+    const char *worker = ex->worker ? ex->worker->name : "-";
     edge__access_log(sh, tenant, worker, ex->req, ex->status, c->out.len - ex->out0,
                      ed_now_ns() - ex->t0, ex->cpu_ns);
     c->ex = NULL;
@@ -354,6 +352,7 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
     }
     bool http10 = req->http_major == 1 && req->http_minor == 0;
     ex->c = c;
+    ex->shard = sh;
     ex->req = req;
     ex->t0 = ed_now_ns();
     ex->out0 = c->out.len;
@@ -392,6 +391,7 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
         return;
     }
     const struct edge_worker *w = route->target;
+    ex->worker = w;
     uint64_t cpu_budget = (uint64_t)w->tenant->cpu_ms * 1000000u;
     uint64_t wall_budget = (uint64_t)cfg->wall_ms * 1000000u;
     struct edge_instance *inst = NULL;
@@ -402,10 +402,7 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
         rc = ed_error_set(&err, ED_ENOMEM, "out of memory");
     if (rc) {
         /* no instance: answer as the worker's failure, without an instance to retire */
-        struct edge_instance none = {.worker = w};
-        ex->inst = &none;
         failure_response(ex, w, rc, ed_error_msg(&err));
-        ex->inst = NULL;
         ed_error_dispose(&err);
         ed_buf_dispose(&url);
         finish(ex);

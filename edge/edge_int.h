@@ -124,7 +124,9 @@ struct edge_instance {
  * which may be after its connection went away (then c is NULL and output is dropped). */
 struct edge_exchange {
     struct edge_conn *c;
-    struct edge_instance *inst;
+    struct edge_shard *shard;
+    const struct edge_worker *worker;  /* once routed */
+    struct edge_instance *inst;        /* once the worker's isolate exists */
     struct edge_exchange *prev, *next; /* inst->exchanges */
     const struct h1_request *req;      /* valid while c is (the parser waits for us) */
     uint64_t t0, cpu_ns;

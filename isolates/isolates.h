@@ -170,6 +170,28 @@ bool iso_worker_retired(const struct iso_worker *w) ISO_NOEXCEPT;
 /* Current V8 heap use plus ArrayBuffer memory of w, in bytes. On w's thread only. */
 size_t iso_worker_memory(const struct iso_worker *w) ISO_NOEXCEPT;
 
+/* ---- the child pool ---------------------------------------------------------------------
+ * Creating an isolate and its context is most of a new child's cost, so a thread that makes
+ * children keeps a few never-used ones ready: iso_worker_new() with cfg->child takes one whose
+ * heap limit equals the child's (0 meaning 128 MiB, as in the config) instead of creating one.
+ * A pooled isolate has run nothing but the runtime snapshot's set-up; it leaves the pool
+ * before any worker code runs in it and never returns to it. Everything here is per thread:
+ * the pool belongs to the calling thread, whose children alone use it. */
+
+/* Creates isolates for the calling thread's pool, one at a time, until it holds target of
+ * heap_limit_bytes or budget_ns of wall time have been spent (at least one is made when the
+ * pool is short). Isolates pooled for another heap limit are freed first: the pool serves the
+ * limit its thread's children use now. Call off the request path (a loop's idle turn). Returns
+ * how many the pool holds; creates none when the runtime snapshot is unavailable. */
+size_t iso_pool_fill(size_t heap_limit_bytes, size_t target, uint64_t budget_ns) ISO_NOEXCEPT;
+
+/* How many pooled isolates of this heap limit the calling thread has. */
+size_t iso_pool_size(size_t heap_limit_bytes) ISO_NOEXCEPT;
+
+/* Frees the calling thread's pool. A thread that filled it must call this before it ends
+ * (and before iso_platform_dispose). */
+void iso_pool_drain(void) ISO_NOEXCEPT;
+
 /* ---- dispatching a fetch --------------------------------------------------------------- */
 
 struct iso_header {

@@ -68,6 +68,9 @@ class Allocator final : public v8::ArrayBuffer::Allocator {
 /* The process's platform (platform.cc); NULL before iso_platform_init. */
 v8::Platform *platform();
 
+/* A worker's heap limit when its config gives none. */
+constexpr size_t kDefaultHeapLimit = 128u << 20;
+
 /* Isolate data slot that points back at the struct iso_worker. */
 constexpr uint32_t kWorkerSlot = 0;
 
@@ -185,6 +188,7 @@ struct iso_worker {
     iso_log_cb log = nullptr;
     void *log_ud = nullptr;
     bool child = false;
+    bool from_snapshot = false; /* the context came from the runtime snapshot */
 
     /* Where calls out go and how entries are watched (from the config; borrowed). */
     const iso_host *host = nullptr;
@@ -390,8 +394,35 @@ void pump(iso_worker *w);
 
 /* ---- runtime.cc ---- */
 
-/* Loads the runtime's .js files into w's (entered) context and fills w->hooks. */
+/* Loads the runtime's .js files into w's (entered) context and fills w->hooks; a context made
+ * from the runtime snapshot (w->from_snapshot) has them loaded already and only the hooks are
+ * taken. */
 int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err);
+
+/* Runs the runtime's .js files in context; *out is their `internals`. eager: every function is
+ * compiled now (for the snapshot, so no isolate made from it compiles the runtime lazily). */
+int run_runtime(iso_worker *w, v8::Local<v8::Context> context, bool eager,
+                v8::Local<v8::Object> *out, ed_error *err);
+
+/* ---- pool.cc ---- */
+
+/* A new isolate for a worker limited to heap_limit bytes (from the runtime snapshot when there
+ * is one: *from_snapshot), with its counting allocator; false when V8 cannot make one. */
+bool make_isolate(size_t heap_limit, std::shared_ptr<Allocator> *allocator, v8::Isolate **isolate,
+                  bool *from_snapshot);
+
+/* Moves a never-used pooled isolate with this heap limit, and its context, into w (isolate,
+ * allocator, context, from_snapshot); false when the thread's pool has none. */
+bool pool_take(size_t heap_limit, iso_worker *w);
+
+/* ---- snapshot.cc ---- */
+
+/* Builds the process's runtime snapshot (once, from iso_platform_init); on failure workers
+ * load the runtime from source. */
+void snapshot_build();
+void snapshot_dispose();
+/* Points params at the snapshot and its external references; false when there is none. */
+bool snapshot_params(v8::Isolate::CreateParams *params);
 
 /* Once w is built: the process's first worker leaves the runtime's code caches behind. */
 void save_runtime_cache(iso_worker *w);

@@ -14,8 +14,6 @@
 
 namespace {
 
-constexpr size_t kDefaultHeapLimit = 128u << 20;
-
 /* env: the plain-text vars, a WorkerLoader per loader binding, and a child's env from its
  * parent (stubs included); the runtime's setup() also installs the global fetch() that
  * cfg->outbound calls for. */
@@ -76,25 +74,23 @@ int build(iso_worker *w, const iso_worker_config *cfg, ed_error *err)
     w->cpu_budget = cfg->cpu_budget_ns;
     w->wall_budget = cfg->wall_budget_ns;
     w->child = cfg->child;
-    w->heap_limit = cfg->heap_limit_bytes ? cfg->heap_limit_bytes : kDefaultHeapLimit;
-    w->allocator = std::make_shared<iso::Allocator>(w->heap_limit);
+    w->heap_limit = cfg->heap_limit_bytes ? cfg->heap_limit_bytes : iso::kDefaultHeapLimit;
 
-    v8::Isolate::CreateParams params;
-    params.array_buffer_allocator_shared = w->allocator;
-    iso::set_heap_constraints(&params.constraints, w->heap_limit);
-    w->isolate = v8::Isolate::New(params);
-    if (!w->isolate)
+    /* A child takes a never-used isolate (and context) from the thread's pool when one with
+     * its heap limit is ready; anything else makes its own. */
+    if (!(cfg->child && iso::pool_take(w->heap_limit, w)) &&
+        !iso::make_isolate(w->heap_limit, &w->allocator, &w->isolate, &w->from_snapshot))
         return ed_error_set(err, ED_ENOMEM, "cannot create an isolate");
     v8::Isolate *isolate = w->isolate;
     isolate->SetData(iso::kWorkerSlot, w);
-    isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
     iso::install_limits(w);
     iso::init_markers(w);
     w->spare.reserve(iso::kSpareInvocations);
 
     v8::Isolate::Scope isolate_scope(isolate);
     v8::HandleScope handle_scope(isolate);
-    v8::Local<v8::Context> context = v8::Context::New(isolate);
+    v8::Local<v8::Context> context =
+        w->context.IsEmpty() ? v8::Context::New(isolate) : w->context.Get(isolate);
     if (context.IsEmpty())
         return w->stop_reason ? iso::stopped(w, err)
                               : ed_error_set(err, ED_ENOMEM, "cannot create a context");

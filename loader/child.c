@@ -210,6 +210,7 @@ int ld__child_create(struct ld_parent *p, const char *binding, const char *id, s
         free(c);
         return rc;
     }
+    ld__pool_refill(p->shard, wc.heap_limit_bytes);
     uint8_t key[32];
     ld__code_key(id, id_len, code, key);
     ld__usage_child_loaded(p, anonymous ? NULL : key);

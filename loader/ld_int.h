@@ -19,10 +19,15 @@ struct ld_shard {
     struct ld_config cfg;
     uv_idle_t idle;   /* runs queued tasks; started only while some are queued */
     uv_timer_t sweep; /* evicts idle children */
+    /* Tops up this thread's pool of never-used isolates (iso_pool_fill), one per loop turn;
+     * started when a child took one, stopped once the pool is full again. */
+    uv_idle_t refill;
+    size_t pool_heap; /* the heap limit of the last child made: the one the pool serves */
     struct ld__task *head, *tail;
     struct ld_parent *parents;
     size_t n_children;
     int handles_open;
+    bool closing; /* ld_shard_close ran: no more refills */
 };
 
 struct ld_child {
@@ -62,6 +67,8 @@ struct ld_parent {
 
 /* shard.c */
 void ld__post(struct ld_shard *sh, struct ld__task *t);
+/* A child with this heap limit was just made: refill the pool off the request path. */
+void ld__pool_refill(struct ld_shard *sh, size_t heap_limit);
 void ld__usage(struct ld_parent *p, const struct st_usage *delta);
 void ld__usage_child_loaded(struct ld_parent *p, const uint8_t key[32]);
 

@@ -1,8 +1,9 @@
 /*
  * The loader's per-shard state: a queue of tasks run from an idle handle (so the loop does not
- * sleep in poll while work is queued), a timer that evicts idle children, and the usage
- * counters it feeds. Tasks queued while the queue drains run on the next turn, so a chain of
- * calls between isolates cannot starve the connections of the shard.
+ * sleep in poll while work is queued), a timer that evicts idle children, the pool of
+ * pre-created isolates its children start from, and the usage counters it feeds. Tasks queued
+ * while the queue drains run on the next turn, so a chain of calls between isolates cannot
+ * starve the connections of the shard.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 #include "loader/ld_int.h"
 
 #define SWEEP_MS 1000
+/* Never-used isolates kept ready per shard: each costs about 1 MB of idle memory, and a burst
+ * of new children longer than this pays the creation on the request path again. */
+#define POOL_TARGET 4
 
 static void on_idle(uv_idle_t *h)
 {
@@ -36,6 +40,25 @@ void ld__post(struct ld_shard *sh, struct ld__task *t)
     uv_idle_start(&sh->idle, on_idle);
 }
 
+/* One isolate per loop turn, so connections are served between creations (each ~1.6 ms). */
+static void on_refill(uv_idle_t *h)
+{
+    struct ld_shard *sh = h->data;
+    if (sh->head)
+        return; /* calls between isolates are under way: they go first, the pool waits */
+    size_t before = iso_pool_size(sh->pool_heap);
+    size_t after = iso_pool_fill(sh->pool_heap, POOL_TARGET, 0);
+    if (after >= POOL_TARGET || after <= before)
+        uv_idle_stop(&sh->refill); /* full, or V8 makes none (no snapshot): stop spinning */
+}
+
+void ld__pool_refill(struct ld_shard *sh, size_t heap_limit)
+{
+    sh->pool_heap = heap_limit;
+    if (!sh->closing && iso_pool_size(heap_limit) < POOL_TARGET)
+        uv_idle_start(&sh->refill, on_refill);
+}
+
 static void on_sweep(uv_timer_t *h)
 {
     struct ld_shard *sh = h->data;
@@ -56,8 +79,9 @@ int ld_shard_new(const struct ld_config *cfg, struct ld_shard **out, struct ed_e
         sh->cfg.idle_ms = 60000;
     uv_idle_init(cfg->loop, &sh->idle);
     uv_timer_init(cfg->loop, &sh->sweep);
-    sh->idle.data = sh->sweep.data = sh;
-    sh->handles_open = 2;
+    uv_idle_init(cfg->loop, &sh->refill);
+    sh->idle.data = sh->sweep.data = sh->refill.data = sh;
+    sh->handles_open = 3;
     uv_timer_start(&sh->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     uv_unref((uv_handle_t *)&sh->sweep); /* eviction alone must not keep a draining loop up */
     *out = sh;
@@ -74,17 +98,22 @@ void ld_shard_close(struct ld_shard *sh)
 {
     if (!sh)
         return;
+    sh->closing = true;
     /* tasks still queued belong to parents already freed: run them, they drop themselves */
     if (sh->head)
         on_idle(&sh->idle);
     if (!uv_is_closing((uv_handle_t *)&sh->idle)) {
         uv_close((uv_handle_t *)&sh->idle, on_closed);
         uv_close((uv_handle_t *)&sh->sweep, on_closed);
+        uv_close((uv_handle_t *)&sh->refill, on_closed);
     }
+    iso_pool_drain();
 }
 
 void ld_shard_free(struct ld_shard *sh)
 {
+    if (sh)
+        iso_pool_drain(); /* the shard's thread: its pool goes with it */
     free(sh);
 }
 

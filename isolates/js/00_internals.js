@@ -26,6 +26,52 @@
         return new ArrayBuffer(length);
     };
 
+    // Character checks made on every header and status line, as loops rather than regular
+    // expressions: V8 compiles a regular expression anew in every isolate on its first use
+    // (about 0.15 ms of a never-seen child's first call), while these are bytecode already in
+    // the runtime snapshot.
+    // An HTTP token (RFC 9110 tchar+): visible ASCII except the delimiters "(),/:;<=>?@[\]{}.
+    internals.isToken = function isToken(s) {
+        if (s.length === 0)
+            return false;
+        for (let i = 0; i < s.length; i++) {
+            const c = s.charCodeAt(i);
+            if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x28 || c === 0x29 || c === 0x2c ||
+                c === 0x2f || (c >= 0x3a && c <= 0x40) || (c >= 0x5b && c <= 0x5d) ||
+                c === 0x7b || c === 0x7d)
+                return false;
+        }
+        return true;
+    };
+    // A header value that may not leave: NUL, CR, LF or a character above U+00FF.
+    internals.badHeaderValue = function badHeaderValue(s) {
+        for (let i = 0; i < s.length; i++) {
+            const c = s.charCodeAt(i);
+            if (c === 0 || c === 0x0a || c === 0x0d || c > 0xff)
+                return true;
+        }
+        return false;
+    };
+    // s without leading and trailing HTTP whitespace (tab, LF, CR, space).
+    internals.trimHttpWhitespace = function trimHttpWhitespace(s) {
+        const ws = (c) => c === 0x09 || c === 0x0a || c === 0x0d || c === 0x20;
+        let start = 0, end = s.length;
+        while (start < end && ws(s.charCodeAt(start)))
+            start++;
+        while (end > start && ws(s.charCodeAt(end - 1)))
+            end--;
+        return start === 0 && end === s.length ? s : s.slice(start, end);
+    };
+    // A reason phrase: tab, visible ASCII, space, or U+0080..U+00FF only.
+    internals.isReasonPhrase = function isReasonPhrase(s) {
+        for (let i = 0; i < s.length; i++) {
+            const c = s.charCodeAt(i);
+            if (c !== 0x09 && (c < 0x20 || c === 0x7f || c > 0xff))
+                return false;
+        }
+        return true;
+    };
+
     // What a Response body or a stream chunk may be, as bytes: a Uint8Array over the same
     // memory (no copy) or null when value is not a BufferSource.
     internals.asBytes = function asBytes(value) {

@@ -5,20 +5,18 @@
 // what keeps a worker from smuggling a field into the response head.
 'use strict';
 (function (internals) {
-    const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-    const BAD_VALUE = /[\0\r\n]|[^\0-\xff]/;
-    const EDGE_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+    const { isToken, badHeaderValue, trimHttpWhitespace } = internals;
 
     function normalizeName(name) {
         const s = String(name);
-        if (!TOKEN.test(s))
+        if (!isToken(s))
             throw new TypeError(`Invalid header name: "${s.slice(0, 64)}"`);
         return s.toLowerCase();
     }
 
     function normalizeValue(value) {
-        const s = String(value).replace(EDGE_WHITESPACE, '');
-        if (BAD_VALUE.test(s))
+        const s = trimHttpWhitespace(String(value));
+        if (badHeaderValue(s))
             throw new TypeError('Invalid header value: contains NUL, CR, LF or a non-byte character');
         return s;
     }

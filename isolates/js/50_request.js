@@ -5,13 +5,12 @@
 'use strict';
 (function (internals) {
     const { INTERNAL, Headers } = internals;
-    const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
     const NORMALIZED = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
     const FORBIDDEN = ['CONNECT', 'TRACE', 'TRACK'];
 
     function normalizeMethod(m) {
         const s = String(m);
-        if (!TOKEN.test(s))
+        if (!internals.isToken(s))
             throw new TypeError(`Invalid HTTP method: "${s.slice(0, 64)}"`);
         const upper = s.toUpperCase();
         if (FORBIDDEN.includes(upper))

@@ -7,7 +7,6 @@
     const { INTERNAL, Headers } = internals;
     const NULL_BODY_STATUS = [101, 103, 204, 205, 304];
     const REDIRECT_STATUS = [301, 302, 303, 307, 308];
-    const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
     // Web IDL `unsigned short`: what `status: "404"` or `status: 200.7` become.
     function toUnsignedShort(v) {
@@ -32,7 +31,7 @@
             if (status < 200 || status > 599)
                 throw new RangeError(`Response: status ${status} is not in the range 200 to 599`);
             const statusText = init?.statusText === undefined ? '' : String(init.statusText);
-            if (!REASON_PHRASE.test(statusText))
+            if (!internals.isReasonPhrase(statusText))
                 throw new TypeError('Response: invalid statusText');
             this.#status = status;
             this.#statusText = statusText;

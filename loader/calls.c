@@ -211,6 +211,8 @@ static void on_child_answer(void *ud, int code, const uint8_t *result, size_t le
     ld__usage(c->parent, &u);
     if (iso_worker_retired(c->w)) /* a child killed for a limit is never reused */
         ld__child_unregister(c);  /* the invocation's reference keeps it alive */
+    else
+        ld__child_measure(c);
     inv->reply->drop = c;
     answer(c->parent->shard, inv->reply, code, result, len, msg);
     free(inv);

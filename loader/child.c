@@ -88,6 +88,7 @@ void ld__child_unregister(struct ld_child *c)
     c->registered = false;
     list_remove(c);
     c->parent->n_children--;
+    c->parent->children_heap -= c->heap;
     ld__child_unref(c);
 }
 
@@ -101,12 +102,13 @@ void ld__children_sweep(struct ld_parent *p, uint64_t now_ns, uint64_t idle_ns)
     }
 }
 
-static size_t children_heap(struct ld_parent *p)
+void ld__child_measure(struct ld_child *c)
 {
-    size_t total = 0;
-    for (struct ld_child *c = p->children; c; c = c->next)
-        total += iso_worker_memory(c->w);
-    return total;
+    if (!c->registered || !c->w)
+        return;
+    size_t now = iso_worker_memory(c->w);
+    c->parent->children_heap += now - c->heap;
+    c->heap = now;
 }
 
 /* Makes room for one more child: evicts idle children from the least recently used end. */
@@ -116,7 +118,7 @@ static int make_room(struct ld_parent *p, struct ed_error *err)
     while (tail && tail->next)
         tail = tail->next;
     while (p->n_children >= p->cfg.max_children ||
-           (p->n_children && children_heap(p) > p->cfg.max_children_heap)) {
+           (p->n_children && p->children_heap > p->cfg.max_children_heap)) {
         struct ld_child *victim = tail;
         while (victim && victim->refs > 1) /* busy: calls in flight */
             victim = victim->prev;
@@ -218,6 +220,8 @@ int ld__child_create(struct ld_parent *p, const char *binding, const char *id, s
     p->refs++;
     p->shard->n_children++;
     p->n_children++;
+    c->heap = iso_worker_memory(c->w);
+    p->children_heap += c->heap;
     c->refs = 1;
     c->registered = true;
     c->last_used_ns = ed_now_ns();

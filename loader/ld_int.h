@@ -44,7 +44,8 @@ struct ld_child {
     uint64_t *stubs;      /* the parent's exports this child holds */
     size_t n_stubs;
     uint32_t cpu_ms;
-    uint32_t sub_requests;        /* outbound fetches per call: the child's cap */
+    size_t heap;           /* measured at creation and after every call: what make_room weighs */
+    uint32_t sub_requests; /* outbound fetches per call: the child's cap */
     uint32_t sub_limit, sub_used; /* this call's cap (getEntrypoint may lower it), and use */
     bool has_outbound;            /* globalOutbound is a stub of the parent's */
     uint64_t outbound_stub;
@@ -61,7 +62,8 @@ struct ld_parent {
     struct iso_worker *w;
     struct ld_child *children;
     size_t n_children;
-    int refs; /* one while alive, one per task in flight */
+    size_t children_heap; /* sum of the children's heap as last measured */
+    int refs;             /* one while alive, one per task in flight */
     bool dead;
 };
 
@@ -82,6 +84,8 @@ int ld__child_create(struct ld_parent *p, const char *binding, const char *id, s
                      bool anonymous, const struct iso_child_code *code, uint32_t call_cpu_ms,
                      struct ld_child **out, struct ed_error *err);
 void ld__child_touch(struct ld_child *c);
+/* Re-measures c's heap after a call (the caps weigh the last measurement). */
+void ld__child_measure(struct ld_child *c);
 /* Takes c out of its parent's list (eviction, release, retirement); freed at its last unref. */
 void ld__child_unregister(struct ld_child *c);
 void ld__child_unref(struct ld_child *c);

@@ -78,6 +78,24 @@
     internals.bodyJson = (state) => consume(state, true).then((text) => JSON.parse(text));
     internals.bodyArrayBuffer = (state) => consume(state, false).then(exactBuffer);
 
+    // The Body mixin's members (body, bodyUsed, text(), json(), arrayBuffer()) on proto, reading
+    // the body state through stateOf(instance): a class hands in an accessor of its private
+    // field, so calling a member on anything else throws the TypeError a private field does.
+    internals.mixinBody = function mixinBody(proto, stateOf) {
+        const members = {
+            get body() { return internals.bodyStream(stateOf(this)); },
+            get bodyUsed() { return internals.bodyUsed(stateOf(this)); },
+            text() { return internals.bodyText(stateOf(this)); },
+            json() { return internals.bodyJson(stateOf(this)); },
+            arrayBuffer() { return internals.bodyArrayBuffer(stateOf(this)); },
+        };
+        for (const name of Reflect.ownKeys(members)) {
+            const d = Object.getOwnPropertyDescriptor(members, name);
+            d.enumerable = false; /* as class members are */
+            Object.defineProperty(proto, name, d);
+        }
+    };
+
     // For clone(): a second body with the same content. Stream bodies cannot be cloned until
     // tee() exists.
     internals.cloneBody = function cloneBody(state) {

@@ -79,24 +79,8 @@
             return 'follow';
         }
 
-        get body() {
-            return internals.bodyStream(this.#body);
-        }
-
-        get bodyUsed() {
-            return internals.bodyUsed(this.#body);
-        }
-
-        text() {
-            return internals.bodyText(this.#body);
-        }
-
-        json() {
-            return internals.bodyJson(this.#body);
-        }
-
-        arrayBuffer() {
-            return internals.bodyArrayBuffer(this.#body);
+        static {
+            internals.mixinBody(Request.prototype, (r) => r.#body);
         }
 
         clone() {

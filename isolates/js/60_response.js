@@ -95,24 +95,8 @@
             return this.#headers;
         }
 
-        get body() {
-            return internals.bodyStream(this.#body);
-        }
-
-        get bodyUsed() {
-            return internals.bodyUsed(this.#body);
-        }
-
-        text() {
-            return internals.bodyText(this.#body);
-        }
-
-        json() {
-            return internals.bodyJson(this.#body);
-        }
-
-        arrayBuffer() {
-            return internals.bodyArrayBuffer(this.#body);
+        static {
+            internals.mixinBody(Response.prototype, (r) => r.#body);
         }
 
         clone() {

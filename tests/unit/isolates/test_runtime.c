@@ -230,3 +230,25 @@ Test(runtime, queue_microtask_and_intl)
                      "eq('\\u00e9'.normalize('NFD').length, 2, 'normalize');\n"
                      "eq(typeof WebAssembly.instantiate, 'function', 'wasm');\n"));
 }
+
+Test(runtime, body_mixin_members)
+{
+    expect_ok(
+        CHECKS("for (const C of [Request, Response]) {\n"
+               "  for (const m of ['text', 'json', 'arrayBuffer'])\n"
+               "    eq(typeof C.prototype[m], 'function', `${C.name}.${m}`);\n"
+               "  eq(Object.keys(C.prototype).length, 0, `${C.name} members are not enumerable`);\n"
+               "  let threw = null;\n"
+               "  try { C.prototype.text.call({}); } catch (e) { threw = e; }\n"
+               "  eq(threw instanceof TypeError, true, `${C.name}.text on a foreign object`);\n"
+               "  threw = null;\n"
+               "  try { Object.getOwnPropertyDescriptor(C.prototype, 'bodyUsed').get.call({}); }\n"
+               "  catch (e) { threw = e; }\n"
+               "  eq(threw instanceof TypeError, true, `${C.name}.bodyUsed on a foreign object`);\n"
+               "}\n"
+               "const r = new Response('abc');\n"
+               "eq(r.bodyUsed, false, 'unused');\n"
+               "eq(await r.text(), 'abc', 'text');\n"
+               "eq(r.bodyUsed, true, 'used after text()');\n"
+               "eq(await request.text(), 'in', 'the request body through the mixin');"));
+}

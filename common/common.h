@@ -79,6 +79,13 @@ void ed_error_dispose(struct ed_error *err);
 char *ed_strdup(const char *s);
 char *ed_strndup(const char *s, size_t n);
 
+/* ---- files ---------------------------------------------------------------------------- */
+
+/* mkdir -p: creates path and its missing parents with mode. Returns 0 (also when it all
+ * exists) or mkdir's -errno. An existing non-directory at path itself also returns 0, as
+ * mkdir says EEXIST: a caller that must have a directory checks. */
+int ed_mkdirs(const char *path, unsigned mode);
+
 /* ---- buffers ---------------------------------------------------------------------------
  * A growable byte buffer in the caller's storage. data is always NUL-terminated (the
  * terminator is not counted in len) so text can be handed to printf-style code. */

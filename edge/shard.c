@@ -120,11 +120,8 @@ int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&sh->listener, 1024, on_connection);
     if (rc) {
-        close_shard_handles(sh);
-        uv_run(&sh->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&sh->loop);
-        free(sh->instances);
-        return ed_error_set(err, rc, "shard %d: listen: %s", id, uv_strerror(rc));
+        ed_error_set(err, rc, "shard %d: listen: %s", id, uv_strerror(rc));
+        goto out_handles;
     }
     if (admin_fd >= 0) {
         uv_tcp_init(&sh->loop, &sh->admin);
@@ -134,15 +131,19 @@ int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int
         if (rc == 0)
             rc = uv_listen((uv_stream_t *)&sh->admin, 128, on_connection);
         if (rc) {
-            close_shard_handles(sh);
-            uv_run(&sh->loop, UV_RUN_DEFAULT);
-            uv_loop_close(&sh->loop);
-            free(sh->instances);
-            return ed_error_set(err, rc, "admin listener: %s", uv_strerror(rc));
+            ed_error_set(err, rc, "admin listener: %s", uv_strerror(rc));
+            goto out_handles;
         }
     }
     uv_check_start(&sh->flush, on_flush);
     return 0;
+
+out_handles:
+    close_shard_handles(sh);
+    uv_run(&sh->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&sh->loop);
+    free(sh->instances);
+    return rc;
 }
 
 void edge__shard_run(void *arg)

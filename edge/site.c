@@ -30,27 +30,6 @@ static bool name_ok(const char *s, size_t len)
     return true;
 }
 
-/* mkdir -p for the tenant's log directory. */
-static int mkdirs(const char *path)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof buf)
-        return ED_ERANGE;
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 static void tenant_free(struct edge_tenant *t)
 {
     if (!t)
@@ -129,7 +108,7 @@ static int add_tenant(struct edge_site *site, const struct edge_config *cfg, con
 
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tenants/%s/logs", cfg->data_dir, name);
-    int rc = mkdirs(dir);
+    int rc = ed_mkdirs(dir, 0755);
     if (rc)
         return ed_error_set(err, ED_EIO, "cannot create %s: %s", dir, ed_strerror(rc));
     strncat(dir, "/worker.log", sizeof dir - strlen(dir) - 1);

@@ -99,29 +99,14 @@ void st__log_error(const char *op, const struct ed_error *err, const char *extra
 
 static int mkdir_p(const char *dir, struct ed_error *err)
 {
-    char *p = ed_strdup(dir);
-    if (!p)
-        return ed_error_set(err, ED_ENOMEM, NULL);
-    int rc = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char c = *s;
-        *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = ed_error_set(err, ED_EIO, "cannot create data directory %s: %s", p,
-                              strerror(errno));
-            break;
-        }
-        *s = c;
-        if (c == '\0')
-            break;
-    }
+    int rc = ed_mkdirs(dir, 0700);
+    if (rc)
+        return ed_error_set(err, rc == ED_ENOMEM ? rc : ED_EIO,
+                            "cannot create data directory %s: %s", dir, ed_strerror(rc));
     struct stat st;
-    if (rc == 0 && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
-        rc = ed_error_set(err, ED_EIO, "data directory %s is not a directory", dir);
-    free(p);
-    return rc;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ed_error_set(err, ED_EIO, "data directory %s is not a directory", dir);
+    return 0;
 }
 
 static int lock_dir(struct st_db *db, struct ed_error *err)

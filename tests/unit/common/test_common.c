@@ -2,6 +2,8 @@
  * common/: the error table, error-as-data, buffers and log value quoting.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/common.h"
@@ -94,4 +96,23 @@ Test(common_clock, thread_cpu_advances_with_work)
     uint64_t c1 = ed_thread_cpu_ns(), w1 = ed_now_ns();
     cr_assert_gt(c1, c0);
     cr_assert_geq(w1 - w0 + 1000000, c1 - c0, "CPU time cannot outrun wall time by much");
+}
+
+Test(common_fs, mkdirs_nested_idempotent_and_refused_under_a_file)
+{
+    char tmp[] = "/tmp/edged-mkdirs-XXXXXX";
+    cr_assert_not_null(mkdtemp(tmp));
+    char path[256], file[256];
+    snprintf(path, sizeof path, "%s/a/b/c", tmp);
+    cr_assert_eq(ed_mkdirs(path, 0755), 0);
+    cr_assert_eq(ed_mkdirs(path, 0755), 0, "existing directories are fine");
+    snprintf(file, sizeof file, "%s/f", tmp);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/f/x", tmp);
+    cr_assert_eq(ed_mkdirs(path, 0755), -ENOTDIR);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    cr_assert_eq(system(cmd), 0);
 }

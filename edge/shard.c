@@ -154,7 +154,10 @@ void edge__shard_run(void *arg)
         atomic_store(&sh->srv->drain, 2);
     }
     /* the loader runs children on this thread, under this thread's watchdog slot */
-    struct ld_config lc = {.loop = &sh->loop, .watch = sh->watch, .db = sh->srv->db};
+    struct ld_config lc = {.loop = &sh->loop,
+                           .watch = sh->watch,
+                           .db = sh->srv->db,
+                           .shards = (uint32_t)sh->srv->n_shards};
     struct ed_error err = {0};
     if (ld_shard_new(&lc, &sh->loader, &err) != 0) {
         ED_ERROR("event=loader_error shard=%d error=\"%s\"", sh->id, ed_error_msg(&err));

@@ -1,9 +1,10 @@
 /*
  * Children of one parent instance: found by (binding, id), created from the code the parent
- * handed over, kept most-recently-used first, and evicted when idle too long, when the
- * parent's caps on live children or their heap need room, or when a limit retired them. A
- * child with calls in flight is never evicted from under them: it leaves the list at once
- * (no new calls reach it) and its isolate is freed at its last reference.
+ * handed over, kept in their tenant's most-recently-used list on the shard, and evicted when
+ * idle too long, when the tenant's caps on live children or their heap need room, or when a
+ * limit retired them. A child with calls in flight is never evicted from under them: it leaves
+ * the lists at once (no new calls reach it) and its isolate is freed after its last reference,
+ * off the request path.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ struct ld_child *ld__child_find(struct ld_parent *p, const char *binding, const 
 static void list_remove(struct ld_child *c)
 {
     struct ld_parent *p = c->parent;
+    struct ld__tenant *t = p->tenant_caps;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -39,34 +41,50 @@ static void list_remove(struct ld_child *c)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
+    if (c->tprev)
+        c->tprev->tnext = c->tnext;
+    else
+        t->lru = c->tnext;
+    if (c->tnext)
+        c->tnext->tprev = c->tprev;
+    else
+        t->lru_tail = c->tprev;
+    c->tprev = c->tnext = NULL;
 }
 
 static void list_push_front(struct ld_child *c)
 {
     struct ld_parent *p = c->parent;
+    struct ld__tenant *t = p->tenant_caps;
     c->prev = NULL;
     c->next = p->children;
     if (p->children)
         p->children->prev = c;
     p->children = c;
+    c->tprev = NULL;
+    c->tnext = t->lru;
+    if (t->lru)
+        t->lru->tprev = c;
+    else
+        t->lru_tail = c;
+    t->lru = c;
 }
 
 void ld__child_touch(struct ld_child *c)
 {
     c->last_used_ns = ed_now_ns();
-    if (c->registered && c->parent->children != c) {
+    if (c->registered && c->parent->tenant_caps->lru != c) {
         list_remove(c);
         list_push_front(c);
     }
 }
 
-static void child_free(struct ld_child *c)
+void ld__child_free(struct ld_child *c)
 {
     struct ld_parent *p = c->parent;
     if (c->n_stubs && p->w && !p->dead)
         iso_worker_release_stubs(p->w, c->stubs, c->n_stubs);
     iso_worker_free(c->w);
-    p->shard->n_children--;
     free(c->binding);
     free(c->id);
     free(c->log_name);
@@ -78,17 +96,19 @@ static void child_free(struct ld_child *c)
 void ld__child_unref(struct ld_child *c)
 {
     if (--c->refs == 0)
-        child_free(c);
+        ld__reap_later(c->parent->shard, c);
 }
 
 void ld__child_unregister(struct ld_child *c)
 {
     if (!c->registered)
         return;
+    struct ld__tenant *t = c->parent->tenant_caps;
     c->registered = false;
     list_remove(c);
-    c->parent->n_children--;
-    c->parent->children_heap -= c->heap;
+    c->parent->shard->n_children--;
+    t->n_children--;
+    t->children_heap -= c->heap;
     ld__child_unref(c);
 }
 
@@ -107,27 +127,28 @@ void ld__child_measure(struct ld_child *c)
     if (!c->registered || !c->w)
         return;
     size_t now = iso_worker_memory(c->w);
-    c->parent->children_heap += now - c->heap;
+    struct ld__tenant *t = c->parent->tenant_caps;
+    t->children_heap += now - c->heap;
     c->heap = now;
 }
 
-/* Makes room for one more child: evicts idle children from the least recently used end. */
+/* Makes room for one more child of p's tenant on this shard: evicts idle children, whichever
+ * parent of the tenant they belong to, from the least recently used end. */
 static int make_room(struct ld_parent *p, struct ed_error *err)
 {
-    struct ld_child *tail = p->children;
-    while (tail && tail->next)
-        tail = tail->next;
-    while (p->n_children >= p->cfg.max_children ||
-           (p->n_children && p->children_heap > p->cfg.max_children_heap)) {
-        struct ld_child *victim = tail;
+    struct ld__tenant *t = p->tenant_caps;
+    struct ld_child *victim = t->lru_tail;
+    while (t->n_children >= t->max_children || (t->n_children && t->children_heap > t->max_heap)) {
         while (victim && victim->refs > 1) /* busy: calls in flight */
-            victim = victim->prev;
+            victim = victim->tprev;
         if (!victim)
             return ed_error_set(err, ED_EBUSY,
-                                "too many live child workers (%zu, all busy); try again later",
-                                p->n_children);
-        tail = victim == tail ? victim->prev : tail;
+                                "too many live child workers (%zu on this thread, all busy); "
+                                "try again later",
+                                t->n_children);
+        struct ld_child *prev = victim->tprev;
         ld__child_unregister(victim);
+        victim = prev;
     }
     return 0;
 }
@@ -219,9 +240,9 @@ int ld__child_create(struct ld_parent *p, const char *binding, const char *id, s
 
     p->refs++;
     p->shard->n_children++;
-    p->n_children++;
+    p->tenant_caps->n_children++;
     c->heap = iso_worker_memory(c->w);
-    p->children_heap += c->heap;
+    p->tenant_caps->children_heap += c->heap;
     c->refs = 1;
     c->registered = true;
     c->last_used_ns = ed_now_ns();

@@ -15,6 +15,20 @@ struct ld__task {
     ld__task_cb run;
 };
 
+/* A tenant's share of its caps on this shard: the caps of loader.h split evenly across the
+ * shards, so that the tenant's children on all shards together stay within them without
+ * locks, and the tenant's children here, least recently used last, across all its parents. */
+struct ld__tenant {
+    struct ld__tenant *next;
+    char *name;
+    size_t max_children;
+    uint64_t max_heap;
+    size_t n_children;
+    size_t children_heap; /* sum of the children's heap as last measured */
+    struct ld_child *lru, *lru_tail;
+    int parents; /* parents of the tenant on this shard: the record goes with the last */
+};
+
 struct ld_shard {
     struct ld_config cfg;
     uv_idle_t idle;   /* runs queued tasks; started only while some are queued */
@@ -25,14 +39,20 @@ struct ld_shard {
     size_t pool_heap; /* the heap limit of the last child made: the one the pool serves */
     struct ld__task *head, *tail;
     struct ld_parent *parents;
+    struct ld__tenant *tenants;
+    /* Children out of every list whose isolate waits to be freed off the request path (an
+     * isolate's disposal takes ~0.25 ms), one per loop turn from the reap handle. */
+    struct ld_child *dying;
+    uv_idle_t reap;
     size_t n_children;
     int handles_open;
     bool closing; /* ld_shard_close ran: no more refills */
 };
 
 struct ld_child {
-    struct ld_parent *parent;     /* owner; the child never outlives its parent's list */
-    struct ld_child *prev, *next; /* parent's list, most recently used first */
+    struct ld_parent *parent;       /* owner; the child never outlives its parent's list */
+    struct ld_child *prev, *next;   /* parent's list (found by binding and id) */
+    struct ld_child *tprev, *tnext; /* tenant's list on the shard, most recently used first */
     char *binding;
     char *id;
     size_t id_len;
@@ -60,10 +80,9 @@ struct ld_parent {
     struct ld_parent_config cfg; /* tenant and worker point at the copies above */
     struct iso_host host;
     struct iso_worker *w;
+    struct ld__tenant *tenant_caps; /* the tenant's record on this shard (shared by parents) */
     struct ld_child *children;
-    size_t n_children;
-    size_t children_heap; /* sum of the children's heap as last measured */
-    int refs;             /* one while alive, one per task in flight */
+    int refs; /* one while alive, one per task in flight */
     bool dead;
 };
 
@@ -71,6 +90,12 @@ struct ld_parent {
 void ld__post(struct ld_shard *sh, struct ld__task *t);
 /* A child with this heap limit was just made: refill the pool off the request path. */
 void ld__pool_refill(struct ld_shard *sh, size_t heap_limit);
+/* The tenant's record on sh, created for its first parent with the caps in cfg. NULL: out of
+ * memory. Release with ld__tenant_put. */
+struct ld__tenant *ld__tenant_get(struct ld_shard *sh, const struct ld_parent_config *cfg);
+void ld__tenant_put(struct ld_shard *sh, struct ld__tenant *t);
+/* Frees c's isolate later, from the reap handle (c is out of every list, its refs are 0). */
+void ld__reap_later(struct ld_shard *sh, struct ld_child *c);
 void ld__usage(struct ld_parent *p, const struct st_usage *delta);
 void ld__usage_child_loaded(struct ld_parent *p, const uint8_t key[32]);
 
@@ -89,6 +114,8 @@ void ld__child_measure(struct ld_child *c);
 /* Takes c out of its parent's list (eviction, release, retirement); freed at its last unref. */
 void ld__child_unregister(struct ld_child *c);
 void ld__child_unref(struct ld_child *c);
+/* Frees c now (its refs are 0 and it is out of every list). */
+void ld__child_free(struct ld_child *c);
 void ld__children_sweep(struct ld_parent *p, uint64_t now_ns, uint64_t idle_ns);
 
 /* calls.c */

@@ -41,6 +41,7 @@ struct ld_config {
     struct iso_watch_slot *watch; /* borrowed: the shard's watchdog slot */
     struct st_db *db;             /* borrowed: usage counters; NULL counts nothing */
     uint32_t idle_ms;             /* a child unused this long is evicted (0: 60000) */
+    uint32_t shards;              /* shards sharing each tenant's caps (0: 1) */
 };
 
 /* Per-shard loader state. Returns owned (free with ld_shard_free on the shard's thread, after
@@ -53,14 +54,16 @@ void ld_shard_free(struct ld_shard *sh);
 /* Live children on this shard, all tenants (for tests and the operator's log). */
 size_t ld_shard_children(const struct ld_shard *sh);
 
-/* The tenant's limits for children of one parent instance. */
+/* The tenant's limits for its children. max_children and max_children_heap are the tenant's
+ * across every parent worker and shard: each shard holds its even share of them (at least one
+ * child), so the sum never exceeds them without any lock between shards. */
 struct ld_parent_config {
     const char *tenant;         /* borrowed; copied */
     const char *worker;         /* borrowed; copied */
     uint32_t cpu_ms;            /* tenant maximum CPU per child call (code and getEntrypoint limits
                            may only lower it) */
     uint32_t heap_mb;           /* heap of each child isolate */
-    uint32_t max_children;      /* live children of this parent instance (0: 100) */
+    uint32_t max_children;      /* the tenant's live children (0: 100) */
     uint64_t max_children_heap; /* their total heap, bytes (0: 512 MiB) */
     uint32_t idle_ms;           /* a child unused this long is evicted (0: the shard's) */
     uint32_t sub_requests;      /* outbound fetches per child call (0: 50); code and

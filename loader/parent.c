@@ -26,10 +26,13 @@ int ld_parent_new(struct ld_shard *sh, const struct ld_parent_config *cfg, struc
     }
     p->cfg.tenant = p->tenant;
     p->cfg.worker = p->worker;
-    if (!p->cfg.max_children)
-        p->cfg.max_children = 100;
-    if (!p->cfg.max_children_heap)
-        p->cfg.max_children_heap = 512u << 20;
+    p->tenant_caps = ld__tenant_get(sh, &p->cfg);
+    if (!p->tenant_caps) {
+        free(p->tenant);
+        free(p->worker);
+        free(p);
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    }
     p->host.ud = p;
     p->host.call = ld__host_call;
     p->host.child_live = ld__host_child_live;
@@ -56,6 +59,7 @@ void ld__parent_unref(struct ld_parent *p)
 {
     if (--p->refs > 0)
         return;
+    ld__tenant_put(p->shard, p->tenant_caps);
     free(p->tenant);
     free(p->worker);
     free(p);

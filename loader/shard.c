@@ -1,6 +1,7 @@
 /*
  * The loader's per-shard state: a queue of tasks run from an idle handle (so the loop does not
- * sleep in poll while work is queued), a timer that evicts idle children, the pool of
+ * sleep in poll while work is queued), a timer that evicts idle children, the children whose
+ * isolates wait to be freed between requests, each tenant's share of its caps, the pool of
  * pre-created isolates its children start from, and the usage counters it feeds. Tasks queued
  * while the queue drains run on the next turn, so a chain of calls between isolates cannot
  * starve the connections of the shard.
@@ -59,6 +60,68 @@ void ld__pool_refill(struct ld_shard *sh, size_t heap_limit)
         uv_idle_start(&sh->refill, on_refill);
 }
 
+/* One dying child's isolate per loop turn, between the shard's requests. */
+static void on_reap(uv_idle_t *h)
+{
+    struct ld_shard *sh = h->data;
+    struct ld_child *c = sh->dying;
+    if (c) {
+        sh->dying = c->next;
+        ld__child_free(c);
+    }
+    if (!sh->dying)
+        uv_idle_stop(&sh->reap);
+}
+
+void ld__reap_later(struct ld_shard *sh, struct ld_child *c)
+{
+    if (sh->closing) {
+        ld__child_free(c);
+        return;
+    }
+    c->next = sh->dying;
+    sh->dying = c;
+    uv_idle_start(&sh->reap, on_reap);
+}
+
+struct ld__tenant *ld__tenant_get(struct ld_shard *sh, const struct ld_parent_config *cfg)
+{
+    for (struct ld__tenant *t = sh->tenants; t; t = t->next) {
+        if (strcmp(t->name, cfg->tenant) == 0) {
+            t->parents++;
+            return t;
+        }
+    }
+    struct ld__tenant *t = calloc(1, sizeof *t);
+    if (!t || !(t->name = strdup(cfg->tenant))) {
+        free(t);
+        return NULL;
+    }
+    uint32_t shards = sh->cfg.shards ? sh->cfg.shards : 1;
+    size_t max_children = cfg->max_children ? cfg->max_children : 100;
+    uint64_t max_heap = cfg->max_children_heap ? cfg->max_children_heap : 512ull << 20;
+    t->max_children = max_children / shards ? max_children / shards : 1;
+    t->max_heap = max_heap / shards;
+    t->parents = 1;
+    t->next = sh->tenants;
+    sh->tenants = t;
+    return t;
+}
+
+void ld__tenant_put(struct ld_shard *sh, struct ld__tenant *t)
+{
+    if (--t->parents > 0)
+        return;
+    for (struct ld__tenant **pp = &sh->tenants; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    free(t->name);
+    free(t);
+}
+
 static void on_sweep(uv_timer_t *h)
 {
     struct ld_shard *sh = h->data;
@@ -80,8 +143,9 @@ int ld_shard_new(const struct ld_config *cfg, struct ld_shard **out, struct ed_e
     uv_idle_init(cfg->loop, &sh->idle);
     uv_timer_init(cfg->loop, &sh->sweep);
     uv_idle_init(cfg->loop, &sh->refill);
-    sh->idle.data = sh->sweep.data = sh->refill.data = sh;
-    sh->handles_open = 3;
+    uv_idle_init(cfg->loop, &sh->reap);
+    sh->idle.data = sh->sweep.data = sh->refill.data = sh->reap.data = sh;
+    sh->handles_open = 4;
     uv_timer_start(&sh->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     uv_unref((uv_handle_t *)&sh->sweep); /* eviction alone must not keep a draining loop up */
     *out = sh;
@@ -98,14 +162,20 @@ void ld_shard_close(struct ld_shard *sh)
 {
     if (!sh)
         return;
-    sh->closing = true;
+    sh->closing = true; /* no more refills; children are freed at their last reference */
     /* tasks still queued belong to parents already freed: run them, they drop themselves */
     if (sh->head)
         on_idle(&sh->idle);
+    while (sh->dying) {
+        struct ld_child *c = sh->dying;
+        sh->dying = c->next;
+        ld__child_free(c);
+    }
     if (!uv_is_closing((uv_handle_t *)&sh->idle)) {
         uv_close((uv_handle_t *)&sh->idle, on_closed);
         uv_close((uv_handle_t *)&sh->sweep, on_closed);
         uv_close((uv_handle_t *)&sh->refill, on_closed);
+        uv_close((uv_handle_t *)&sh->reap, on_closed);
     }
     iso_pool_drain();
 }

@@ -1139,6 +1139,27 @@ Test(loader_eviction, a_busy_child_is_never_evicted_from_under_its_call)
     E2E_STOP_OK(s);
 }
 
+Test(loader_eviction, the_caps_are_the_tenants_across_its_parent_workers)
+{
+    const char *dir = e2e_tmpdir();
+    cr_assert_not_null(dir);
+    parent_tenant(dir, "a", "route = a.test parent\nroute = b.test parent2\nmax_children = 2\n");
+    cr_assert_eq(e2e_write_file(e2e_fmt("%s/a/parent2.js", dir), PARENT_JS), 0, "%s", e2e_errmsg());
+    char meta[sizeof PARENT_META + 8];
+    snprintf(meta, sizeof meta, "{\"main_module\": \"parent2.js\"%s", strchr(PARENT_META, ','));
+    cr_assert_eq(e2e_write_file(e2e_fmt("%s/a/parent2.metadata.json", dir), meta), 0, "%s",
+                 e2e_errmsg());
+    struct e2e_server *s = E2E_START("--tenants", dir, "--threads", "1");
+    counter_call(s, "a.test", "e1", 1, 1);
+    counter_call(s, "b.test", "f1", 1, 1);
+    counter_call(s, "a.test", "e1", 2, 1); /* two live children: the tenant's cap */
+    counter_call(s, "b.test", "f2", 1, 2); /* evicts f1, the tenant's least recently used */
+    counter_call(s, "a.test", "e1", 3, 1);
+    counter_call(s, "b.test", "f1", 1, 3); /* reloaded; evicts f2 */
+    counter_call(s, "a.test", "e1", 4, 1);
+    E2E_STOP_OK(s);
+}
+
 /* ---- tenant isolation ------------------------------------------------------------------------ */
 
 Test(loader_isolation, the_same_id_in_two_tenants_is_two_children)

@@ -172,20 +172,22 @@ size_t iso_worker_memory(const struct iso_worker *w) ISO_NOEXCEPT;
 
 /* ---- the child pool ---------------------------------------------------------------------
  * Creating an isolate and its context is most of a new child's cost, so a thread that makes
- * children keeps a few never-used ones ready: iso_worker_new() with cfg->child takes one whose
- * heap limit equals the child's (0 meaning 128 MiB, as in the config) instead of creating one.
- * A pooled isolate has run nothing but the runtime snapshot's set-up; it leaves the pool
- * before any worker code runs in it and never returns to it. Everything here is per thread:
- * the pool belongs to the calling thread, whose children alone use it. */
+ * children keeps a few never-used ones ready: iso_worker_new() with cfg->child takes one of
+ * the child's heap class (limits within 25% of each other share a class; 0 means 128 MiB, as
+ * in the config) instead of creating one. A pooled isolate has run nothing but the runtime
+ * snapshot's set-up; it leaves the pool before any worker code runs in it and never returns to
+ * it. Everything here is per thread: the pool belongs to the calling thread, whose children
+ * alone use it. */
 
 /* Creates isolates for the calling thread's pool, one at a time, until it holds target of
- * heap_limit_bytes or budget_ns of wall time have been spent (at least one is made when the
- * pool is short). Isolates pooled for another heap limit are freed first: the pool serves the
- * limit its thread's children use now. Call off the request path (a loop's idle turn). Returns
- * how many the pool holds; creates none when the runtime snapshot is unavailable. */
+ * heap_limit_bytes's class or budget_ns of wall time have been spent (at least one is made
+ * when the pool is short). Isolates of other classes stay for the children that use them, but
+ * the pool never holds more than 2 * target: the oldest of other classes are freed first. Call
+ * off the request path (a loop's idle turn). Returns how many of the class the pool holds;
+ * creates none when the runtime snapshot is unavailable. */
 size_t iso_pool_fill(size_t heap_limit_bytes, size_t target, uint64_t budget_ns) ISO_NOEXCEPT;
 
-/* How many pooled isolates of this heap limit the calling thread has. */
+/* How many pooled isolates of this heap limit's class the calling thread has. */
 size_t iso_pool_size(size_t heap_limit_bytes) ISO_NOEXCEPT;
 
 /* Frees the calling thread's pool. A thread that filled it must call this before it ends

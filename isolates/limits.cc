@@ -54,11 +54,22 @@ void on_gc_epilogue(v8::Isolate *isolate, v8::GCType, v8::GCCallbackFlags, void 
 
 } // namespace
 
+size_t heap_class(size_t limit)
+{
+    if (limit < 4)
+        return 4;
+    size_t top = size_t{1} << (63 - __builtin_clzll(limit)); /* highest power of two <= limit */
+    size_t step = top / 4;
+    return (limit + step - 1) / step * step;
+}
+
 void set_heap_constraints(v8::ResourceConstraints *c, size_t limit)
 {
-    c->ConfigureDefaultsFromHeapSize(0, limit);
+    /* Our own check enforces the worker's exact limit (check_heap, the GC epilogue); V8's
+     * sizes come from the class, so one pooled isolate serves every limit of the class. */
+    c->ConfigureDefaultsFromHeapSize(0, heap_class(limit));
     size_t old_gen = c->max_old_generation_size_in_bytes();
-    /* The first full collection comes at half the worker's limit, not half of V8's. */
+    /* The first full collection comes at about half the worker's limit, not half of V8's. */
     c->set_initial_old_generation_size_in_bytes(old_gen / 2);
     c->set_max_old_generation_size_in_bytes(old_gen + kHeadroom);
 }

@@ -17,7 +17,7 @@ namespace {
 struct Pooled {
     v8::Isolate *isolate;
     std::shared_ptr<Allocator> allocator;
-    size_t heap_limit;
+    size_t heap_class; /* serves every heap limit of this class (heap_class()) */
     v8::Global<v8::Context> context;
 };
 
@@ -51,13 +51,15 @@ bool make_isolate(size_t heap_limit, std::shared_ptr<Allocator> *allocator, v8::
 
 bool pool_take(size_t heap_limit, iso_worker *w)
 {
+    size_t cls = heap_class(heap_limit);
     for (size_t i = t_pool.size(); i-- > 0;) {
         Pooled *p = t_pool[i];
-        if (p->heap_limit != heap_limit)
+        if (p->heap_class != cls)
             continue;
         t_pool.erase(t_pool.begin() + (ptrdiff_t)i);
         w->isolate = p->isolate;
         w->allocator = std::move(p->allocator);
+        w->allocator->set_limit(heap_limit);
         w->from_snapshot = true;
         {
             v8::HandleScope scope(p->isolate);
@@ -78,23 +80,29 @@ extern "C" size_t iso_pool_fill(size_t heap_limit_bytes, size_t target, uint64_t
         return 0;
     if (!heap_limit_bytes)
         heap_limit_bytes = iso::kDefaultHeapLimit;
-    /* The pool serves one heap limit at a time (the one the thread's children use now). */
-    for (size_t i = iso::t_pool.size(); i-- > 0;) {
-        if (iso::t_pool[i]->heap_limit != heap_limit_bytes) {
-            iso::dispose_pooled(iso::t_pool[i]);
-            iso::t_pool.erase(iso::t_pool.begin() + (ptrdiff_t)i);
+    size_t cls = iso::heap_class(heap_limit_bytes);
+    /* Isolates of other classes stay for the tenants that use them, but the pool never holds
+     * more than twice the target: the oldest of other classes make room. */
+    size_t have = iso_pool_size(heap_limit_bytes);
+    size_t need = have < target ? target - have : 0;
+    for (size_t i = 0; i < iso::t_pool.size() && iso::t_pool.size() + need > 2 * target;) {
+        if (iso::t_pool[i]->heap_class == cls) {
+            i++;
+            continue;
         }
+        iso::dispose_pooled(iso::t_pool[i]);
+        iso::t_pool.erase(iso::t_pool.begin() + (ptrdiff_t)i);
     }
     uint64_t start = ed_now_ns();
     try {
-        while (iso::t_pool.size() < target) {
+        while (have < target) {
             std::shared_ptr<iso::Allocator> allocator;
             v8::Isolate *isolate;
             bool from_snapshot;
             /* Without the snapshot a pooled context would lack the runtime: no pool then. */
             if (!iso::make_isolate(heap_limit_bytes, &allocator, &isolate, &from_snapshot))
                 break;
-            auto *p = new iso::Pooled{isolate, std::move(allocator), heap_limit_bytes, {}};
+            auto *p = new iso::Pooled{isolate, std::move(allocator), cls, {}};
             {
                 v8::Isolate::Scope isolate_scope(isolate);
                 v8::HandleScope handle_scope(isolate);
@@ -108,22 +116,23 @@ extern "C" size_t iso_pool_fill(size_t heap_limit_bytes, size_t target, uint64_t
                 p->context.Reset(isolate, context);
             }
             iso::t_pool.push_back(p);
+            have++;
             if (ed_now_ns() - start >= budget_ns)
                 break;
         }
     } catch (...) {
         /* out of memory: the pool stays as it is */
     }
-    return iso::t_pool.size();
+    return have;
 }
 
 extern "C" size_t iso_pool_size(size_t heap_limit_bytes) noexcept
 {
     if (!heap_limit_bytes)
         heap_limit_bytes = iso::kDefaultHeapLimit;
-    size_t n = 0;
+    size_t cls = iso::heap_class(heap_limit_bytes), n = 0;
     for (const iso::Pooled *p : iso::t_pool)
-        n += p->heap_limit == heap_limit_bytes;
+        n += p->heap_class == cls;
     return n;
 }
 

@@ -40,6 +40,11 @@ class Allocator final : public v8::ArrayBuffer::Allocator {
     explicit Allocator(size_t limit) : limit_(limit)
     {
     }
+    /* A pooled isolate's allocator takes the limit of the worker that takes the isolate. */
+    void set_limit(size_t limit)
+    {
+        limit_.store(limit, std::memory_order_relaxed);
+    }
     void *Allocate(size_t length) override;
     void *AllocateUninitialized(size_t length) override;
     void Free(void *data, size_t length) override;
@@ -60,7 +65,7 @@ class Allocator final : public v8::ArrayBuffer::Allocator {
 
   private:
     bool reserve(size_t length);
-    const size_t limit_;
+    std::atomic<size_t> limit_;
     std::atomic<size_t> used_{0};
     std::atomic<size_t> heap_used_{0};
 };
@@ -352,8 +357,11 @@ void fetch_stalled(iso_worker *w, Invocation *inv, v8::Local<v8::Context> contex
 /* Frees w now (holds == 0): fails what is in flight, orphans calls out, disposes the isolate. */
 void destroy(iso_worker *w);
 
-/* V8 heap sizes for a worker limited to limit bytes. */
+/* V8 heap sizes for a worker limited to limit bytes: those of its heap class. */
 void set_heap_constraints(v8::ResourceConstraints *c, size_t limit);
+/* The heap class of a limit: the limit rounded up to a quarter of its power of two, so that
+ * limits close to each other share V8's heap sizes (and a pool), within 25%. */
+size_t heap_class(size_t limit);
 
 /* Retires w if its live heap is over its limit (collecting garbage first when the heap looks
  * too large). Called at the end of a dispatch, outside any JavaScript. */

@@ -146,20 +146,28 @@ Test(pool, a_pooled_isolate_goes_to_one_child_only)
     cr_assert_eq(iso_pool_size(0), 0);
 }
 
-Test(pool, serves_one_heap_limit_and_a_budget_bounds_a_fill)
+Test(pool, serves_heap_classes_and_a_budget_bounds_a_fill)
 {
     cr_assert_eq(iso_pool_fill(32 * MiB, 2, UINT64_MAX), 2);
+    cr_assert_eq(iso_pool_size(30 * MiB), 2); /* 30 and 32 MiB: one class */
     struct iso_worker *other = make_ok(GLOBALS, true, 64 * MiB);
     cr_assert_eq(iso_pool_size(32 * MiB), 2); /* a 64 MiB child took none */
-    /* Filling for another limit frees the others; a zero budget makes one at a time. */
+    /* Filling for another class keeps the first; a zero budget makes one at a time. */
     cr_assert_eq(iso_pool_fill(64 * MiB, 4, 0), 1);
-    cr_assert_eq(iso_pool_size(32 * MiB), 0);
+    cr_assert_eq(iso_pool_size(32 * MiB), 2);
     cr_assert_eq(iso_pool_size(64 * MiB), 1);
-    struct iso_worker *child = make_ok(GLOBALS, true, 64 * MiB);
+    struct iso_worker *child = make_ok(GLOBALS, true, 60 * MiB);
     cr_assert_eq(iso_pool_size(64 * MiB), 0);
     expect_clean(child);
     iso_worker_free(child);
+    /* The pool holds at most twice the target: the other classes' oldest make room. */
+    cr_assert_eq(iso_pool_fill(64 * MiB, 2, UINT64_MAX), 2);
+    cr_assert_eq(iso_pool_size(32 * MiB), 2);
+    cr_assert_eq(iso_pool_fill(96 * MiB, 2, UINT64_MAX), 2);
+    cr_assert_eq(iso_pool_size(32 * MiB), 0);
+    cr_assert_eq(iso_pool_size(64 * MiB), 2);
     iso_worker_free(other);
+    iso_pool_drain();
 }
 
 #define BOMB_TOP                                                               \
@@ -169,6 +177,30 @@ Test(pool, serves_one_heap_limit_and_a_budget_bounds_a_fill)
     "export default { fetch() {\n"                                               \
     "  const a = []; while (true) a.push(new Array(1e5).fill(Math.random()));\n" \
     "} };"
+#define ALLOC_17_25_MIB                                                               \
+    "export default { fetch() {\n"                                                    \
+    "  try { new ArrayBuffer(17.25 * 1048576); return new Response('allocated'); }\n" \
+    "  catch (e) { return new Response(e.name); }\n"                                  \
+    "} };"
+
+Test(pool, a_pooled_isolate_takes_the_childs_own_heap_limit)
+{
+    /* 17 and 20 MiB share the 20 MiB class (4 MiB steps in 16..32 MiB): each child, pooled,
+     * still gets its own limit, which is what refuses the 17.25 MiB buffer in the first. */
+    iso_pool_fill(17 * MiB, 2, UINT64_MAX);
+    cr_assert_eq(iso_pool_size(20 * MiB), 2);
+    struct iso_worker *small = make_ok(ALLOC_17_25_MIB, true, 17 * MiB);
+    struct iso_worker *large = make_ok(ALLOC_17_25_MIB, true, 20 * MiB);
+    cr_assert_eq(iso_pool_size(20 * MiB), 0);
+    struct capture c;
+    cr_expect_str_eq(get_ok(small, "http://x/", &c), "RangeError");
+    capture_dispose(&c);
+    cr_expect_str_eq(get_ok(large, "http://x/", &c), "allocated");
+    capture_dispose(&c);
+    iso_worker_free(small);
+    iso_worker_free(large);
+}
+
 #define LOOP_TOP "while (true) {}\nexport default { fetch() { return new Response('never'); } };"
 #define LOOP_FETCH "export default { fetch() { while (true) {} } };"
 

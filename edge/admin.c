@@ -1,9 +1,13 @@
 /*
- * The operator's endpoints, on the admin listener only (--admin-listen; loopback by
- * default in every example): today GET /v1/usage[?tenant=T][&day=YYYY-MM-DD], every
- * tenant's (or one tenant's) usage counters for a UTC day, today by default. Tokens and the
- * rest of the admin API come with the deploy issue.
+ * The admin listener's endpoints (--admin-listen; loopback by default in every example): today
+ * GET /v1/usage[?tenant=T][&day=YYYY-MM-DD], usage counters for a UTC day, today by default.
+ * With `Authorization: Bearer TOKEN` whose SHA-256 a tenant lists (tenant.conf token_sha256),
+ * the caller is that tenant and sees its own counters only; without one it is the operator and
+ * sees every tenant's. The operator's own token and the rest of the admin API come with the
+ * deploy issue; until then the listener's address is what keeps tenants out of the operator's
+ * view.
  */
+#include <nettle/sha2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -53,6 +57,36 @@ static int answer_json(struct edge_conn *c, int status, const char *json, int ke
     return status;
 }
 
+/* The tenant whose token the request bears; *bad when an Authorization header names none. */
+static const struct edge_tenant *bearer(struct edge_conn *c, const struct h1_request *req,
+                                        bool *bad)
+{
+    size_t len;
+    const char *v = edge_h1_header(req, "authorization", &len);
+    *bad = false;
+    if (!v)
+        return NULL;
+    *bad = true;
+    if (len < 8 || strncasecmp(v, "Bearer ", 7) != 0)
+        return NULL;
+    uint8_t h[SHA256_DIGEST_SIZE];
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, len - 7, (const uint8_t *)v + 7);
+    sha256_digest(&ctx, sizeof h, h);
+    const struct edge_site *site = c->shard->srv->site;
+    for (size_t i = 0; i < site->n_tenants; i++) {
+        const struct edge_tenant *t = site->tenants[i];
+        for (size_t k = 0; k < t->n_tokens; k++) {
+            if (memcmp(t->token_hashes[k], h, sizeof h) == 0) {
+                *bad = false;
+                return t;
+            }
+        }
+    }
+    return NULL;
+}
+
 int edge__admin_answer(struct edge_conn *c, const struct h1_request *req, int keep_alive)
 {
     const char *url = edge_h1_url(req);
@@ -64,8 +98,19 @@ int edge__admin_answer(struct edge_conn *c, const struct h1_request *req, int ke
         return answer_json(c, 404, "{\"error\":\"no such endpoint\"}", keep_alive);
     if (strcmp(req->method, "GET") != 0)
         return answer_json(c, 405, "{\"error\":\"use GET\"}", keep_alive);
+    bool bad;
+    const struct edge_tenant *caller = bearer(c, req, &bad);
+    if (bad)
+        return answer_json(c, 401, "{\"error\":\"unknown token\"}", keep_alive);
     char tenant[128], day[ST_DAY_LEN + 1];
     bool one = q && query_param(q + 1, qlen, "tenant", tenant, sizeof tenant);
+    if (caller && one && strcmp(tenant, caller->name) != 0)
+        return answer_json(c, 403, "{\"error\":\"a tenant's token reads only its own usage\"}",
+                           keep_alive);
+    if (caller) {
+        snprintf(tenant, sizeof tenant, "%s", caller->name);
+        one = true;
+    }
     if (!(q && query_param(q + 1, qlen, "day", day, sizeof day)))
         st_day(time(NULL), day);
     if (!day_ok(day))

@@ -57,11 +57,15 @@ void edge__usage(FILE *out);
 struct edge_tenant {
     char *name;
     uint32_t cpu_ms, heap_mb;
-    uint32_t max_children;         /* live children per parent isolate (0: the loader's) */
+    uint32_t max_children;         /* live children of the tenant (0: the loader's) */
     uint32_t max_children_heap_mb; /* their total heap (0: the loader's) */
     uint32_t child_idle_ms;        /* an unused child is evicted after this (0: the loader's) */
     struct iso_var *vars;          /* names and values owned */
     size_t n_vars;
+    /* SHA-256 of each token that reads this tenant's usage on the admin listener
+     * (tenant.conf `token_sha256 = HEX`): the node never holds a token itself. */
+    uint8_t (*token_hashes)[32];
+    size_t n_tokens;
     int log_fd; /* DATA/tenants/<name>/logs/worker.log, O_APPEND; -1 if it could not open */
 };
 

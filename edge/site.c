@@ -39,6 +39,7 @@ static void tenant_free(struct edge_tenant *t)
         free((char *)t->vars[i].value);
     }
     free(t->vars);
+    free(t->token_hashes);
     if (t->log_fd >= 0)
         close(t->log_fd);
     free(t->name);
@@ -76,6 +77,35 @@ void edge__site_free(struct edge_site *site)
     if (site->routes)
         rt_table_unref(site->routes);
     free(site);
+}
+
+static int hex_nibble(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+static int add_token_hash(struct edge_tenant *t, const char *hex, const char *where,
+                          struct ed_error *err)
+{
+    uint8_t h[32];
+    for (size_t i = 0; i < 32; i++) {
+        int hi = strlen(hex) == 64 ? hex_nibble(hex[2 * i]) : -1;
+        int lo = hi < 0 ? -1 : hex_nibble(hex[2 * i + 1]);
+        if (lo < 0)
+            return ed_error_set(err, ED_ECONFIG,
+                                "%s: token_sha256 must be 64 hex digits (sha256sum of the token)",
+                                where);
+        h[i] = (uint8_t)(hi << 4 | lo);
+    }
+    uint8_t(*grown)[32] = realloc(t->token_hashes, (t->n_tokens + 1) * sizeof *grown);
+    if (!grown)
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    memcpy(grown[t->n_tokens++], h, 32);
+    t->token_hashes = grown;
+    return 0;
 }
 
 static struct edge_tenant *find_tenant(struct edge_site *site, const char *name)
@@ -291,6 +321,8 @@ static int load_tenant_dir(struct edge_site *site, const struct edge_config *cfg
                 t->heap_mb = (uint32_t)v;
         } else if (strcmp(key, "var") == 0) {
             rc = add_var(t, val, where, err);
+        } else if (strcmp(key, "token_sha256") == 0) {
+            rc = add_token_hash(t, val, where, err);
         } else if (strcmp(key, "route") == 0) {
             char *sp = val + strcspn(val, " \t");
             char *wname = trim(sp);

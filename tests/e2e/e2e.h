@@ -65,6 +65,7 @@ int e2e_tenant(const char *dir, const char *name, const char *conf, const char *
 struct e2e_server {
     pid_t pid;            /* 0 once reaped */
     int port;             /* the ephemeral port it listens on */
+    int admin_port;       /* --admin-listen's port; -1 without it */
     int exit_status;      /* after e2e_server_stop: exit code, 128+signal, or -1 */
     char dir[64];         /* its temporary directory */
     char data_dir[96];    /* <dir>/data unless the test passed --data */

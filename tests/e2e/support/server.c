@@ -365,17 +365,17 @@ static void tail_of(const char *path, char *out, size_t max)
     free(text);
 }
 
-static int read_port(const char *path)
+/* The port file's first line is the port, the second (with --admin-listen) the admin port. */
+static int read_port(const char *path, int *admin_port)
 {
     char *text = e2e_read_file(path, NULL);
     if (!text)
         return -1;
-    /* Accept "PORT", "PORT\n" or "ADDR:PORT". */
-    const char *p = strrchr(text, ':');
-    p = p ? p + 1 : text;
     char *end;
-    long port = strtol(p, &end, 10);
-    bool ok = end != p && port > 0 && port < 65536;
+    long port = strtol(text, &end, 10);
+    bool ok = end != text && port > 0 && port < 65536;
+    long admin = ok && *end == '\n' ? strtol(end + 1, NULL, 10) : 0;
+    *admin_port = admin > 0 && admin < 65536 ? (int)admin : -1;
     free(text);
     return ok ? (int)port : -1;
 }
@@ -448,7 +448,7 @@ struct e2e_server *e2e_server_start(const char *const *args)
 
     uint64_t deadline = e2e_now_ms() + START_TIMEOUT_MS;
     for (int i = 0; i < 100000; i++) {
-        int port = read_port(s->port_file);
+        int port = read_port(s->port_file, &s->admin_port);
         if (port > 0) {
             s->port = port;
             return s;

@@ -139,7 +139,9 @@ Test(edge_site, loads_tenants_routes_vars_and_limits)
                                      "var = GREETING=hi there\n"
                                      "route = acme.com api\nroute = *.acme.com/v1 api\n");
     write_file("t/acme/api.js", "export default { fetch() { return new Response('a') } }");
-    write_file("t/beta/tenant.conf", "route = * web\n");
+    write_file("t/beta/tenant.conf",
+               "route = * web\n"
+               "token_sha256 = 3F8AD42D6DC52445378196CB2E49281F812253EAEA7830FE46F4756F2CA0A3D4\n");
     write_file("t/beta/web.js", "export default { fetch() { return new Response('b') } }");
     write_file("t/not-a-tenant/readme.txt", "no tenant.conf here");
     char dir[128];
@@ -161,6 +163,10 @@ Test(edge_site, loads_tenants_routes_vars_and_limits)
     cr_assert_str_eq(((struct edge_worker *)r->target)->name, "api");
     r = rt_match(site->routes, "other", 5, "/", 1);
     cr_assert_str_eq(r->tenant, "beta");
+    const struct edge_tenant *beta = site->tenants[1];
+    cr_assert_eq(beta->n_tokens, 1);
+    cr_assert_eq(beta->token_hashes[0][0], 0x3f);
+    cr_assert_eq(beta->token_hashes[0][31], 0xd4);
     char log[256];
     snprintf(log, sizeof log, "%s/data/tenants/acme/logs/worker.log", tmp);
     cr_assert_eq(access(log, W_OK), 0, "tenant log created");
@@ -191,6 +197,10 @@ Test(edge_site, config_mistakes_are_one_line_errors)
     expect_site_error("route = a*b w\n", "bad host pattern");
     expect_site_error("var = NOVALUE\n", "NAME=VALUE");
     expect_site_error("route = * w\nroute = * w\n", "already taken");
+    expect_site_error("token_sha256 = secret\n", "64 hex digits");
+    expect_site_error("token_sha256 = "
+                      "3f8ad42d6dc52445378196cb2e49281f812253eaea7830fe46f4756f2ca0a3dz\n",
+                      "64 hex digits");
 }
 
 Test(edge_site, missing_tenants_dir)

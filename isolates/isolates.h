@@ -176,22 +176,26 @@ size_t iso_worker_memory(const struct iso_worker *w) ISO_NOEXCEPT;
  * the child's heap class (limits within 25% of each other share a class; 0 means 128 MiB, as
  * in the config) instead of creating one. A pooled isolate has run nothing but the runtime
  * snapshot's set-up; it leaves the pool before any worker code runs in it and never returns to
- * it. Everything here is per thread: the pool belongs to the calling thread, whose children
- * alone use it. */
+ * it. The pool belongs to the calling thread, whose children alone use it; its isolates may be
+ * created by a filler thread of its own. The pool never holds more than twice its target: the
+ * oldest isolates of other classes make room. */
 
-/* Creates isolates for the calling thread's pool, one at a time, until it holds target of
- * heap_limit_bytes's class or budget_ns of wall time have been spent (at least one is made
- * when the pool is short). Isolates of other classes stay for the children that use them, but
- * the pool never holds more than 2 * target: the oldest of other classes are freed first. Call
- * off the request path (a loop's idle turn). Returns how many of the class the pool holds;
- * creates none when the runtime snapshot is unavailable. */
+/* Creates isolates for the calling thread's pool on this thread, one at a time, until it
+ * holds target of heap_limit_bytes's class or budget_ns of wall time have been spent (at least
+ * one is made when the pool is short). Returns how many of the class the pool holds; creates
+ * none when the runtime snapshot is unavailable. */
 size_t iso_pool_fill(size_t heap_limit_bytes, size_t target, uint64_t budget_ns) ISO_NOEXCEPT;
+
+/* Asks the calling thread's filler thread (started on the first call, at a lower priority) to
+ * keep target isolates of heap_limit_bytes's class in the pool, refilling as children take
+ * them; returns at once. A later call changes the class and target. */
+void iso_pool_want(size_t heap_limit_bytes, size_t target) ISO_NOEXCEPT;
 
 /* How many pooled isolates of this heap limit's class the calling thread has. */
 size_t iso_pool_size(size_t heap_limit_bytes) ISO_NOEXCEPT;
 
-/* Frees the calling thread's pool. A thread that filled it must call this before it ends
- * (and before iso_platform_dispose). */
+/* Stops the calling thread's filler and frees its pool. A thread that filled it or asked for
+ * isolates must call this before it ends (and before iso_platform_dispose). */
 void iso_pool_drain(void) ISO_NOEXCEPT;
 
 /* ---- dispatching a fetch --------------------------------------------------------------- */

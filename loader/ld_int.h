@@ -33,10 +33,7 @@ struct ld_shard {
     struct ld_config cfg;
     uv_idle_t idle;   /* runs queued tasks; started only while some are queued */
     uv_timer_t sweep; /* evicts idle children */
-    /* Tops up this thread's pool of never-used isolates (iso_pool_fill), one per loop turn;
-     * started when a child took one, stopped once the pool is full again. */
-    uv_idle_t refill;
-    size_t pool_heap; /* the heap limit of the last child made: the one the pool serves */
+    size_t pool_heap; /* the heap limit the shard's pool filler was last asked for */
     struct ld__task *head, *tail;
     struct ld_parent *parents;
     struct ld__tenant *tenants;
@@ -88,7 +85,7 @@ struct ld_parent {
 
 /* shard.c */
 void ld__post(struct ld_shard *sh, struct ld__task *t);
-/* A child with this heap limit was just made: refill the pool off the request path. */
+/* A child with this heap limit was just made: the pool's filler thread makes the next. */
 void ld__pool_refill(struct ld_shard *sh, size_t heap_limit);
 /* The tenant's record on sh, created for its first parent with the caps in cfg. NULL: out of
  * memory. Release with ld__tenant_put. */

@@ -41,23 +41,14 @@ void ld__post(struct ld_shard *sh, struct ld__task *t)
     uv_idle_start(&sh->idle, on_idle);
 }
 
-/* One isolate per loop turn, so connections are served between creations (each ~1.6 ms). */
-static void on_refill(uv_idle_t *h)
-{
-    struct ld_shard *sh = h->data;
-    if (sh->head)
-        return; /* calls between isolates are under way: they go first, the pool waits */
-    size_t before = iso_pool_size(sh->pool_heap);
-    size_t after = iso_pool_fill(sh->pool_heap, POOL_TARGET, 0);
-    if (after >= POOL_TARGET || after <= before)
-        uv_idle_stop(&sh->refill); /* full, or V8 makes none (no snapshot): stop spinning */
-}
-
 void ld__pool_refill(struct ld_shard *sh, size_t heap_limit)
 {
-    sh->pool_heap = heap_limit;
-    if (!sh->closing && iso_pool_size(heap_limit) < POOL_TARGET)
-        uv_idle_start(&sh->refill, on_refill);
+    /* The filler thread refills as children take isolates; a new class or the first child
+     * tells it what to make. */
+    if (!sh->closing && heap_limit != sh->pool_heap) {
+        sh->pool_heap = heap_limit;
+        iso_pool_want(heap_limit, POOL_TARGET);
+    }
 }
 
 /* One dying child's isolate per loop turn, between the shard's requests. */
@@ -142,10 +133,9 @@ int ld_shard_new(const struct ld_config *cfg, struct ld_shard **out, struct ed_e
         sh->cfg.idle_ms = 60000;
     uv_idle_init(cfg->loop, &sh->idle);
     uv_timer_init(cfg->loop, &sh->sweep);
-    uv_idle_init(cfg->loop, &sh->refill);
     uv_idle_init(cfg->loop, &sh->reap);
-    sh->idle.data = sh->sweep.data = sh->refill.data = sh->reap.data = sh;
-    sh->handles_open = 4;
+    sh->idle.data = sh->sweep.data = sh->reap.data = sh;
+    sh->handles_open = 3;
     uv_timer_start(&sh->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     uv_unref((uv_handle_t *)&sh->sweep); /* eviction alone must not keep a draining loop up */
     *out = sh;
@@ -174,7 +164,6 @@ void ld_shard_close(struct ld_shard *sh)
     if (!uv_is_closing((uv_handle_t *)&sh->idle)) {
         uv_close((uv_handle_t *)&sh->idle, on_closed);
         uv_close((uv_handle_t *)&sh->sweep, on_closed);
-        uv_close((uv_handle_t *)&sh->refill, on_closed);
         uv_close((uv_handle_t *)&sh->reap, on_closed);
     }
     iso_pool_drain();

@@ -5,6 +5,8 @@
  * holds one that ran code, serves only children of its heap limit, and heap and CPU limits
  * hold for pooled children as for any other.
  */
+#include <unistd.h>
+
 #include "iso_test.h"
 
 static struct iso_watch_slot *g_slot;
@@ -252,4 +254,66 @@ Test(pool, cpu_limit_holds_for_pooled_children)
     capture_dispose(&c);
     ed_error_dispose(&err);
     iso_worker_free(w);
+}
+
+/* Waits (at most 10 s) for the filler thread to bring the pool of heap's class to n. */
+static void wait_pool(size_t heap, size_t n)
+{
+    for (int i = 0; i < 1000 && iso_pool_size(heap) < n; i++)
+        usleep(10000);
+    cr_assert_geq(iso_pool_size(heap), n, "the filler made %zu of %zu", iso_pool_size(heap), n);
+}
+
+#define RECURSE                                                                            \
+    "function down(n) { return n === 0 ? 0 : 1 + down(n - 1); }\n"                         \
+    "export default { fetch() {\n"                                                         \
+    "  try { down(1e7); return new Response('no overflow'); }\n"                           \
+    "  catch (e) { return new Response(e.name + ': ' + e.message + ' ' + down(5000)); }\n" \
+    "} };"
+
+Test(pool, isolates_made_by_the_filler_thread_run_with_this_threads_stack_and_limits)
+{
+    iso_pool_want(0, 3);
+    wait_pool(0, 3);
+    /* Deep recursion meets V8's stack limit, now at this thread's stack, not the filler's. */
+    struct iso_worker *w = make_ok(RECURSE, true, 0);
+    struct capture c;
+    cr_expect_str_eq(get_ok(w, "http://x/", &c),
+                     "RangeError: Maximum call stack size exceeded 5000");
+    capture_dispose(&c);
+    cr_expect_str_eq(get_ok(w, "http://x/", &c),
+                     "RangeError: Maximum call stack size exceeded 5000");
+    capture_dispose(&c);
+    iso_worker_free(w);
+    wait_pool(0, 3); /* refilled after the take */
+
+    struct ed_error err = {0};
+    int rc = make(LOOP_FETCH, true, 0, 50000000u, &w, &err);
+    cr_assert_eq(rc, 0, "%s", ed_error_msg(&err));
+    capture_init(&c);
+    struct iso_request req = {
+        .method = "GET", .url = "http://x/", .url_len = 9, .cpu_budget_ns = 50000000u};
+    cr_assert_eq(iso_worker_fetch(w, &req, cap_sink(), &c, &err), 0);
+    cr_expect_eq(c.fail_code, ED_ECPULIMIT, "%s", ed_errname(c.fail_code));
+    capture_dispose(&c);
+    iso_worker_free(w);
+
+    iso_pool_want(16 * MiB, 2);
+    wait_pool(16 * MiB, 2);
+    w = make_ok(BOMB_FETCH, true, 16 * MiB);
+    capture_init(&c);
+    rc = fetch_into(w, "GET", "http://x/", NULL, NULL, &c, &err);
+    cr_expect_eq(rc, ED_EHEAPLIMIT, "%s: %s", ed_errname(rc), ed_error_msg(&err));
+    capture_dispose(&c);
+    ed_error_dispose(&err);
+    iso_worker_free(w);
+    /* Many takes in a row: each one is refilled, none is handed out twice. */
+    struct iso_worker *kids[12];
+    for (int i = 0; i < 12; i++)
+        kids[i] = make_ok(GLOBALS, true, 16 * MiB);
+    for (int i = 0; i < 12; i++) {
+        expect_clean(kids[i]);
+        iso_worker_free(kids[i]);
+    }
+    wait_pool(16 * MiB, 2);
 }

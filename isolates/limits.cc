@@ -108,6 +108,12 @@ void install_limits(iso_worker *w)
     w->isolate->AddGCEpilogueCallback(on_gc_epilogue, w);
 }
 
+void remove_limits(iso_worker *w)
+{
+    w->isolate->RemoveNearHeapLimitCallback(on_near_heap_limit, 0);
+    w->isolate->RemoveGCEpilogueCallback(on_gc_epilogue, w);
+}
+
 bool stop(iso_worker *w, int reason, bool only_running)
 {
     pthread_mutex_lock(&w->run_lock);

@@ -367,6 +367,11 @@ size_t heap_class(size_t limit);
  * too large). Called at the end of a dispatch, outside any JavaScript. */
 void check_heap(iso_worker *w);
 
+/* Takes w's heap-limit and GC callbacks off its isolate again (before it is disposed). */
+void remove_limits(iso_worker *w);
+/* Disposes a retired worker's isolate (its handles already reset, no callback of the worker
+ * left on it): on the thread's pool filler when one runs, off the request path, else now. */
+void dispose_later(v8::Isolate *isolate);
 /* Registers w's heap-limit and GC callbacks on its new isolate. */
 void install_limits(iso_worker *w);
 

@@ -149,8 +149,9 @@ void destroy(iso_worker *w)
         w->runtime_scripts.clear();
         w->modules.clear();
         w->context.Reset();
-        v8::platform::NotifyIsolateShutdown(iso::platform(), w->isolate);
-        w->isolate->Dispose();
+        remove_limits(w); /* the isolate outlives w: nothing of it may call back with w */
+        w->isolate->SetData(kWorkerSlot, nullptr);
+        dispose_later(w->isolate);
     }
     pthread_mutex_destroy(&w->run_lock);
     delete w;

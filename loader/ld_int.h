@@ -38,7 +38,7 @@ struct ld_shard {
     struct ld_parent *parents;
     struct ld__tenant *tenants;
     /* Children out of every list whose isolate waits to be freed off the request path (an
-     * isolate's disposal takes ~0.25 ms), one per loop turn from the reap handle. */
+     * isolate's disposal takes ~0.25 ms), from the reap handle. */
     struct ld_child *dying;
     uv_idle_t reap;
     size_t n_children;

@@ -51,17 +51,19 @@ void ld__pool_refill(struct ld_shard *sh, size_t heap_limit)
     }
 }
 
-/* One dying child's isolate per loop turn, between the shard's requests. */
+/* The dying children's isolates, between the shard's requests: all of them, since a busy loop
+ * turn can retire many children and a backlog would hold their memory. */
 static void on_reap(uv_idle_t *h)
 {
     struct ld_shard *sh = h->data;
     struct ld_child *c = sh->dying;
-    if (c) {
-        sh->dying = c->next;
+    sh->dying = NULL;
+    uv_idle_stop(&sh->reap);
+    while (c) {
+        struct ld_child *next = c->next;
         ld__child_free(c);
+        c = next;
     }
-    if (!sh->dying)
-        uv_idle_stop(&sh->reap);
 }
 
 void ld__reap_later(struct ld_shard *sh, struct ld_child *c)

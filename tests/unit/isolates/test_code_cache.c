@@ -332,10 +332,10 @@ Test(code_cache, threads_share_one_cache)
     cr_assert_geq(s.hits, 9, "hits %llu misses %llu", (unsigned long long)s.hits,
                   (unsigned long long)s.misses);
     cr_assert_eq(s.entries, 1);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 1; i < 3; i++)
         cr_assert_str_eq(ts[i].body, ts[0].body);
+    for (int i = 0; i < 3; i++)
         free(ts[i].body);
-    }
     free(lib);
 }
 

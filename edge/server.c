@@ -240,6 +240,13 @@ int edge_main(int argc, char **argv)
     rc = serve(&srv, &err);
     if (rc == 0) {
         exit_code = 0;
+        struct iso_code_cache_stats cc;
+        iso_code_cache_stats(&cc);
+        ED_INFO("event=code_cache hits=%llu misses=%llu rejected=%llu evicted=%llu entries=%llu "
+                "bytes=%llu",
+                (unsigned long long)cc.hits, (unsigned long long)cc.misses,
+                (unsigned long long)cc.rejected, (unsigned long long)cc.evicted,
+                (unsigned long long)cc.entries, (unsigned long long)cc.bytes);
         ED_INFO("event=stopped");
     }
     st_close(db); /* flushes the usage counters the shards queued */

@@ -1,5 +1,5 @@
 /*
- * isolates/ internals callable from C (the watchdog). Not for other modules.
+ * isolates/ internals callable from C (the watchdog, the unit tests). Not for other modules.
  */
 #ifndef EDGED_ISOLATES_ISO_INT_H
 #define EDGED_ISOLATES_ISO_INT_H
@@ -14,6 +14,16 @@ extern "C" {
  * now stopped (or already was), false when w ran nothing, so a watchdog whose budget ran out
  * just before the dispatch began can try again. Any thread, while w is alive. */
 bool iso__worker_stop_running(struct iso_worker *w, int reason) ISO_NOEXCEPT;
+
+/* Test hooks of the code cache (code_cache.cc). */
+/* Sets its bounds and the smallest source it caches (0: the default) and evicts what no
+ * longer fits. */
+void iso__code_cache_limits(size_t max_bytes, size_t max_entry_bytes,
+                            size_t min_source) ISO_NOEXCEPT;
+/* Makes every entry one V8 rejects (its version field no longer matches). Returns how many. */
+size_t iso__code_cache_spoil(void) ISO_NOEXCEPT;
+/* Empties it (the counters stay). */
+void iso__code_cache_clear(void) ISO_NOEXCEPT;
 
 #ifdef __cplusplus
 }

@@ -396,6 +396,25 @@ int iso_worker_call_stub(struct iso_worker *w, uint64_t stub, const char *method
  * handed over): the child that held them is gone. Unknown ids are ignored. */
 void iso_worker_release_stubs(struct iso_worker *w, const uint64_t *stubs, size_t n) ISO_NOEXCEPT;
 
+/* ---- code cache ------------------------------------------------------------------------
+ * Compiled code is shared by every isolate of the process: an ES or CommonJS module of at least
+ * 4 KiB is looked up by SHA-256 of its kind, name and source, compiled from V8's code cache on
+ * a hit, and on a miss leaves its code cache behind once its worker was built (functions that
+ * ran at top level included). At most 64 MiB of caches, least recently used out first; one
+ * over 8 MiB is not kept. What another tenant can learn from it is only, by timing, that the
+ * exact same module (name and bytes) was loaded before. */
+struct iso_code_cache_stats {
+    uint64_t hits;     /* compiles that used a cached entry */
+    uint64_t misses;   /* compiles of a cacheable module that found no entry */
+    uint64_t rejected; /* entries V8 refused (dropped; the module compiled from source) */
+    uint64_t evicted;  /* entries dropped to make room */
+    uint64_t entries;  /* entries held now */
+    uint64_t bytes;    /* their size in bytes */
+};
+
+/* Fills *out with the counters since the process started. Any thread. */
+void iso_code_cache_stats(struct iso_code_cache_stats *out) ISO_NOEXCEPT;
+
 /* ---- watchdog -------------------------------------------------------------------------
  * Enforces per-invocation CPU and wall-time budgets. One watchdog thread per process; a
  * shard registers a slot once and names it in its workers' configs: the shim arms it around

@@ -229,13 +229,17 @@ int compile_synthetic(iso_worker *w, v8::Local<v8::Context> context, const iso_m
     }
     case ISO_MODULE_CJS: {
         v8::ScriptOrigin origin(isolate, resource);
-        v8::ScriptCompiler::Source source(text, origin);
+        CacheUse cache(ISO_MODULE_CJS, name, src.source, src.source_len);
+        v8::ScriptCompiler::Source source(text, origin, cache.data());
         v8::Local<v8::String> params[] = {str(isolate, "module"), str(isolate, "exports"),
                                           str(isolate, "require")};
         v8::Local<v8::Function> fn;
-        if (!v8::ScriptCompiler::CompileFunction(context, &source, 3, params).ToLocal(&fn))
+        if (!v8::ScriptCompiler::CompileFunction(context, &source, 3, params, 0, nullptr,
+                                                 cache.options())
+                 .ToLocal(&fn))
             return fail(w, try_catch, name, err);
         m->cjs.Reset(isolate, fn);
+        cache.done(source, m);
         break;
     }
     case ISO_MODULE_ESM:

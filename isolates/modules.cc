@@ -120,9 +120,10 @@ int compile(iso_worker *w, v8::Local<v8::Context> context, const iso_module &m,
         return ed_error_set(err, ED_EBADWORKER, "%s: module is too large", m.name);
     v8::ScriptOrigin origin(isolate, resource, 0, 0, false, -1, v8::Local<v8::Value>(), false,
                             false, true);
-    v8::ScriptCompiler::Source src(source, origin);
+    CacheUse cache(ISO_MODULE_ESM, name, m.source, m.source_len);
+    v8::ScriptCompiler::Source src(source, origin, cache.data());
     v8::Local<v8::Module> module;
-    if (!v8::ScriptCompiler::CompileModule(isolate, &src).ToLocal(&module)) {
+    if (!v8::ScriptCompiler::CompileModule(isolate, &src, cache.options()).ToLocal(&module)) {
         int rc = stopped(w, err);
         if (rc)
             return rc;
@@ -133,6 +134,7 @@ int compile(iso_worker *w, v8::Local<v8::Context> context, const iso_module &m,
     entry.name = name;
     entry.module.Reset(isolate, module);
     entry.hash = module->GetIdentityHash();
+    cache.done(src, &entry);
     w->modules.push_back(std::move(entry));
     return 0;
 }

@@ -110,6 +110,7 @@ int build(iso_worker *w, const iso_worker_config *cfg, ed_error *err)
         return rc;
     context->AllowCodeGenerationFromStrings(false);
     iso::save_runtime_cache(w);
+    iso::save_module_caches(w);
     iso::pump(w);
     iso::check_heap(w);
     return iso::stopped(w, err);

@@ -1177,6 +1177,49 @@ Test(loader_isolation, the_same_id_in_two_tenants_is_two_children)
     E2E_STOP_OK(s);
 }
 
+/* A child of about 6 KB, like one bundling a small library: over the code cache's 4 KiB
+ * threshold. Returns a static buffer. */
+static const char *library_child(void)
+{
+    static char buf[16384];
+    size_t at = (size_t)snprintf(buf, sizeof buf,
+                                 "import { WorkerEntrypoint } from 'cloudflare:workers';\n");
+    for (int i = 0; i < 80; i++)
+        at += (size_t)snprintf(
+            buf + at, sizeof buf - at,
+            "function f%d(x) { const o = { k: x, n: %d }; return o.k * 3 + o.n; }\n", i, i);
+    snprintf(buf + at, sizeof buf - at,
+             "const TOP = f0(1) + f1(2);\n"
+             "export default class extends WorkerEntrypoint {\n"
+             "  run() { return TOP + f79(3); }\n"
+             "}\n");
+    return buf;
+}
+
+Test(loader_isolation, a_module_two_tenants_load_compiles_once)
+{
+    /* The code cache is process-wide: b's child (its own isolate, its own id) compiles from
+     * the code cache a's child left, and so does b's parent (both tenants run the same
+     * parent.js); the operator's log says so at exit. */
+    const char *dir = e2e_tmpdir();
+    cr_assert_not_null(dir);
+    parent_tenant(dir, "a", "route = a.test parent\n");
+    parent_tenant(dir, "b", "route = b.test parent\n");
+    struct e2e_server *s = E2E_START("--tenants", dir, "--threads", "1");
+    const char *child = library_child();
+    json_t *j = call_on(s, "a.test", "id=lib-a", child);
+    EXPECT_OK(j);
+    EXPECT_AT(j, "result", "98");
+    j = call_on(s, "b.test", "id=lib-b", child);
+    EXPECT_OK(j);
+    EXPECT_AT(j, "result", "98");
+    E2E_STOP_OK(s);
+    char *err = e2e_server_stderr(s);
+    cr_expect(strstr(err, "event=code_cache hits=2 misses=2 rejected=0"),
+              "the operator log should count a's parent and child as misses, b's as hits: %s", err);
+    free(err);
+}
+
 /* ---- metadata -------------------------------------------------------------------------------- */
 
 Test(loader_metadata, plain_text_and_loader_bindings_reach_env)

@@ -2,8 +2,11 @@
  * Children of one parent instance: found by (binding, id), created from the code the parent
  * handed over, kept most-recently-used first, and evicted when idle too long, when the
  * parent's caps on live children or their heap need room, or when a limit retired them. A
- * child with calls in flight is never evicted from under them: it leaves the list at once
- * (no new calls reach it) and its isolate is freed at its last reference.
+ * child is busy while calls are in flight or its parent holds stubs into it (RpcTargets it
+ * returned, response bodies still being read): a busy child is never evicted, and a load()
+ * child whose stub was collected stays until it is idle. A child that leaves the list
+ * otherwise (a limit) keeps serving the calls in flight and is freed at its last reference;
+ * the parent's stubs into it then fail. When it goes, the parent releases what it held.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +54,27 @@ static void list_push_front(struct ld_child *c)
     p->children = c;
 }
 
+struct ld_child *ld__child_by_serial(struct ld_parent *p, uint64_t serial)
+{
+    for (struct ld_child *c = p->children; c; c = c->next)
+        if (c->serial == serial)
+            return c;
+    return NULL;
+}
+
+bool ld__child_busy(const struct ld_child *c)
+{
+    return c->refs > 1 || (c->w && iso_worker_exports(c->w) > 0);
+}
+
+void ld__child_release(struct ld_child *c)
+{
+    if (ld__child_busy(c))
+        c->release_pending = true;
+    else
+        ld__child_unregister(c);
+}
+
 void ld__child_touch(struct ld_child *c)
 {
     c->last_used_ns = ed_now_ns();
@@ -63,8 +87,11 @@ void ld__child_touch(struct ld_child *c)
 static void child_free(struct ld_child *c)
 {
     struct ld_parent *p = c->parent;
-    if (c->n_stubs && p->w && !p->dead)
-        iso_worker_release_stubs(p->w, c->stubs, c->n_stubs);
+    if (p->w && !p->dead) {
+        if (c->n_stubs)
+            iso_worker_release_stubs(p->w, c->stubs, c->n_stubs);
+        iso_worker_release_peer(p->w, c->serial); /* what the child held of its results */
+    }
     iso_worker_free(c->w);
     p->shard->n_children--;
     free(c->binding);
@@ -79,6 +106,8 @@ void ld__child_unref(struct ld_child *c)
 {
     if (--c->refs == 0)
         child_free(c);
+    else if (c->refs == 1 && c->registered && c->release_pending && !ld__child_busy(c))
+        ld__child_unregister(c);
 }
 
 void ld__child_unregister(struct ld_child *c)
@@ -97,7 +126,7 @@ void ld__children_sweep(struct ld_parent *p, uint64_t now_ns, uint64_t idle_ns)
     struct ld_child *c = p->children, *next;
     for (; c; c = next) {
         next = c->next;
-        if (c->refs == 1 && now_ns - c->last_used_ns > idle_ns)
+        if (!ld__child_busy(c) && now_ns - c->last_used_ns > idle_ns)
             ld__child_unregister(c);
     }
 }
@@ -120,7 +149,7 @@ static int make_room(struct ld_parent *p, struct ed_error *err)
     while (p->n_children >= p->cfg.max_children ||
            (p->n_children && p->children_heap > p->cfg.max_children_heap)) {
         struct ld_child *victim = tail;
-        while (victim && victim->refs > 1) /* busy: calls in flight */
+        while (victim && ld__child_busy(victim))
             victim = victim->prev;
         if (!victim)
             return ed_error_set(err, ED_EBUSY,
@@ -196,6 +225,7 @@ int ld__child_create(struct ld_parent *p, const char *binding, const char *id, s
         .host = &c->host,
         .env = code->env,
         .env_len = code->env_len,
+        .env_peer = LD_PEER_PARENT,
         .outbound = code->outbound,
         .outbound_stub = code->outbound_stub,
         .child = true,
@@ -217,6 +247,7 @@ int ld__child_create(struct ld_parent *p, const char *binding, const char *id, s
     ld__code_key(id, id_len, code, key);
     ld__usage_child_loaded(p, anonymous ? NULL : key);
 
+    c->serial = ++p->next_serial;
     p->refs++;
     p->shard->n_children++;
     p->n_children++;

@@ -240,7 +240,7 @@ Test(calls, child_errors_reach_the_parent)
             "  \"  custom() { class MyError extends Error {} const e = new MyError('mine');\\n\" +\n"
             "  \"    e.name = 'MyError'; throw e; },\\n\" +\n"
             "  \"  value() { throw 42; },\\n\" +\n"
-            "  \"  fn() { return () => 1; },\\n\" +\n"
+            "  \"  fn() { return Symbol('not for export'); },\\n\" +\n"
             "  \"  async later() { await null; throw new RangeError('later'); } };\"));\n"
             "for (const m of ['type', 'custom', 'value', 'fn', 'later']) {\n"
             "  try { await child.getEntrypoint()[m](); out.push('no error'); }\n"
@@ -626,9 +626,9 @@ Test(calls, freeing_a_parent_with_calls_in_flight)
     iso_worker_free(w);
     cr_assert_eq(c.fails, 1);
     cr_assert_eq(c.fail_code, ED_ECANCELED);
-    fake_host_drain(&fh);
     for (size_t i = 0; i < fh.n_children; i++)
-        fh.children[i].n_stubs = 0; /* their parent is gone */
+        fh.children[i].parent = NULL; /* their parent is gone */
+    fake_host_drain(&fh);
     capture_dispose(&c);
     fake_host_dispose(&fh);
 }
@@ -664,12 +664,12 @@ Test(calls, stub_calls_need_an_exported_stub)
     fake_host_init(&fh);
     struct iso_worker *w = parent_ok(&fh, PARENT("return new Response('x');"));
     struct ed_error err = {0};
-    cr_assert_eq(iso_worker_call_stub(w, 12345, NULL, NULL, 0, fake_answered, NULL, &err),
+    cr_assert_eq(iso_worker_call_stub(w, 12345, NULL, NULL, 0, 1, NULL, fake_answered, NULL, &err),
                  ED_ENOENT);
-    cr_assert(strstr(err.msg, "not exported"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "released"), "%s", err.msg);
     uint64_t ids[] = {1, 2, 3};
     iso_worker_release_stubs(w, ids, 3); /* unknown ids are ignored */
-    cr_assert_eq(iso_worker_invoke(w, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, &err),
+    cr_assert_eq(iso_worker_invoke(w, NULL, NULL, NULL, 0, NULL, 0, 1, 0, NULL, NULL, NULL, &err),
                  ED_EINVAL);
     ed_error_dispose(&err);
     fake_host_dispose(&fh);
@@ -692,4 +692,205 @@ Test(calls, load_stubs_are_released_when_collected)
     cr_assert_gt(fh.releases, 0, "FinalizationRegistry released load() children");
     fake_host_dispose(&fh);
     iso_worker_free(w);
+}
+
+/* ---- stubs anywhere in values -------------------------------------------------------------- */
+
+/* A child with RPC methods that take and return stubs. Child sources below are backtick
+ * strings inside the parent (no backticks or ${...} in them). */
+#define CHILD_STUBS                                                                                   \
+    "const CHILD = `import { RpcTarget, WorkerEntrypoint } from 'cloudflare:workers';\n"              \
+    "let kept = null;\n"                                                                              \
+    "class Box extends RpcTarget {\n"                                                                 \
+    "  constructor(v) { super(); this.v = v; this.own = () => 'own'; }\n"                             \
+    "  get() { return this.v; }\n"                                                                    \
+    "  add(n) { this.v += n; return this.v; }\n"                                                      \
+    "}\n"                                                                                             \
+    "export default class extends WorkerEntrypoint {\n"                                               \
+    "  async twice(f, x) { return [await f(x), await f(x + 1)]; }\n"                                  \
+    "  async nested(f) { return await f((y) => y * 10); }\n"                                          \
+    "  async useEnv() { return await this.env.apply((a) => 'child saw ' + a, 5); }\n"                 \
+    "  async target(t) { return [await t.get(), await t.add(2), await t.get()]; }\n"                  \
+    "  async probe(t) {\n"                                                                            \
+    "    const out = [];\n"                                                                           \
+    "    for (const m of ['own', 'v', 'secret', '#secret', 'toString', 'get']) {\n"                   \
+    "      try { out.push(m + '=' + await t[m]()); } catch (e) { out.push(m + ': ' + e.message); }\n" \
+    "    }\n"                                                                                         \
+    "    return out.join('\\\\n');\n"                                                                 \
+    "  }\n"                                                                                           \
+    "  keep(f) { kept = f; return 'kept'; }\n"                                                        \
+    "  async callKept() { return await kept(1); }\n"                                                  \
+    "  box(v) { return new Box(v); }\n"                                                               \
+    "  fn(k) { return (x) => x * k; }\n"                                                              \
+    "  both(v) { return { box: new Box(v), list: [(s) => s + '!'] }; }\n"                             \
+    "  spin() { while (true) {} }\n"                                                                  \
+    "}`;\n"
+
+#define STUBS_PARENT                                                                               \
+    PARENT(CHILD_STUBS                                                                             \
+           "class Box extends RpcTarget {\n"                                                       \
+           "  #hidden = 1;\n"                                                                      \
+           "  constructor(v) { super(); this.v = v; this.own = () => 'own'; }\n"                   \
+           "  get() { return this.v; }\n"                                                          \
+           "  add(n) { this.v += n; return this.v; }\n"                                            \
+           "  #secret() { return 'secret'; }\n"                                                    \
+           "}\n"                                                                                   \
+           "const apply = async (f, x) => (await f(x)) + '/' + x;\n"                               \
+           "const get = (id) => env.LOADER.get(id, () => code(CHILD, { env: { apply } }))"         \
+           ".getEntrypoint();\n"                                                                   \
+           "const ep = get('rpc');\n"                                                              \
+           "if (path === '/callbacks') {\n"                                                        \
+           "  const a = await ep.twice((x) => x * 2, 3);\n"                                        \
+           "  const b = await ep.nested(async (g) => (await g(4)) + 1);\n"                         \
+           "  const c = await ep.useEnv();\n"                                                      \
+           "  const box = new Box(1);\n"                                                           \
+           "  const d = await ep.target(box);\n"                                                   \
+           "  return Response.json({ a, b, c, d, after: box.v });\n"                               \
+           "}\n"                                                                                   \
+           "if (path === '/probe') return new Response(await ep.probe(new Box(0)));\n"             \
+           "if (path === '/results') {\n"                                                          \
+           "  const box = await ep.box(10);\n"                                                     \
+           "  const r1 = [await box.get(), await box.add(5)];\n"                                   \
+           "  const times3 = await ep.fn(3);\n"                                                    \
+           "  const r2 = [typeof times3, await times3(7)];\n"                                      \
+           "  const both = await ep.both(1);\n"                                                    \
+           "  const r3 = [await both.box.add(1), await both.list[0]('hi')];\n"                     \
+           "  globalThis.saved = box;\n"                                                           \
+           "  return Response.json({ r1, r2, r3 });\n"                                             \
+           "}\n"                                                                                   \
+           "if (path === '/saved') return Response.json(await globalThis.saved.add(1));\n"         \
+           "if (path === '/relay') {\n"                                                            \
+           "  const box = await get('A').box(100);\n"                                              \
+           "  return Response.json(await get('B').target(box));\n"                                 \
+           "}\n"                                                                                   \
+           "if (path === '/expired') {\n"                                                          \
+           "  await ep.keep((x) => x);\n"                                                          \
+           "  try { await ep.callKept(); return new Response('no error'); }\n"                     \
+           "  catch (e) { return new Response(err(e)); }\n"                                        \
+           "}\n"                                                                                   \
+           "if (path === '/many') {\n"                                                             \
+           "  for (let i = 0; i < 100; i++) { await ep.twice((x) => x, i); await ep.useEnv(); }\n" \
+           "  return new Response('ok');\n"                                                        \
+           "}\n"                                                                                   \
+           "if (path === '/garbage') {\n"                                                          \
+           "  for (let i = 0; i < 100; i++) await (await ep.box(i)).get();\n"                      \
+           "  return new Response('ok');\n"                                                        \
+           "}\n"                                                                                   \
+           "if (path === '/gone') {\n"                                                             \
+           "  const m = get('mortal');\n"                                                          \
+           "  const box = await m.box(1);\n"                                                       \
+           "  const before = await box.get();\n"                                                   \
+           "  try { await m.spin(); } catch (e) { }\n"                                             \
+           "  try { await box.get(); return new Response('no error'); }\n"                         \
+           "  catch (e) { return new Response(before + ' ' + err(e)); }\n"                         \
+           "}")
+
+static void stubs_both_ways(bool async)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = async;
+    struct iso_worker *w = parent_ok(&fh, STUBS_PARENT);
+    expect_body(&fh, w, "http://p/callbacks",
+                "{\"a\":[6,8],\"b\":41,\"c\":\"child saw 5/5\",\"d\":[1,3,3],\"after\":3}");
+    expect_body(&fh, w, "http://p/results",
+                "{\"r1\":[10,15],\"r2\":[\"function\",21],\"r3\":[2,\"hi!\"]}");
+    /* A result's stub outlives its request: the child keeps its state behind it. */
+    expect_body(&fh, w, "http://p/saved", "16");
+    expect_body(&fh, w, "http://p/saved", "17");
+    /* A stub of child A passed to child B: B's calls are relayed by the parent. */
+    expect_body(&fh, w, "http://p/relay", "[100,102,102]");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, stubs_in_arguments_and_results_both_ways)
+{
+    stubs_both_ways(false);
+}
+
+Test(calls, stubs_in_arguments_and_results_answered_later)
+{
+    stubs_both_ways(true);
+}
+
+Test(calls, only_prototype_methods_of_an_rpc_target_are_callable)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(&fh, STUBS_PARENT);
+    expect_body(&fh, w, "http://p/probe",
+                "own: The RPC receiver does not implement the method \"own\".\n"
+                "v: The RPC receiver does not implement the method \"v\".\n"
+                "secret: The RPC receiver does not implement the method \"secret\".\n"
+                "#secret: The RPC receiver does not implement the method \"#secret\".\n"
+                "toString: The RPC receiver does not implement the method \"toString\".\n"
+                "get=0");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, argument_stubs_are_released_when_the_call_returns)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(&fh, STUBS_PARENT);
+    struct capture c;
+    const char *body = call_ok(&fh, w, "http://p/expired", &c);
+    cr_assert(strstr(body, "Error: This RPC stub was released: it came in the arguments of a "
+                           "call that has returned"),
+              "%s", body);
+    capture_dispose(&c);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, many_calls_with_callbacks_do_not_grow_the_export_tables)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w = parent_ok(&fh, STUBS_PARENT);
+    expect_body(&fh, w, "http://p/many", "ok");
+    size_t parent_exports = iso_worker_exports(w);
+    cr_assert_leq(parent_exports, 1, "only env's apply is left, got %zu", parent_exports);
+    cr_assert_eq(iso_worker_exports(fh.children[0].w), 0);
+    expect_body(&fh, w, "http://p/many", "ok");
+    cr_assert_eq(iso_worker_exports(w), parent_exports);
+    cr_assert_eq(iso_worker_exports(fh.children[0].w), 0);
+    cr_assert_geq(fh.stub_calls, 600);
+    cr_assert_geq(fh.child_stub_calls, 200);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, result_stubs_are_released_when_collected)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(&fh, STUBS_PARENT);
+    expect_body(&fh, w, "http://p/garbage", "ok");
+    struct iso_worker *child = fh.children[0].w;
+    cr_assert_gt(iso_worker_exports(child), 0, "the parent's stubs were not collected yet");
+    for (int i = 0; i < 3 && iso_worker_exports(child) > 0; i++) {
+        iso_worker_collect_garbage(w);
+        fake_host_drain(&fh);
+    }
+    cr_assert_eq(iso_worker_exports(child), 0, "%zu left", iso_worker_exports(child));
+    cr_assert_geq(fh.drops, 100);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, a_stub_into_a_child_that_is_gone_rejects)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    cr_assert_eq(iso_watch_slot_new(&fh.watch), 0);
+    fh.child_cpu_ns = 50000000u;
+    struct iso_worker *w = parent_ok(&fh, STUBS_PARENT);
+    expect_body(&fh, w, "http://p/gone", "1 Error: The worker this RPC stub belongs to is gone");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+    iso_watch_slot_free(fh.watch);
 }

@@ -894,3 +894,222 @@ Test(calls, a_stub_into_a_child_that_is_gone_rejects)
     iso_worker_free(w);
     iso_watch_slot_free(fh.watch);
 }
+
+/* ---- streamed bodies --------------------------------------------------------------------- */
+
+/* A child whose responses stream from pull-based ReadableStreams: /big/TOTAL/CHUNK (chunk i
+ * filled with 'A' + i % 26), /spin (spins on the third pull), /echo (the request's own body),
+ * /count (reads the request body as a stream), /small; and RPC methods with streams. */
+#define CHILD_STREAMS                                                                                        \
+    "const CHILD = `import { WorkerEntrypoint } from 'cloudflare:workers';\n"                                \
+    "let cancelReason = null, pulls = 0;\n"                                                                  \
+    "function counted(total, chunk, spinAt) {\n"                                                             \
+    "  let sent = 0, i = 0;\n"                                                                               \
+    "  return new ReadableStream({\n"                                                                        \
+    "    pull(c) {\n"                                                                                        \
+    "      pulls++;\n"                                                                                       \
+    "      if (pulls === spinAt) while (true) {}\n"                                                          \
+    "      if (sent >= total) { c.close(); return; }\n"                                                      \
+    "      const n = Math.min(chunk, total - sent);\n"                                                       \
+    "      c.enqueue(new Uint8Array(n).fill(65 + i++ % 26));\n"                                              \
+    "      sent += n;\n"                                                                                     \
+    "    },\n"                                                                                               \
+    "    cancel(r) { cancelReason = String(r); },\n"                                                         \
+    "  }, { highWaterMark: 0 });\n"                                                                          \
+    "}\n"                                                                                                    \
+    "async function drain(stream) {\n"                                                                       \
+    "  const reader = stream.getReader();\n"                                                                 \
+    "  let bytes = 0, chunks = 0;\n"                                                                         \
+    "  for (;;) {\n"                                                                                         \
+    "    const { value, done } = await reader.read();\n"                                                     \
+    "    if (done) return { bytes, chunks };\n"                                                              \
+    "    bytes += value.length; chunks++;\n"                                                                 \
+    "  }\n"                                                                                                  \
+    "}\n"                                                                                                    \
+    "export default class extends WorkerEntrypoint {\n"                                                      \
+    "  async fetch(req) {\n"                                                                                 \
+    "    const p = req.url.slice(req.url.indexOf('/', 8)).split('/');\n"                                     \
+    "    if (p[1] === 'big')\n"                                                                              \
+    "      return new Response(counted(Number(p[2]), Number(p[3])), { headers: { 'x-kind': 'stream' } });\n" \
+    "    if (p[1] === 'spin') return new Response(counted(1 << 20, 1024, 3));\n"                             \
+    "    if (p[1] === 'echo') return new Response(req.body);\n"                                              \
+    "    if (p[1] === 'count') {\n"                                                                          \
+    "      const isStream = req.body instanceof ReadableStream;\n"                                           \
+    "      return Response.json({ isStream, ...(await drain(req.body)) });\n"                                \
+    "    }\n"                                                                                                \
+    "    return new Response('small body');\n"                                                               \
+    "  }\n"                                                                                                  \
+    "  cancelled() { return cancelReason; }\n"                                                               \
+    "  streamIn(s) { return drain(s); }\n"                                                                   \
+    "  streamOut(n) { return { body: counted(n, 1000), tag: 'out' }; }\n"                                    \
+    "  reqIn(r) { return r.method + ' ' + r.url + ' ' + r.headers.get('x-a'); }\n"                           \
+    "}`;\n"
+
+#define STREAMS_PARENT                                                                                                       \
+    PARENT(                                                                                                                  \
+        CHILD_STREAMS                                                                                                        \
+        "const ep = env.LOADER.get(path.split('/')[1], () => code(CHILD)).getEntrypoint();\n"                                \
+        "async function drain(stream) {\n"                                                                                   \
+        "  const reader = stream.getReader();\n"                                                                             \
+        "  let bytes = 0, chunks = 0, last = 0;\n"                                                                           \
+        "  for (;;) {\n"                                                                                                     \
+        "    const { value, done } = await reader.read();\n"                                                                 \
+        "    if (done) return { bytes, chunks, last };\n"                                                                    \
+        "    bytes += value.length; chunks++; last = value[value.length - 1];\n"                                             \
+        "  }\n"                                                                                                              \
+        "}\n"                                                                                                                \
+        "if (path === '/big') {\n"                                                                                           \
+        "  const r = await ep.fetch('http://c/big/16777216/65536');\n"                                                       \
+        "  return Response.json({ kind: r.headers.get('x-kind'), ...(await drain(r.body)) });\n"                             \
+        "}\n"                                                                                                                \
+        "if (path === '/relay') return ep.fetch('http://c/big/4194304/65536');\n"                                            \
+        "if (path === '/whole') {\n"                                                                                         \
+        "  const r = await ep.fetch('http://c/big/16777216/65536');\n"                                                       \
+        "  return new Response(String((await r.arrayBuffer()).byteLength));\n"                                               \
+        "}\n"                                                                                                                \
+        "if (path === '/cancel') {\n"                                                                                        \
+        "  const r = await ep.fetch('http://c/big/16777216/65536');\n"                                                       \
+        "  const reader = r.body.getReader();\n"                                                                             \
+        "  const first = (await reader.read()).value.length;\n"                                                              \
+        "  await reader.cancel('enough');\n"                                                                                 \
+        "  return Response.json({ first, reason: await ep.cancelled() });\n"                                                 \
+        "}\n"                                                                                                                \
+        "if (path === '/killed') {\n"                                                                                        \
+        "  const r = await ep.fetch('http://c/spin');\n"                                                                     \
+        "  const reader = r.body.getReader();\n"                                                                             \
+        "  const out = [];\n"                                                                                                \
+        "  try {\n"                                                                                                          \
+        "    for (let i = 0; i < 10; i++) {\n"                                                                               \
+        "      const { done } = await reader.read();\n"                                                                      \
+        "      out.push(done ? 'end' : 'chunk');\n"                                                                          \
+        "    }\n"                                                                                                            \
+        "  } catch (e) { out.push(err(e)); }\n"                                                                              \
+        "  return new Response(out.join(','));\n"                                                                            \
+        "}\n"                                                                                                                \
+        "if (path.startsWith('/post/')) {\n"                                                                                 \
+        "  const body = 'x'.repeat(Number(path.split('/')[2]));\n"                                                           \
+        "  const r = await ep.fetch('http://c/count', { method: 'POST', body });\n"                                          \
+        "  return new Response(await r.text());\n"                                                                           \
+        "}\n"                                                                                                                \
+        "if (path === '/echo') {\n"                                                                                          \
+        "  const r = await ep.fetch('http://c/echo', { method: 'POST', body: 'e'.repeat(300000) });\n"                       \
+        "  const t = await r.text();\n"                                                                                      \
+        "  return new Response(t.length + ' ' + t.slice(0, 3));\n"                                                           \
+        "}\n"                                                                                                                \
+        "if (path === '/values') {\n"                                                                                        \
+        "  let i = 0;\n"                                                                                                     \
+        "  const mine = new ReadableStream({ pull(c) { if (i++ < 5) c.enqueue(new Uint8Array(100)); else c.close(); } });\n" \
+        "  const a = await ep.streamIn(mine);\n"                                                                             \
+        "  const o = await ep.streamOut(2500);\n"                                                                            \
+        "  const b = await drain(o.body);\n"                                                                                 \
+        "  const c = await ep.reqIn(new Request('http://x/y', { headers: { 'x-a': 'b' } }));\n"                              \
+        "  const small = await ep.fetch('http://c/small');\n"                                                                \
+        "  return Response.json({ a, b, tag: o.tag, c, small: await small.text() });\n"                                      \
+        "}")
+
+Test(calls, a_large_response_streams_chunk_by_chunk)
+{
+    /* 16 MiB through a parent limited to 12 MiB of heap: it never holds the body whole. */
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w = parent_with_heap(&fh, STREAMS_PARENT, 12u << 20);
+    expect_body(&fh, w, "http://p/big",
+                "{\"kind\":\"stream\",\"bytes\":16777216,\"chunks\":256,\"last\":86}");
+    /* One pull is one call into the child: 256 chunks and the end. */
+    cr_assert_eq(fh.child_stub_calls, 257);
+    cr_assert_eq(iso_worker_exports(fh.children[0].w), 0, "the stream was released at its end");
+    cr_assert_not(iso_worker_retired(w));
+    /* The same body read whole does not fit: the limit the stream stayed under is real. */
+    struct capture c;
+    struct ed_error err = {0};
+    capture_init(&c);
+    cr_assert_eq(fetch_into(w, "GET", "http://p/whole", NULL, NULL, &c, &err), 0);
+    fake_host_drain(&fh);
+    cr_assert(c.fails == 1 || (c.heads == 1 && c.status == 500), "%d %s", c.status,
+              c.body.data ? c.body.data : c.fail_msg);
+    capture_dispose(&c);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, a_child_response_relayed_as_the_parents_streams_into_the_sink)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w = parent_with_heap(&fh, STREAMS_PARENT, 12u << 20);
+    struct capture c;
+    struct ed_error err = {0};
+    capture_init(&c);
+    cr_assert_eq(fetch_into(w, "GET", "http://p/relay", NULL, NULL, &c, &err), 0);
+    fake_host_drain(&fh);
+    cr_assert_eq(c.ends, 1, "%s %s", c.fail_msg, c.abort_msg);
+    cr_assert_eq(c.content_length, -1);
+    cr_assert_eq(c.body.len, 4u << 20);
+    cr_assert_geq(c.bodies, 64);
+    for (size_t i = 0; i < c.body.len; i += 65536)
+        cr_assert_eq(c.body.data[i], 'A' + (char)((i / 65536) % 26), "chunk %zu", i / 65536);
+    capture_dispose(&c);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, the_receiver_cancelling_cancels_the_senders_stream)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(&fh, STREAMS_PARENT);
+    expect_body(&fh, w, "http://p/cancel", "{\"first\":65536,\"reason\":\"enough\"}");
+    cr_assert_eq(iso_worker_exports(fh.children[0].w), 0, "the stream's export was released");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, a_sender_killed_mid_stream_fails_the_read_with_its_limit)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    cr_assert_eq(iso_watch_slot_new(&fh.watch), 0);
+    fh.child_cpu_ns = 50000000u;
+    struct iso_worker *w = parent_ok(&fh, STREAMS_PARENT);
+    expect_body(&fh, w, "http://p/killed", "chunk,chunk,Error: Worker exceeded CPU time limit");
+    cr_assert_null(fh.children[0].w, "the host freed the child a limit retired");
+    cr_assert_not(iso_worker_retired(w));
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+    iso_watch_slot_free(fh.watch);
+}
+
+Test(calls, a_request_body_arrives_as_a_stream)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w = parent_ok(&fh, STREAMS_PARENT);
+    /* Small fixed bodies cross inline, larger ones as a stream of 256 KiB pieces. */
+    expect_body(&fh, w, "http://p/post/100", "{\"isStream\":true,\"bytes\":100,\"chunks\":1}");
+    expect_body(&fh, w, "http://p/post/5000000",
+                "{\"isStream\":true,\"bytes\":5000000,\"chunks\":20}");
+    cr_assert_eq(iso_worker_exports(w), 0, "the request body's export went at its end");
+    /* The child answers with the request's own body: the parent reads its own bytes back
+     * through the child. */
+    expect_body(&fh, w, "http://p/echo", "300000 eee");
+    cr_assert_eq(iso_worker_exports(w), 0);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, streams_and_requests_anywhere_in_values)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(&fh, STREAMS_PARENT);
+    expect_body(
+        &fh, w, "http://p/values",
+        "{\"a\":{\"bytes\":500,\"chunks\":5},\"b\":{\"bytes\":2500,\"chunks\":3,\"last\":67},"
+        "\"tag\":\"out\",\"c\":\"GET http://x/y b\",\"small\":\"small body\"}");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}

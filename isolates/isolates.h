@@ -110,7 +110,7 @@ struct iso_worker_config {
     uint64_t cpu_budget_ns, wall_budget_ns;
 
     /* ---- dynamic workers (see "calls between isolates" below) ---- */
-    /* Where the worker's calls out of its isolate go (loader bindings, env stubs). Borrowed;
+    /* Where the worker's calls out of its isolate go (loader bindings, stubs). Borrowed;
      * must outlive the worker. NULL: the worker has no loader bindings and no stubs. */
     const struct iso_host *host;
     /* Names of worker_loader bindings: env[name] is a WorkerLoader. Borrowed. */

@@ -47,7 +47,7 @@ struct ld_child {
      * flight): it leaves the list once neither is left */
     bool release_pending;
     struct iso_worker *w;
-    struct iso_host host; /* the child's own calls (env stubs) come back through here */
+    struct iso_host host; /* the child's own calls (stubs, drops) come back through here */
     char *log_name;       /* "child:<id>" */
     uint64_t *stubs;      /* the parent's exports this child holds */
     size_t n_stubs;

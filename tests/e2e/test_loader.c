@@ -1499,6 +1499,11 @@ static const char RPC_PARENT_JS[] =
     "        return Response.json([await saved.next(), await add5(1)]);\n"
     "      }\n"
     "      if (path === '/next') return Response.json(await saved.next());\n"
+    "      if (path === '/churn') {\n"
+    "        const out = [];\n"
+    "        for (const id of ['c1', 'c2', 'c3']) out.push((await child(id).map([id], (x) => x))[0]);\n"
+    "        return Response.json(out);\n"
+    "      }\n"
     "      if (path === '/big') {\n"
     "        const r = await child('big').fetch('http://c/big/16777216');\n"
     "        return Response.json(await drain(r.body));\n"
@@ -1563,6 +1568,20 @@ Test(loader_stubs, a_returned_rpc_target_keeps_its_state_across_requests)
         j = request_json(s, "GET", "r.test", "/next", NULL, 200);
         EXPECT_AT(j, "", e2e_fmt("%d", i));
     }
+    E2E_STOP_OK(s);
+}
+
+Test(loader_stubs, a_child_the_parent_holds_stubs_into_is_never_evicted)
+{
+    /* Room for two children: the churn evicts its own idle children, never the one whose
+     * RpcTarget the parent keeps. */
+    struct e2e_server *s = start_rpc_parent("max_children = 2\n");
+    json_t *j = request_json(s, "GET", "r.test", "/keep", NULL, 200);
+    EXPECT_AT(j, "", "[11,6]");
+    j = request_json(s, "GET", "r.test", "/churn", NULL, 200);
+    EXPECT_AT(j, "", "[\"c1\",\"c2\",\"c3\"]");
+    j = request_json(s, "GET", "r.test", "/next", NULL, 200);
+    EXPECT_AT(j, "", "12");
     E2E_STOP_OK(s);
 }
 

@@ -1462,6 +1462,7 @@ static const char RPC_PARENT_JS[] =
     "  counter(n) { return new Counter(n); }\n"
     "  adder(k) { return (x) => x + k; }\n"
     "  cancelled() { return cancelReason; }\n"
+    "  spin() { while (true) {} }\n"
     "}`;\n"
     "class Log extends RpcTarget {\n"
     "  constructor() { super(); this.lines = []; }\n"
@@ -1499,6 +1500,14 @@ static const char RPC_PARENT_JS[] =
     "        return Response.json([await saved.next(), await add5(1)]);\n"
     "      }\n"
     "      if (path === '/next') return Response.json(await saved.next());\n"
+    "      if (path === '/gone') {\n"
+    "        const t = await child('mortal', { cpuMs: 50 }).counter(1);\n"
+    "        const before = await t.next();\n"
+    "        let killed = '';\n"
+    "        try { await child('mortal').spin(); } catch (e) { killed = msg(e); }\n"
+    "        try { await t.next(); return Response.json('no error'); }\n"
+    "        catch (e) { return Response.json([before, killed, msg(e)]); }\n"
+    "      }\n"
     "      if (path === '/churn') {\n"
     "        const out = [];\n"
     "        for (const id of ['c1', 'c2', 'c3']) out.push((await child(id).map([id], (x) => x))[0]);\n"
@@ -1582,6 +1591,16 @@ Test(loader_stubs, a_child_the_parent_holds_stubs_into_is_never_evicted)
     EXPECT_AT(j, "", "[\"c1\",\"c2\",\"c3\"]");
     j = request_json(s, "GET", "r.test", "/next", NULL, 200);
     EXPECT_AT(j, "", "12");
+    E2E_STOP_OK(s);
+}
+
+Test(loader_stubs, a_stub_into_a_child_a_limit_stopped_rejects)
+{
+    struct e2e_server *s = start_rpc_parent("cpu_ms = 2000\n");
+    json_t *j = request_json(s, "GET", "r.test", "/gone", NULL, 200);
+    EXPECT_AT(j, "",
+              "[2,\"Worker exceeded CPU time limit\",\"The worker this RPC stub belongs to is "
+              "gone (it was unloaded or stopped by a limit)\"]");
     E2E_STOP_OK(s);
 }
 

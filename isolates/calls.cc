@@ -1,12 +1,14 @@
 /*
- * Calls out of a worker: the native half of WorkerLoader, WorkerStub and env stubs
+ * Calls out of a worker: the native half of WorkerLoader, WorkerStub and stubs
  * (isolates/js/65_rpc.js, 70_loader.js). A call becomes a struct iso_call for the host with
  * its arguments serialized, and a promise the worker awaits; the host answers through
  * on_answer, now or on a later turn of the loop, and the promise is settled inside an entry
  * armed for the invocation that made the call. A call's record outlives its worker if need
  * be: the host may answer after iso_worker_free, and the answer is then dropped. The
- * export table is what a worker handed to its children as stubs (env functions, RpcTargets,
- * globalOutbound fetchers), kept alive until the host releases them.
+ * export table is what a worker handed to other isolates as stubs (functions, RpcTargets,
+ * fetchers, streams, in env, arguments or results), each entry tagged with the peer that holds
+ * it: arguments' stubs go when their call is answered, the rest when the holder drops them,
+ * is gone (iso_worker_release_peer) or, for env, when the host releases them.
  */
 #include <cstring>
 
@@ -56,12 +58,6 @@ void unlink(iso_worker *w, Call *c)
     w->calls_out--;
 }
 
-void unexport(iso_worker *w, const std::vector<uint64_t> &ids)
-{
-    for (uint64_t id : ids)
-        w->exports.erase(id);
-}
-
 /* The Error a failed call rejects with (65_rpc.js rebuilds the callee's error type). */
 v8::Local<v8::Value> call_error(iso_worker *w, v8::Local<v8::Context> context, int code,
                                 const char *msg)
@@ -83,14 +79,14 @@ v8::Local<v8::Value> call_error(iso_worker *w, v8::Local<v8::Context> context, i
 
 /* Settles c's promise with the host's answer (inside an entry of c->w). */
 void settle_call(iso_worker *w, Call *c, v8::Local<v8::Context> context, v8::TryCatch &try_catch,
-                 int code, const uint8_t *data, size_t len, const char *msg)
+                 int code, const uint8_t *data, size_t len, const char *msg, uint64_t peer)
 {
     v8::Isolate *isolate = w->isolate;
     v8::Local<v8::Promise::Resolver> resolver = c->resolver.Get(isolate);
     c->resolver.Reset();
     if (code == 0) {
         v8::Local<v8::Value> v;
-        if (deserialize(w, context, data, len).ToLocal(&v)) {
+        if (deserialize(w, context, data, len, peer).ToLocal(&v)) {
             resolver->Resolve(context, v).FromMaybe(false);
             return;
         }
@@ -104,7 +100,23 @@ void settle_call(iso_worker *w, Call *c, v8::Local<v8::Context> context, v8::Try
     resolver->Reject(context, call_error(w, context, code, msg)).FromMaybe(false);
 }
 
-void on_answer(void *ud, int code, const uint8_t *data, size_t len, const char *msg)
+/* The call is over: its arguments' stubs go, its streams stay with the callee that answered
+ * (or go too when nobody did). */
+void settle_exports(iso_worker *w, Call *c, uint64_t peer)
+{
+    unexport(w, c->scoped);
+    for (uint64_t id : c->held) {
+        auto it = w->exports.find(id);
+        if (it == w->exports.end() || it->second.peer != kPeerPending)
+            continue;
+        if (peer)
+            it->second.peer = peer;
+        else
+            w->exports.erase(it);
+    }
+}
+
+void on_answer(void *ud, int code, const uint8_t *data, size_t len, const char *msg, uint64_t peer)
 {
     Call *c = static_cast<Call *>(ud);
     iso_worker *w = c->w;
@@ -113,6 +125,7 @@ void on_answer(void *ud, int code, const uint8_t *data, size_t len, const char *
         return;
     }
     unlink(w, c);
+    settle_exports(w, c, peer);
     if (w->stop_reason.load() || w->free_requested) {
         c->resolver.Reset();
         delete c;
@@ -121,7 +134,7 @@ void on_answer(void *ud, int code, const uint8_t *data, size_t len, const char *
     try {
         run_in(w, find_invocation(w, c->inv_id),
                [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch, Entry &) {
-                   settle_call(w, c, context, try_catch, code, data, len, msg);
+                   settle_call(w, c, context, try_catch, code, data, len, msg, peer);
                });
     } catch (...) {
         /* Out of memory: the promise stays pending; finish() fails what waits on it. */
@@ -130,19 +143,29 @@ void on_answer(void *ud, int code, const uint8_t *data, size_t len, const char *
 }
 
 /* Starts a call on the host; returns its promise (rejected at once when the host refuses), or
- * an empty handle when w is being terminated. */
+ * an empty handle when w is being terminated. The exports made for the call (args: its
+ * arguments' stubs, code_stubs: a child's env) are released when it cannot start. */
 v8::Local<v8::Promise> start_call(iso_worker *w, v8::Local<v8::Context> context, iso_call *call,
-                                  const std::vector<uint64_t> *code_stubs)
+                                  const std::vector<uint64_t> *code_stubs, const ExportLog &args)
 {
     v8::Isolate *isolate = w->isolate;
-    v8::Local<v8::Promise::Resolver> resolver;
-    if (!v8::Promise::Resolver::New(context).ToLocal(&resolver)) {
+    auto undo = [&]() {
+        unexport(w, args.ids);
         if (code_stubs)
             unexport(w, *code_stubs);
+    };
+    v8::Local<v8::Promise::Resolver> resolver;
+    if (!v8::Promise::Resolver::New(context).ToLocal(&resolver)) {
+        undo();
         return {}; /* terminating */
     }
     Invocation *inv = current_invocation(w);
-    Call *c = new Call{w, nullptr, nullptr, inv ? inv->id : 0, {}};
+    Call *c = new Call{w, nullptr, nullptr, inv ? inv->id : 0, {}, {}, {}};
+    for (uint64_t id : args.ids) {
+        auto it = w->exports.find(id);
+        if (it != w->exports.end())
+            ((it->second.kind & kHeld) ? c->held : c->scoped).push_back(id);
+    }
     c->resolver.Reset(isolate, resolver);
     link(w, c);
     ed_error err = {0, nullptr};
@@ -151,8 +174,7 @@ v8::Local<v8::Promise> start_call(iso_worker *w, v8::Local<v8::Context> context,
         unlink(w, c);
         c->resolver.Reset();
         delete c;
-        if (code_stubs)
-            unexport(w, *code_stubs);
+        undo();
         resolver->Reject(context, call_error(w, context, rc, ed_error_msg(&err))).FromMaybe(false);
     }
     ed_error_dispose(&err);
@@ -269,7 +291,10 @@ bool read_code(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Arra
         code->modules[i].source_len = code->sources[i].size();
     }
     if (!f[5]->IsUndefined()) {
-        if (!serialize(w, context, f[5], &code->env))
+        ExportLog log;
+        bool ok = serialize(w, context, f[5], Mode::kEnv, &log, &code->env);
+        code->stubs.insert(code->stubs.end(), log.ids.begin(), log.ids.end());
+        if (!ok)
             return false;
         if (code->env.size() > kMaxEnv) {
             throw_error(isolate, v8::Exception::RangeError,
@@ -294,17 +319,21 @@ bool read_code(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Arra
     return true;
 }
 
-/* Serializes args (an array) and props (undefined: none). */
+/* Serializes args (an array) and props (undefined: none); the stubs in them go to log. */
 bool read_args(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> args,
-               v8::Local<v8::Value> props, std::string *args_out, std::string *props_out)
+               v8::Local<v8::Value> props, ExportLog *log, std::string *args_out,
+               std::string *props_out)
 {
     if (!args->IsArray()) {
         throw_error(w->isolate, v8::Exception::TypeError, "malformed call arguments");
         return false;
     }
-    if (!serialize(w, context, args, args_out))
+    if (!serialize(w, context, args, Mode::kArgs, log, args_out))
         return false;
-    return props->IsUndefined() || serialize(w, context, props, props_out);
+    if (props->IsUndefined() || serialize(w, context, props, Mode::kArgs, log, props_out))
+        return true;
+    unexport(w, log->ids);
+    return false;
 }
 
 bool has_host(iso_worker *w, v8::Isolate *isolate)
@@ -326,6 +355,7 @@ void call_loader(const v8::FunctionCallbackInfo<v8::Value> &info)
         return;
     v8::Local<v8::Context> context = isolate->GetCurrentContext();
     Code code;
+    ExportLog log; /* the callee is known once it answers */
     bool with_code = info[3]->IsArray();
     try {
         std::string binding, id, entrypoint, method, args, props;
@@ -338,7 +368,7 @@ void call_loader(const v8::FunctionCallbackInfo<v8::Value> &info)
             (!info[4]->IsNullOrUndefined() &&
              !get_string(isolate, info[4], "entrypoint", &entrypoint)) ||
             !get_string(isolate, info[5], "method", &method) ||
-            !read_args(w, context, info[9], info[6], &args, &props)) {
+            !read_args(w, context, info[9], info[6], &log, &args, &props)) {
             unexport(w, code.stubs);
             return;
         }
@@ -357,16 +387,26 @@ void call_loader(const v8::FunctionCallbackInfo<v8::Value> &info)
         call.sub_requests = get_u32(info[8]);
         call.args = reinterpret_cast<const uint8_t *>(args.data());
         call.args_len = args.size();
-        v8::Local<v8::Promise> p = start_call(w, context, &call, with_code ? &code.stubs : nullptr);
+        v8::Local<v8::Promise> p =
+            start_call(w, context, &call, with_code ? &code.stubs : nullptr, log);
         if (!p.IsEmpty())
             info.GetReturnValue().Set(p);
     } catch (...) {
         unexport(w, code.stubs);
+        unexport(w, log.ids);
         throw_error(isolate, v8::Exception::RangeError, "out of memory preparing a call");
     }
 }
 
-/* native.callStub(id, method | null, args) -> Promise */
+uint64_t get_id(v8::Local<v8::Value> v)
+{
+    if (!v->IsNumber())
+        return 0;
+    double d = v.As<v8::Number>()->Value();
+    return d > 0 && d < 18446744073709551616.0 ? (uint64_t)d : 0;
+}
+
+/* native.callStub(peer, id, method | null, args) -> Promise */
 void call_stub(const v8::FunctionCallbackInfo<v8::Value> &info)
 {
     v8::Isolate *isolate = info.GetIsolate();
@@ -374,23 +414,43 @@ void call_stub(const v8::FunctionCallbackInfo<v8::Value> &info)
     if (!has_host(w, isolate))
         return;
     v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    ExportLog log;
+    log.peer = get_id(info[0]); /* the callee: it holds the arguments' stubs */
     try {
         std::string method, args, props;
-        if ((!info[1]->IsNullOrUndefined() && !get_string(isolate, info[1], "method", &method)) ||
-            !read_args(w, context, info[2], v8::Undefined(isolate), &args, &props))
+        if ((!info[2]->IsNullOrUndefined() && !get_string(isolate, info[2], "method", &method)) ||
+            !read_args(w, context, info[3], v8::Undefined(isolate), &log, &args, &props))
             return;
         iso_call call = {};
         call.kind = ISO_CALL_STUB;
-        call.stub = info[0]->IsNumber() ? (uint64_t)info[0].As<v8::Number>()->Value() : 0;
-        call.method = info[1]->IsNullOrUndefined() ? nullptr : method.c_str();
+        call.peer = log.peer;
+        call.stub = get_id(info[1]);
+        call.method = info[2]->IsNullOrUndefined() ? nullptr : method.c_str();
         call.args = reinterpret_cast<const uint8_t *>(args.data());
         call.args_len = args.size();
-        v8::Local<v8::Promise> p = start_call(w, context, &call, nullptr);
+        v8::Local<v8::Promise> p = start_call(w, context, &call, nullptr, log);
         if (!p.IsEmpty())
             info.GetReturnValue().Set(p);
     } catch (...) {
+        unexport(w, log.ids);
         throw_error(isolate, v8::Exception::RangeError, "out of memory preparing a call");
     }
+}
+
+/* native.dropStub(peer, id): this worker's stub of peer's export was collected. */
+void drop_stub(const v8::FunctionCallbackInfo<v8::Value> &info)
+{
+    v8::Isolate *isolate = info.GetIsolate();
+    iso_worker *w = worker_of(isolate);
+    if (!w || !w->host || !w->host->call || w->free_requested)
+        return;
+    iso_call call = {};
+    call.kind = ISO_CALL_DROP;
+    call.peer = get_id(info[0]);
+    call.stub = get_id(info[1]);
+    ed_error err = {0, nullptr};
+    (void)w->host->call(w->host->ud, w, &call, nullptr, nullptr, &err);
+    ed_error_dispose(&err);
 }
 
 /* native.childLive(binding, id) -> bool */
@@ -437,19 +497,25 @@ void release(const v8::FunctionCallbackInfo<v8::Value> &info)
     }
 }
 
-/* native.exportStub(value, kind) -> id */
+/* native.exportStub(value, kind) -> id; listed in the log of the value being serialized. */
 void export_stub(const v8::FunctionCallbackInfo<v8::Value> &info)
 {
     v8::Isolate *isolate = info.GetIsolate();
     iso_worker *w = worker_of(isolate);
     int kind = info[1]->IsInt32() ? info[1].As<v8::Int32>()->Value() : 0;
-    if (!w || (kind != kStubFunction && kind != kStubObject))
+    int base = kind & kKindMask;
+    if (!w || (base != kStubFunction && base != kStubObject && base != kStubStream) ||
+        (kind & ~(kKindMask | kHeld)))
         return throw_error(isolate, v8::Exception::TypeError, "bad export");
     try {
-        uint64_t id = w->next_export++;
+        uint64_t id = w->next_export;
+        if (w->export_log)
+            w->export_log->ids.push_back(id); /* first: a failed insert is then undone too */
         Export &e = w->exports[id];
+        w->next_export++;
         e.value.Reset(isolate, info[0]);
         e.kind = kind;
+        e.peer = w->export_log ? w->export_log->peer : kPeerPending;
         info.GetReturnValue().Set(v8::Number::New(isolate, (double)id));
     } catch (...) {
         throw_error(isolate, v8::Exception::RangeError, "out of memory exporting a stub");
@@ -481,23 +547,24 @@ void stub_marker(const v8::FunctionCallbackInfo<v8::Value> &info)
         return throw_error(isolate, v8::Exception::TypeError, "bad stub marker");
     v8::Local<v8::Object> m;
     if (new_marker(w, isolate->GetCurrentContext(), (uint64_t)info[0].As<v8::Number>()->Value(),
-                   info[1].As<v8::Int32>()->Value())
+                   info[1].As<v8::Int32>()->Value(), 0)
             .ToLocal(&m))
         info.GetReturnValue().Set(m);
 }
 
-/* native.markerInfo(value) -> [id, kind] when value is a stub marker, else undefined */
+/* native.markerInfo(value) -> [id, kind, peer] when value is a marker, else undefined */
 void marker_info_native(const v8::FunctionCallbackInfo<v8::Value> &info)
 {
     v8::Isolate *isolate = info.GetIsolate();
     iso_worker *w = worker_of(isolate);
-    uint64_t id;
+    uint64_t id, peer;
     int kind;
-    if (!w || !marker_info(w, info[0], &id, &kind))
+    if (!w || !marker_info(w, info[0], &id, &kind, &peer))
         return;
-    v8::Local<v8::Value> pair[] = {v8::Number::New(isolate, (double)id),
-                                   v8::Integer::New(isolate, kind)};
-    info.GetReturnValue().Set(v8::Array::New(isolate, pair, 2));
+    v8::Local<v8::Value> triple[] = {v8::Number::New(isolate, (double)id),
+                                     v8::Integer::New(isolate, kind),
+                                     v8::Number::New(isolate, (double)peer)};
+    info.GetReturnValue().Set(v8::Array::New(isolate, triple, 3));
 }
 
 /* native.errorCodes() -> { EINVAL, NOENT }: the codes the runtime attaches to errors. */
@@ -534,11 +601,10 @@ int describe_error(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::
 }
 
 const NativeFunction kCallNatives[] = {
-    {"callLoader", call_loader}, {"callStub", call_stub},
-    {"childLive", child_live},   {"release", release},
-    {"exportStub", export_stub}, {"unexport", unexport_stubs},
-    {"stubMarker", stub_marker}, {"markerInfo", marker_info_native},
-    {"errorCodes", error_codes}, {nullptr, nullptr},
+    {"callLoader", call_loader},  {"callStub", call_stub},     {"dropStub", drop_stub},
+    {"childLive", child_live},    {"release", release},        {"exportStub", export_stub},
+    {"unexport", unexport_stubs}, {"stubMarker", stub_marker}, {"markerInfo", marker_info_native},
+    {"errorCodes", error_codes},  {nullptr, nullptr},
 };
 
 /* Called by worker.cc when w goes: answers still to come find no worker. */
@@ -564,4 +630,45 @@ extern "C" void iso_worker_release_stubs(struct iso_worker *w, const uint64_t *s
         return;
     for (size_t i = 0; i < n; i++)
         w->exports.erase(stubs[i]);
+}
+
+extern "C" void iso_worker_drop_stub(struct iso_worker *w, uint64_t peer, uint64_t stub) noexcept
+{
+    if (!w)
+        return;
+    auto it = w->exports.find(stub);
+    if (it != w->exports.end() && (it->second.kind & iso::kHeld) &&
+        (it->second.peer == peer || it->second.peer == iso::kPeerPending))
+        w->exports.erase(it);
+}
+
+extern "C" void iso_worker_release_peer(struct iso_worker *w, uint64_t peer) noexcept
+{
+    if (!w || !peer)
+        return;
+    for (auto it = w->exports.begin(); it != w->exports.end();) {
+        if (it->second.peer == peer)
+            it = w->exports.erase(it);
+        else
+            ++it;
+    }
+}
+
+extern "C" size_t iso_worker_exports(const struct iso_worker *w) noexcept
+{
+    return w ? w->exports.size() : 0;
+}
+
+extern "C" void iso_worker_collect_garbage(struct iso_worker *w) noexcept
+{
+    if (!w || w->stop_reason.load() || w->free_requested)
+        return;
+    try {
+        /* The outermost entry's end pumps the platform's tasks: the finalizers run there. */
+        iso::run_in(w, nullptr, [&](v8::Local<v8::Context>, v8::TryCatch &, iso::Entry &) {
+            w->isolate->LowMemoryNotification();
+        });
+    } catch (...) {
+        /* out of memory: nothing was collected */
+    }
 }

@@ -1,9 +1,10 @@
 /*
  * Calls into a worker from another isolate: an entrypoint's method (iso_worker_invoke, a
- * parent calling its child) or an exported stub (iso_worker_call_stub, a child calling back
- * into its parent). Arguments arrive serialized; the runtime (isolates/js/65_rpc.js) finds the
- * target, rebuilds a Request for "fetch" and reads the Response back into a plain object; the
- * settled value is serialized for the result callback, a rejection becomes a code and a
+ * parent calling its child) or an exported stub (iso_worker_call_stub: a child calling back
+ * into its parent, a parent calling what a child returned, either side pulling a stream).
+ * Arguments arrive serialized, their stubs naming the caller's isolate; the runtime
+ * (isolates/js/65_rpc.js) finds the target and calls it; the settled value is serialized for
+ * the result callback (its stubs held by the caller), a rejection becomes a code and a
  * one-line "Name: message". Like a fetch, a call is an invocation that may wait on calls of its
  * own and completes on a later entry.
  */
@@ -37,8 +38,8 @@ void answer_exception(iso_worker *w, Invocation *inv, v8::Local<v8::Context> con
     answer_error(w, inv, context, e);
 }
 
-int new_call(iso_worker *w, iso_result_cb cb, void *cb_ud, uint64_t cpu_budget, uint64_t *cpu_used,
-             Invocation **out, ed_error *err)
+int new_call(iso_worker *w, iso_result_cb cb, void *cb_ud, uint64_t peer, uint64_t cpu_budget,
+             uint64_t *cpu_used, Invocation **out, ed_error *err)
 {
     if (w->stop_reason.load() || w->free_requested)
         return ed_error_set(
@@ -52,6 +53,7 @@ int new_call(iso_worker *w, iso_result_cb cb, void *cb_ud, uint64_t cpu_budget, 
     inv->cpu_budget = cpu_budget;
     inv->wall_budget = w->wall_budget;
     inv->cpu_used_out = cpu_used;
+    inv->peer = peer;
     try {
         track(w, inv);
     } catch (...) {
@@ -85,7 +87,7 @@ bool read_args(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
                v8::TryCatch &try_catch, const uint8_t *data, size_t len, v8::Local<v8::Value> *out)
 {
     v8::Local<v8::Value> v;
-    if (!deserialize(w, context, data, len).ToLocal(&v)) {
+    if (!deserialize(w, context, data, len, inv->peer).ToLocal(&v)) {
         answer_exception(w, inv, context, try_catch);
         return false;
     }
@@ -114,7 +116,9 @@ void call_step(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
         v = p->Result();
     }
     std::string bytes;
-    if (!v->IsUndefined() && !serialize(w, context, v, &bytes))
+    ExportLog log;
+    log.peer = inv->peer; /* the caller holds the result's stubs */
+    if (!v->IsUndefined() && !serialize(w, context, v, Mode::kResult, &log, &bytes))
         return answer_exception(w, inv, context, try_catch);
     complete(w, inv, Invocation::Final::kResult, 0, std::string(), std::move(bytes));
 }
@@ -123,13 +127,14 @@ void call_step(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
 
 extern "C" int iso_worker_invoke(struct iso_worker *w, const char *entrypoint, const char *method,
                                  const uint8_t *props, size_t props_len, const uint8_t *args,
-                                 size_t args_len, uint64_t cpu_budget_ns, uint64_t *cpu_used_ns,
-                                 iso_result_cb cb, void *cb_ud, struct ed_error *err) noexcept
+                                 size_t args_len, uint64_t peer, uint64_t cpu_budget_ns,
+                                 uint64_t *cpu_used_ns, iso_result_cb cb, void *cb_ud,
+                                 struct ed_error *err) noexcept
 {
     if (!w || !method || !cb || (!args && args_len) || (!props && props_len))
         return ed_error_set(err, ED_EINVAL, "iso_worker_invoke: missing argument");
     iso::Invocation *inv = nullptr;
-    int rc = iso::new_call(w, cb, cb_ud, cpu_budget_ns, cpu_used_ns, &inv, err);
+    int rc = iso::new_call(w, cb, cb_ud, peer, cpu_budget_ns, cpu_used_ns, &inv, err);
     if (rc)
         return rc;
     iso::run_in(w, inv, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch, iso::Entry &) {
@@ -137,7 +142,7 @@ extern "C" int iso_worker_invoke(struct iso_worker *w, const char *entrypoint, c
         v8::Local<v8::Value> argv[6];
         if (!iso::read_args(w, inv, context, try_catch, args, args_len, &argv[5]))
             return;
-        if (!iso::deserialize(w, context, props, props_len).ToLocal(&argv[4]))
+        if (!iso::deserialize(w, context, props, props_len, peer).ToLocal(&argv[4]))
             return iso::answer_exception(w, inv, context, try_catch);
         argv[0] = w->ns.IsEmpty() ? v8::Local<v8::Value>(v8::Undefined(isolate))
                                   : v8::Local<v8::Value>(w->ns.Get(isolate));
@@ -150,16 +155,19 @@ extern "C" int iso_worker_invoke(struct iso_worker *w, const char *entrypoint, c
 }
 
 extern "C" int iso_worker_call_stub(struct iso_worker *w, uint64_t stub, const char *method,
-                                    const uint8_t *args, size_t args_len, iso_result_cb cb,
-                                    void *cb_ud, struct ed_error *err) noexcept
+                                    const uint8_t *args, size_t args_len, uint64_t peer,
+                                    uint64_t *cpu_used_ns, iso_result_cb cb, void *cb_ud,
+                                    struct ed_error *err) noexcept
 {
     if (!w || !cb || (!args && args_len))
         return ed_error_set(err, ED_EINVAL, "iso_worker_call_stub: missing argument");
     if (w->exports.find(stub) == w->exports.end())
-        return ed_error_set(err, ED_ENOENT, "stub %llu is not exported by this worker (released?)",
+        return ed_error_set(err, ED_ENOENT,
+                            "This RPC stub was released: it came in the arguments of a call that "
+                            "has returned, or was disposed (stub %llu)",
                             (unsigned long long)stub);
     iso::Invocation *inv = nullptr;
-    int rc = iso::new_call(w, cb, cb_ud, w->cpu_budget, nullptr, &inv, err);
+    int rc = iso::new_call(w, cb, cb_ud, peer, w->cpu_budget, cpu_used_ns, &inv, err);
     if (rc)
         return rc;
     iso::run_in(w, inv, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch, iso::Entry &) {
@@ -167,14 +175,15 @@ extern "C" int iso_worker_call_stub(struct iso_worker *w, uint64_t stub, const c
         auto it = w->exports.find(stub);
         if (it == w->exports.end())
             return iso::complete(w, inv, iso::Invocation::Final::kResult, ED_ENOENT,
-                                 "the stub was released");
-        v8::Local<v8::Value> argv[4];
+                                 "This RPC stub was released");
+        v8::Local<v8::Value> argv[5];
         argv[0] = it->second.value.Get(isolate);
-        argv[1] = v8::Integer::New(isolate, it->second.kind);
+        argv[1] = v8::Integer::New(isolate, it->second.kind & iso::kKindMask);
         argv[2] = iso::str_or_null(isolate, method);
+        argv[4] = v8::Number::New(isolate, (double)stub);
         if (!iso::read_args(w, inv, context, try_catch, args, args_len, &argv[3]))
             return;
-        iso::start(w, inv, context, try_catch, w->hooks.call_export.Get(isolate), argv, 4);
+        iso::start(w, inv, context, try_catch, w->hooks.call_export.Get(isolate), argv, 5);
     });
     return 0;
 }

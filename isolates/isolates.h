@@ -110,7 +110,7 @@ struct iso_worker_config {
     uint64_t cpu_budget_ns, wall_budget_ns;
 
     /* ---- dynamic workers (see "calls between isolates" below) ---- */
-    /* Where the worker's calls out of its isolate go (loader bindings, env stubs). Borrowed;
+    /* Where the worker's calls out of its isolate go (loader bindings, stubs). Borrowed;
      * must outlive the worker. NULL: the worker has no loader bindings and no stubs. */
     const struct iso_host *host;
     /* Names of worker_loader bindings: env[name] is a WorkerLoader. Borrowed. */
@@ -121,6 +121,9 @@ struct iso_worker_config {
      * host. Its own properties are copied into env after the vars. NULL for none. */
     const uint8_t *env;
     size_t env_len;
+    /* The peer (see "calls between isolates") that env's stubs and the outbound stub belong
+     * to: the parent, as host names it. */
+    uint64_t env_peer;
     /* A child's egress (globalOutbound): see enum iso_outbound. outbound_stub names the
      * parent's stub when outbound is ISO_OUTBOUND_STUB. Outbound HTTP does not exist yet, so
      * ISO_OUTBOUND_INHERIT (and every parent) gets a global fetch() that rejects with a
@@ -280,27 +283,59 @@ size_t iso_worker_pending(const struct iso_worker *w) ISO_NOEXCEPT;
 
 /* ---- calls between isolates ------------------------------------------------------------
  * Parent and child never share a heap: arguments and results cross as V8-serialized bytes
- * (structured clone; the runtime turns a Request or Response into a plain object first, and
- * a function or RpcTarget in a child's env into a stub id the child calls back through).
+ * (structured clone) with three things the clone cannot copy turned into references:
+ *   - a function, an RpcTarget (or WorkerEntrypoint) instance, or a stub held from another
+ *     isolate, anywhere in a value, becomes a stub: an entry in the sender's export table that
+ *     the receiver calls back into (ISO_CALL_STUB). A stub held from elsewhere is exported
+ *     again, so calls through it are relayed by this isolate;
+ *   - a ReadableStream becomes a stream stub: the receiver's ReadableStream pulls each chunk
+ *     with a call ("read", then "cancel" if it gives up), so neither side holds the whole body;
+ *   - a Request or Response keeps its class: method/status, URL, headers, and a body that is
+ *     copied inline when it is fixed bytes of at most 64 KiB, else crosses as a stream stub.
  * Every call is asynchronous to its caller: the shim hands it to the host (struct iso_host,
- * the loader in practice), which answers through an iso_result_cb once the callee is done;
- * the shim then resolves the caller's promise and runs its microtasks. */
+ * the loader in practice), which answers through an iso_answer_cb once the callee is done;
+ * the shim then resolves the caller's promise and runs its microtasks.
+ *
+ * Peers. A stub names the isolate that exported it by a peer number that the *receiving*
+ * worker's host chose (the loader: a parent names each child by a serial, a child names its
+ * parent 1); 0 is no isolate. The host tells each isolate who is calling
+ * (iso_worker_invoke/iso_worker_call_stub take the caller's peer) and who answered (the answer
+ * carries the callee's peer), and routes ISO_CALL_STUB and ISO_CALL_DROP to the peer named.
+ *
+ * Lifetimes of exports (the exporter's table entries):
+ *   - stubs in a call's arguments live until that call is answered (the receiver's stubs then
+ *     fail with "released"), as Workers disposes parameter stubs when the call returns;
+ *   - stubs in a result, and every stream stub, are held by the receiver until its stub is
+ *     garbage-collected (it then sends ISO_CALL_DROP), a stream until it was read to its end
+ *     or cancelled, or until the host calls iso_worker_release_peer() because the holder's
+ *     isolate is gone;
+ *   - stubs in a child's env live until the host releases them (iso_child_code.stubs).
+ * A call into an export that is gone, or into a peer that is gone, fails with a message that
+ * says so. */
 
 /* The answer to a call: code 0 and the serialized result (len 0: undefined), or a negative
  * code and a message (result NULL): ED_EJS with the callee's exception as "Name: message"
  * (the caller rethrows an error of that type), ED_EINVAL "Worker has no such entrypoint:
  * NAME" or 'The RPC receiver does not implement the method "NAME".', a limit that killed the
  * callee with "Worker exceeded CPU time limit" (memory limit, wall time limit; "Worker was
- * terminated"), ED_ECANCELED when it was freed. The caller's error keeps the first line of a
- * message whose code is not ED_EJS. result and msg are borrowed for the call. Called exactly
- * once, after the shim left the callee's isolate (it may free the callee). */
+ * terminated"), ED_ECANCELED when it was freed, ED_ENOENT when the stub was released. The
+ * caller's error keeps the first line of a message whose code is not ED_EJS. result and msg
+ * are borrowed for the call. Called exactly once, after the shim left the callee's isolate
+ * (it may free the callee). */
 typedef void (*iso_result_cb)(void *ud, int code, const uint8_t *result, size_t len,
                               const char *msg);
 
+/* The answer a host gives to a call out of an isolate: iso_result_cb's, plus peer, the callee
+ * as the caller's host names it (whose exports the stubs in result are; 0 when no isolate
+ * answered, e.g. a child that could not be created). */
+typedef void (*iso_answer_cb)(void *ud, int code, const uint8_t *result, size_t len,
+                              const char *msg, uint64_t peer);
+
 enum iso_call_kind {
     ISO_CALL_LOADER = 1, /* into a child through a loader binding (get/load + entrypoint) */
-    ISO_CALL_STUB,       /* back into the isolate that exported a stub (env functions...) */
+    ISO_CALL_STUB,       /* into the isolate that exported a stub (peer) */
     ISO_CALL_RELEASE,    /* a load() stub was garbage-collected: the child may go */
+    ISO_CALL_DROP,       /* the caller no longer holds stub of peer (its stub was collected) */
 };
 
 /* A child's code as the parent's getCode callback (or load()) gave it, checked by the runtime:
@@ -343,8 +378,10 @@ struct iso_call {
     const uint8_t *props;   /* serialized ctx.props; may be NULL */
     size_t props_len;
     uint32_t cpu_ms, sub_requests; /* getEntrypoint() limits: 0 = not set */
-    /* ISO_CALL_STUB: the stub's id in its exporter (from's parent: the host calls
-     * iso_worker_call_stub(parent, stub, method, args...)); method is NULL for a function. */
+    /* ISO_CALL_STUB, ISO_CALL_DROP: the stub's id in its exporter, and the exporter (the host
+     * calls iso_worker_call_stub(exporter, stub, method, args, caller's peer...) or
+     * iso_worker_drop_stub(exporter, caller's peer, stub)); method is NULL for a function. */
+    uint64_t peer;
     uint64_t stub;
     const uint8_t *args; /* serialized array of arguments */
     size_t args_len;
@@ -356,9 +393,9 @@ struct iso_host {
     /* A call out of worker from. Returns 0 and later (or right away, from inside this call)
      * calls cb(cb_ud, ...) exactly once, or returns a negative code with err set and never
      * calls cb. cb must come even after from was freed (the shim's record of the call is freed
-     * then and the answer dropped). For ISO_CALL_RELEASE no answer is expected and cb is
-     * NULL. */
-    int (*call)(void *ud, struct iso_worker *from, const struct iso_call *call, iso_result_cb cb,
+     * then and the answer dropped). For ISO_CALL_RELEASE and ISO_CALL_DROP no answer is
+     * expected and cb is NULL; they run no JavaScript of from and may be deferred. */
+    int (*call)(void *ud, struct iso_worker *from, const struct iso_call *call, iso_answer_cb cb,
                 void *cb_ud, struct ed_error *err);
     /* Whether a live child with this id exists for from's tenant (the parent then skips its
      * getCode callback). */
@@ -367,34 +404,48 @@ struct iso_host {
 };
 
 /* Calls method of entrypoint (NULL: the default export) in w with serialized args (an
- * array) and props (ctx.props; may be NULL), under the given budgets (the wall budget is the
- * config's) with the CPU used added to *cpu_used_ns (may be NULL; valid until cb). An
- * entrypoint that is a class extending WorkerEntrypoint is constructed with (ctx, env) and its
- * method gets the arguments; a plain object's method gets the arguments followed by env and
- * ctx (fetch: (request, env, ctx)). "fetch" takes one marshalled Request { method, url,
- * headers: [[name, value]...], body: ArrayBuffer | null } and answers a marshalled Response
- * { status, statusText, headers, body } (bodies read whole for now). Results are structured
- * clones: a function in one fails with a DataCloneError. Returns 0 and calls cb exactly once
+ * array) and props (ctx.props; may be NULL), whose stubs belong to peer (the caller, as w's
+ * host names it), under the given budgets (the wall budget is the config's) with the CPU used
+ * added to *cpu_used_ns (may be NULL; valid until cb). An entrypoint that is a class extending
+ * WorkerEntrypoint is constructed with (ctx, env) and its method gets the arguments; a plain
+ * object's method gets the arguments followed by env and ctx (fetch: (request, env, ctx)).
+ * "fetch" takes a Request and answers a Response (bodies streamed as described above). Only
+ * methods of an RpcTarget's or entrypoint class's prototype chain can be called, not own
+ * properties. Stubs in the result are held by peer. Returns 0 and calls cb exactly once
  * (possibly before returning), or a negative code without calling cb (ED_EINVAL: w retired).
  * A missing entrypoint answers ED_EINVAL "Worker has no such entrypoint: NAME" (NAME
  * "default" for the default export), a missing method ED_EINVAL 'The RPC receiver does not
  * implement the method "NAME".'. */
 int iso_worker_invoke(struct iso_worker *w, const char *entrypoint, const char *method,
                       const uint8_t *props, size_t props_len, const uint8_t *args, size_t args_len,
-                      uint64_t cpu_budget_ns, uint64_t *cpu_used_ns, iso_result_cb cb, void *cb_ud,
-                      struct ed_error *err) ISO_NOEXCEPT;
+                      uint64_t peer, uint64_t cpu_budget_ns, uint64_t *cpu_used_ns,
+                      iso_result_cb cb, void *cb_ud, struct ed_error *err) ISO_NOEXCEPT;
 
-/* Calls stub (exported by w into a child's env) with serialized args: the function itself,
- * or method of the RpcTarget or fetcher ("fetch" as for iso_worker_invoke). As
- * iso_worker_invoke, under the config's budgets (the CPU is not reported). An id w does not
- * export (released) returns ED_ENOENT without calling cb. */
+/* Calls stub (exported by w) for peer with serialized args: the function itself, or method of
+ * the RpcTarget or fetcher ("fetch" as for iso_worker_invoke), or "read"/"cancel" of a stream.
+ * As iso_worker_invoke, under the config's budgets with the CPU used added to *cpu_used_ns
+ * (may be NULL). An id w does not export (released) returns ED_ENOENT without calling cb. */
 int iso_worker_call_stub(struct iso_worker *w, uint64_t stub, const char *method,
-                         const uint8_t *args, size_t args_len, iso_result_cb cb, void *cb_ud,
-                         struct ed_error *err) ISO_NOEXCEPT;
+                         const uint8_t *args, size_t args_len, uint64_t peer, uint64_t *cpu_used_ns,
+                         iso_result_cb cb, void *cb_ud, struct ed_error *err) ISO_NOEXCEPT;
 
 /* Releases stubs w exported (listed in iso_child_code.stubs when the child's code was
- * handed over): the child that held them is gone. Unknown ids are ignored. */
+ * handed over): the child that held them is gone. Unknown ids are ignored. Runs no JS. */
 void iso_worker_release_stubs(struct iso_worker *w, const uint64_t *stubs, size_t n) ISO_NOEXCEPT;
+
+/* ISO_CALL_DROP's end: peer no longer holds stub of w. Ignored unless peer holds it (or the
+ * call that carried it is still unanswered). Runs no JS. */
+void iso_worker_drop_stub(struct iso_worker *w, uint64_t peer, uint64_t stub) ISO_NOEXCEPT;
+
+/* Releases every export of w that peer holds: peer's isolate is gone. Runs no JS. */
+void iso_worker_release_peer(struct iso_worker *w, uint64_t peer) ISO_NOEXCEPT;
+
+/* Entries in w's export table (stubs other isolates may call into w through). */
+size_t iso_worker_exports(const struct iso_worker *w) ISO_NOEXCEPT;
+
+/* Runs a full garbage collection in w and then its finalizers (stubs w no longer references
+ * are dropped through its host). For tests and for hosts short of memory. */
+void iso_worker_collect_garbage(struct iso_worker *w) ISO_NOEXCEPT;
 
 /* ---- code cache ------------------------------------------------------------------------
  * Compiled code is shared by every isolate of the process: an ES or CommonJS module of at least

@@ -164,7 +164,7 @@ int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err)
         !get_hook(isolate, context, internals, "callExport", &h.call_export) ||
         !get_hook(isolate, context, internals, "describeError", &h.describe_error) ||
         !get_hook(isolate, context, internals, "callError", &h.call_error) ||
-        !get_hook(isolate, context, internals, "makeStub", &h.make_stub) ||
+        !get_hook(isolate, context, internals, "encode", &h.encode) ||
         !get_hook(isolate, context, internals, "revive", &h.revive))
         return js_failure(w, try_catch, ED_EINVAL, "the runtime lacks an entry point", err);
     w->internals.Reset(isolate, internals);

@@ -1,10 +1,12 @@
 /*
  * Values crossing between isolates: V8's structured clone (ValueSerializer) with one
- * extension, the stub marker. A function or an RpcTarget in a child's env cannot be copied;
- * the runtime exports it into the parent's export table and puts a marker in its place (a host
- * object carrying the export's id and kind), which the serializer writes as a reference and the
- * child's deserializer reads back as a marker; the runtime's revive() then turns each into a
- * callable stub (isolates/js/65_rpc.js), since no JavaScript may run inside the deserializer. Anything else
+ * extension, the marker. What the clone cannot copy — a function, an RpcTarget, a stub, a
+ * ReadableStream — the runtime's encode() exports into the sender's export table and replaces
+ * with a marker (a host object carrying the export's id and kind); a Request or Response
+ * becomes an array headed by a tag marker. The serializer writes a marker as a reference and
+ * the receiver's deserializer reads it back as a marker that also names the peer it came from;
+ * the runtime's revive() then turns each into a stub, a stream, a Request or a Response
+ * (isolates/js/65_rpc.js), since no JavaScript may run inside the deserializer. Anything else
  * that V8 cannot clone fails with a DataCloneError the worker can catch. Output is bounded
  * (kMaxSerialized) so that one value cannot take the process's memory outside the heap limit.
  */
@@ -42,9 +44,9 @@ class Writer final : public v8::ValueSerializer::Delegate {
     v8::Maybe<bool> WriteHostObject(v8::Isolate *isolate, v8::Local<v8::Object> object) override
     {
         {
-            uint64_t id;
+            uint64_t id, peer;
             int kind;
-            if (marker_info(w_, object, &id, &kind)) {
+            if (marker_info(w_, object, &id, &kind, &peer)) {
                 ser_->WriteUint32(kStubTag);
                 ser_->WriteUint64(id);
                 ser_->WriteUint32((uint32_t)kind);
@@ -75,7 +77,8 @@ class Writer final : public v8::ValueSerializer::Delegate {
 
 class Reader final : public v8::ValueDeserializer::Delegate {
   public:
-    Reader(iso_worker *w, v8::Local<v8::Context> context) : w_(w), context_(context)
+    Reader(iso_worker *w, v8::Local<v8::Context> context, uint64_t peer)
+        : w_(w), context_(context), peer_(peer)
     {
     }
     /* No JavaScript may run while V8 deserializes: a marker stands in for the stub until
@@ -90,7 +93,7 @@ class Reader final : public v8::ValueDeserializer::Delegate {
             return {};
         }
         markers_++;
-        return new_marker(w_, context_, id, (int)kind);
+        return new_marker(w_, context_, id, (int)kind, peer_);
     }
     v8::ValueDeserializer *des_ = nullptr;
     size_t markers_ = 0;
@@ -98,32 +101,11 @@ class Reader final : public v8::ValueDeserializer::Delegate {
   private:
     iso_worker *w_;
     v8::Local<v8::Context> context_;
+    uint64_t peer_;
 };
 
-} // namespace
-
-void init_markers(iso_worker *w)
-{
-    v8::HandleScope scope(w->isolate);
-    v8::Local<v8::FunctionTemplate> t = v8::FunctionTemplate::New(w->isolate);
-    t->InstanceTemplate()->SetInternalFieldCount(2);
-    w->marker.Reset(w->isolate, t);
-}
-
-v8::MaybeLocal<v8::Object> new_marker(iso_worker *w, v8::Local<v8::Context> context, uint64_t id,
-                                      int kind)
-{
-    v8::Isolate *isolate = w->isolate;
-    v8::Local<v8::Object> o;
-    if (!w->marker.Get(isolate)->InstanceTemplate()->NewInstance(context).ToLocal(&o))
-        return {};
-    o->SetInternalField(0, v8::Number::New(isolate, (double)id));
-    o->SetInternalField(1, v8::Integer::New(isolate, kind));
-    return o;
-}
-
-bool serialize(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
-               std::string *out)
+bool write(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
+           std::string *out)
 {
     Writer writer(w);
     v8::ValueSerializer ser(w->isolate, &writer);
@@ -143,13 +125,75 @@ bool serialize(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Valu
     return true;
 }
 
+} // namespace
+
+void init_markers(iso_worker *w)
+{
+    v8::HandleScope scope(w->isolate);
+    v8::Local<v8::FunctionTemplate> t = v8::FunctionTemplate::New(w->isolate);
+    t->InstanceTemplate()->SetInternalFieldCount(3);
+    w->marker.Reset(w->isolate, t);
+}
+
+v8::MaybeLocal<v8::Object> new_marker(iso_worker *w, v8::Local<v8::Context> context, uint64_t id,
+                                      int kind, uint64_t peer)
+{
+    v8::Isolate *isolate = w->isolate;
+    v8::Local<v8::Object> o;
+    if (!w->marker.Get(isolate)->InstanceTemplate()->NewInstance(context).ToLocal(&o))
+        return {};
+    o->SetInternalField(0, v8::Number::New(isolate, (double)id));
+    o->SetInternalField(1, v8::Integer::New(isolate, kind));
+    o->SetInternalField(2, v8::Number::New(isolate, (double)peer));
+    return o;
+}
+
+void unexport(iso_worker *w, const std::vector<uint64_t> &ids)
+{
+    for (uint64_t id : ids)
+        w->exports.erase(id);
+}
+
+bool serialize(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> value, Mode mode,
+               ExportLog *log, std::string *out)
+{
+    ExportLog own;
+    if (!log)
+        log = &own;
+    size_t first = log->ids.size();
+    auto undo = [&]() {
+        for (size_t i = first; i < log->ids.size(); i++)
+            w->exports.erase(log->ids[i]);
+        log->ids.resize(first);
+    };
+    if (value->IsObject()) {
+        /* Only objects can hold what encode() replaces; primitives go straight through. */
+        v8::Isolate *isolate = w->isolate;
+        ExportLog *outer = w->export_log;
+        w->export_log = log;
+        v8::Local<v8::Value> argv[] = {value, v8::Integer::New(isolate, (int)mode)};
+        v8::MaybeLocal<v8::Value> encoded =
+            w->hooks.encode.Get(isolate)->Call(context, v8::Undefined(isolate), 2, argv);
+        w->export_log = outer;
+        if (!encoded.ToLocal(&value)) {
+            undo();
+            return false;
+        }
+    }
+    if (!write(w, context, value, out)) {
+        undo();
+        return false;
+    }
+    return true;
+}
+
 v8::MaybeLocal<v8::Value> deserialize(iso_worker *w, v8::Local<v8::Context> context,
-                                      const uint8_t *data, size_t len)
+                                      const uint8_t *data, size_t len, uint64_t peer)
 {
     v8::Isolate *isolate = w->isolate;
     if (len == 0)
         return v8::Undefined(isolate);
-    Reader reader(w, context);
+    Reader reader(w, context, peer);
     v8::ValueDeserializer des(isolate, data, len, &reader);
     reader.des_ = &des;
     v8::Maybe<bool> header = des.ReadHeader(context);
@@ -167,18 +211,20 @@ v8::MaybeLocal<v8::Value> deserialize(iso_worker *w, v8::Local<v8::Context> cont
     return w->hooks.revive.Get(isolate)->Call(context, v8::Undefined(isolate), 1, &v);
 }
 
-bool marker_info(iso_worker *w, v8::Local<v8::Value> v, uint64_t *id, int *kind)
+bool marker_info(iso_worker *w, v8::Local<v8::Value> v, uint64_t *id, int *kind, uint64_t *peer)
 {
     if (!v->IsObject() || w->marker.IsEmpty() || !w->marker.Get(w->isolate)->HasInstance(v))
         return false;
     v8::Local<v8::Object> o = v.As<v8::Object>();
-    if (o->InternalFieldCount() != 2)
+    if (o->InternalFieldCount() != 3)
         return false;
-    v8::Local<v8::Value> i = o->GetInternalField(0), k = o->GetInternalField(1);
-    if (!i->IsNumber() || !k->IsInt32())
+    v8::Local<v8::Value> i = o->GetInternalField(0), k = o->GetInternalField(1),
+                         p = o->GetInternalField(2);
+    if (!i->IsNumber() || !k->IsInt32() || !p->IsNumber())
         return false;
     *id = (uint64_t)i.As<v8::Number>()->Value();
     *kind = k.As<v8::Int32>()->Value();
+    *peer = (uint64_t)p.As<v8::Number>()->Value();
     return true;
 }
 

@@ -90,19 +90,19 @@ struct Hooks {
     v8::Global<v8::Function> read_chunk;     /* (reader) -> Promise<Uint8Array | null> */
     v8::Global<v8::Function> cancel_stream;  /* (reader, reason) */
     v8::Global<v8::Function> new_buffer;     /* (length) -> ArrayBuffer */
-    v8::Global<v8::Function> setup;          /* (vars, loaders, env, outbound, stub) -> env */
+    v8::Global<v8::Function> setup;          /* (vars, loaders, env, outbound, stub, peer) -> env */
     v8::Global<v8::Function> invoke;         /* (ns, env, entrypoint, method, props, args) */
-    v8::Global<v8::Function> call_export;    /* (value, kind, method, args) -> Promise */
+    v8::Global<v8::Function> call_export;    /* (value, kind, method, args, id) -> Promise */
     v8::Global<v8::Function> describe_error; /* (thrown) -> [code, one-line text] */
     v8::Global<v8::Function> call_error;     /* (code, message) -> Error for a failed call */
-    v8::Global<v8::Function> make_stub;      /* (id, kind) -> a stub of the parent's export */
+    v8::Global<v8::Function> encode;         /* (value, mode) -> value with stubs as markers */
     v8::Global<v8::Function> revive;         /* (value) -> value with markers made stubs */
 
     void reset()
     {
         for (v8::Global<v8::Function> *g :
              {&dispatch, &response_parts, &open_stream, &read_chunk, &cancel_stream, &new_buffer,
-              &setup, &invoke, &call_export, &describe_error, &call_error, &make_stub, &revive})
+              &setup, &invoke, &call_export, &describe_error, &call_error, &encode, &revive})
             g->Reset();
     }
 };
@@ -131,14 +131,36 @@ struct Module {
     CacheKey cache_key;                /* when cache_produce: where its code cache goes */
 };
 
-/* What a stub marker in a serialized value stands for (shared with isolates/js/70_loader.js). */
+/* What a marker in a serialized value stands for (shared with isolates/js/65_rpc.js). */
 constexpr int kStubFunction = 1; /* a function: calling the stub calls it */
 constexpr int kStubObject = 2;   /* an RpcTarget or fetcher: the stub's methods call its methods */
+constexpr int kStubStream = 3;   /* a ReadableStream: the receiver pulls chunks with "read" */
+constexpr int kTagRequest = 4;   /* no export: the array it heads is a Request */
+constexpr int kTagResponse = 5;  /* no export: the array it heads is a Response */
+constexpr int kKindMask = 0xff;
+constexpr int kHeld = 0x100; /* flag: the receiver holds it until its stub is garbage */
 
-/* An object the worker exported into a child's env (or globalOutbound). */
+/* How a value is serialized (what the runtime's encode() makes of its stubs). */
+enum class Mode : int {
+    kArgs = 0,   /* a call's arguments: stubs live until the call is answered */
+    kResult = 1, /* a call's result: stubs held by the receiver */
+    kEnv = 2,    /* a child's env: stubs released by the host with the child */
+};
+
+/* Nobody yet: an export made for a call whose callee is not known until it answers. */
+constexpr uint64_t kPeerPending = UINT64_MAX;
+
+/* An object the worker exported as a stub. */
 struct Export {
     v8::Global<v8::Value> value;
-    int kind;
+    int kind;      /* kStub* | kHeld */
+    uint64_t peer; /* who holds it (kPeerPending: the callee of a call not yet answered) */
+};
+
+/* The exports made while one value was serialized, and who will hold them. */
+struct ExportLog {
+    uint64_t peer = kPeerPending;
+    std::vector<uint64_t> ids;
 };
 
 /* One invocation of a worker: a fetch (answered through a sink) or a call (iso_worker_invoke,
@@ -164,6 +186,7 @@ struct Invocation {
     uint64_t started = 0;                     /* ed_now_ns() at start, when wall_budget */
     uint64_t cpu_used = 0;
     uint64_t *cpu_used_out = nullptr; /* borrowed from the caller until the final callback */
+    uint64_t peer = 0;                /* kCall: the caller, who holds the result's stubs */
     v8::Global<v8::Value> awaited;    /* the promise (or value) it waits on */
     v8::Global<v8::Value> reader;     /* kStreaming: the response body's reader */
     int code = 0;                     /* the outcome, once kDone */
@@ -180,6 +203,9 @@ struct Call {
     Call *prev, *next; /* in w->calls */
     uint64_t inv_id;   /* the invocation it was made for (0: none), whose budget the answer uses */
     v8::Global<v8::Promise::Resolver> resolver;
+    /* Exports made for its arguments: released when it is answered (scoped), or then handed
+     * to the callee that answered (held: streams, which outlive the call). */
+    std::vector<uint64_t> scoped, held;
 };
 
 } // namespace iso
@@ -225,6 +251,7 @@ struct iso_worker {
     size_t calls_out = 0;
     std::unordered_map<uint64_t, iso::Export> exports;
     uint64_t next_export = 1;
+    iso::ExportLog *export_log = nullptr; /* the value being serialized, if any */
 
     /* Shared with iso_worker_terminate() on other threads. */
     pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -524,25 +551,32 @@ v8::MaybeLocal<v8::Module> builtin_module(iso_worker *w, v8::Local<v8::Context> 
 
 /* ---- serialize.cc ---- */
 
-/* Prepares w's stub markers (host objects that stand for exported stubs in a value). */
+/* Prepares w's stub markers (host objects that stand for stubs and tags in a value). */
 void init_markers(iso_worker *w);
 
-/* A marker for export id of kind (kStubFunction, kStubObject). */
+/* A marker for export id of kind (kStub* | kHeld, or a kTag*), exported by peer (0 for a
+ * marker w makes for its own exports). */
 v8::MaybeLocal<v8::Object> new_marker(iso_worker *w, v8::Local<v8::Context> context, uint64_t id,
-                                      int kind);
+                                      int kind, uint64_t peer);
 
-/* The export id and kind of a marker; false when v is no marker. */
-bool marker_info(iso_worker *w, v8::Local<v8::Value> v, uint64_t *id, int *kind);
+/* The id, kind and peer of a marker; false when v is no marker. */
+bool marker_info(iso_worker *w, v8::Local<v8::Value> v, uint64_t *id, int *kind, uint64_t *peer);
 
-/* Structured clone of value into *out (markers become stub references). Returns false with an
- * exception pending (a DataCloneError) when value cannot be cloned or is over kMaxSerialized. */
-bool serialize(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
-               std::string *out);
+/* Structured clone of value into *out, after the runtime's encode() turned what cannot be
+ * cloned (functions, RpcTargets, stubs, streams, Requests, Responses) into markers; the
+ * exports it made are tagged with log->peer and listed in log (may be NULL: tagged pending,
+ * not listed). Returns false with an exception pending (a DataCloneError) when value cannot
+ * be cloned or is over kMaxSerialized; the exports made are then released. */
+bool serialize(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> value, Mode mode,
+               ExportLog *log, std::string *out);
 
 /* The value of serialized bytes (len 0: undefined); stub references become stubs that call
- * back through w's host. Empty with an exception pending when the bytes are malformed. */
+ * into peer through w's host. Empty with an exception pending when the bytes are malformed. */
 v8::MaybeLocal<v8::Value> deserialize(iso_worker *w, v8::Local<v8::Context> context,
-                                      const uint8_t *data, size_t len);
+                                      const uint8_t *data, size_t len, uint64_t peer);
+
+/* Erases the exports listed. */
+void unexport(iso_worker *w, const std::vector<uint64_t> &ids);
 
 /* Largest serialized value (arguments, results, env) the shim produces. */
 constexpr size_t kMaxSerialized = 64u << 20;

@@ -44,7 +44,7 @@ int make_env(iso_worker *w, v8::Local<v8::Context> context, const iso_worker_con
     }
     v8::Local<v8::Value> child_env = v8::Undefined(isolate);
     if (cfg->env && cfg->env_len &&
-        !iso::deserialize(w, context, cfg->env, cfg->env_len).ToLocal(&child_env))
+        !iso::deserialize(w, context, cfg->env, cfg->env_len, cfg->env_peer).ToLocal(&child_env))
         return iso::js_failure(w, try_catch, ED_EBADWORKER, "reading the env from the parent", err);
     v8::Local<v8::Value> args[] = {
         v8::Array::New(isolate, vars.data(), vars.size()),
@@ -52,10 +52,11 @@ int make_env(iso_worker *w, v8::Local<v8::Context> context, const iso_worker_con
         child_env,
         v8::Integer::New(isolate, cfg->outbound),
         v8::Number::New(isolate, (double)cfg->outbound_stub),
+        v8::Number::New(isolate, (double)cfg->env_peer),
     };
     v8::Local<v8::Value> env;
     if (!w->hooks.setup.Get(isolate)
-             ->Call(context, v8::Undefined(isolate), 5, args)
+             ->Call(context, v8::Undefined(isolate), 6, args)
              .ToLocal(&env) ||
         !env->IsObject())
         return iso::js_failure(w, try_catch, ED_EBADWORKER, "building env", err);

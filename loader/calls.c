@@ -3,7 +3,9 @@
  * isolate is copied into a task (the caller's buffers are only borrowed) and runs on the
  * next turn; the callee's answer is copied into another task that delivers it. So every task
  * enters one isolate and returns before the next task runs, and a caller that was freed
- * meanwhile (its instance retired) is simply not answered.
+ * meanwhile (its instance retired) is simply not answered. Stubs name their exporter by peer:
+ * a child's calls and drops go to its parent (LD_PEER_PARENT), a parent's to the child with
+ * that serial; each answer says which isolate gave it, so the stubs in it call back there.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +114,7 @@ static struct code_copy *code_copy(const struct iso_child_code *src)
 struct target {
     struct ld_parent *parent; /* ref held */
     struct ld_child *child;   /* ref held, when the caller is a child */
-    iso_result_cb cb;
+    iso_answer_cb cb;
     void *cb_ud;
 };
 
@@ -122,6 +124,7 @@ struct answer_task {
     int code;
     struct bytes result;
     char *msg;
+    uint64_t peer;         /* the callee as the caller names it (0: none) */
     struct ld_child *drop; /* a child reference to drop once the answer is delivered */
 };
 
@@ -139,7 +142,7 @@ static void run_answer(struct ld__task *task)
 {
     struct answer_task *a = (struct answer_task *)task;
     a->to.cb(a->to.cb_ud, a->code, a->result.data, a->result.len,
-             a->msg ? a->msg : ed_strerror(a->code));
+             a->msg ? a->msg : ed_strerror(a->code), a->peer);
     target_release(&a->to);
     if (a->drop)
         ld__child_unref(a->drop);
@@ -184,6 +187,7 @@ struct invocation {
     struct ld_child *child; /* ref held, handed to the answer task */
     struct answer_task *reply;
     uint64_t cpu_used_ns;
+    bool stub; /* a call into a stub of the child's (no invocation of an entrypoint) */
 };
 
 static void invoke_task_free(struct invoke_task *t)
@@ -205,15 +209,18 @@ static void on_child_answer(void *ud, int code, const uint8_t *result, size_t le
 {
     struct invocation *inv = ud;
     struct ld_child *c = inv->child;
-    /* a call into a child is a subrequest of the parent's, as a service binding call is */
-    struct st_usage u = {
-        .child_invocations = 1, .child_cpu_us = inv->cpu_used_ns / 1000u, .subrequests = 1};
+    /* a call into a child is a subrequest of the parent's, as a service binding call is; a
+     * call into what it returned (an RpcTarget, a body's next chunk) only costs its CPU */
+    struct st_usage u = {.child_cpu_us = inv->cpu_used_ns / 1000u};
+    if (!inv->stub)
+        u.child_invocations = u.subrequests = 1;
     ld__usage(c->parent, &u);
     if (iso_worker_retired(c->w)) /* a child killed for a limit is never reused */
         ld__child_unregister(c);  /* the invocation's reference keeps it alive */
     else
         ld__child_measure(c);
     inv->reply->drop = c;
+    inv->reply->peer = c->serial;
     answer(c->parent->shard, inv->reply, code, result, len, msg);
     free(inv);
 }
@@ -264,8 +271,9 @@ static void run_invoke(struct ld__task *task)
         c->sub_limit = t->sub_requests && t->sub_requests < c->sub_requests ? t->sub_requests
                                                                             : c->sub_requests;
         rc = iso_worker_invoke(c->w, t->entrypoint, t->method, t->props.data, t->props.len,
-                               t->args.data, t->args.len, (uint64_t)cpu_ms * 1000000u,
-                               &inv->cpu_used_ns, on_child_answer, inv, &err);
+                               t->args.data, t->args.len, LD_PEER_PARENT,
+                               (uint64_t)cpu_ms * 1000000u, &inv->cpu_used_ns, on_child_answer, inv,
+                               &err);
         if (rc) {
             free(inv);
             reply->drop = c; /* the reference taken above */
@@ -279,23 +287,33 @@ static void run_invoke(struct ld__task *task)
     invoke_task_free(t);
 }
 
-/* ---- child -> parent (env stubs) ------------------------------------------------------------ */
+/* ---- stubs: child -> parent, parent -> child ------------------------------------------------ */
 
 struct stub_task {
     struct ld__task task;
-    struct target from; /* the child */
+    struct target from;  /* the caller: the child, or the parent */
+    struct ld_child *to; /* the parent calls into this child (ref held); NULL: into the parent */
     uint64_t stub;
     char *method;
     struct bytes args;
 };
 
+static void stub_task_free(struct stub_task *t)
+{
+    free(t->method);
+    free(t->args.data);
+    free(t);
+}
+
 /* Runs inside the parent's isolate; the answer goes to the child as a task. */
 static void on_stub_answer(void *ud, int code, const uint8_t *result, size_t len, const char *msg)
 {
     struct answer_task *reply = ud;
+    reply->peer = LD_PEER_PARENT;
     answer(reply->to.parent->shard, reply, code, result, len, msg);
 }
 
+/* A child's call into a stub of its parent's. */
 static void run_stub(struct ld__task *task)
 {
     struct stub_task *t = (struct stub_task *)task;
@@ -313,19 +331,95 @@ static void run_stub(struct ld__task *task)
             rc = ed_error_set(&err, ED_ECANCELED, "the parent worker of this child is gone");
         else
             rc = iso_worker_call_stub(p->w, t->stub, t->method, t->args.data, t->args.len,
-                                      on_stub_answer, reply, &err);
+                                      c->serial, NULL, on_stub_answer, reply, &err);
         if (rc)
             answer(p->shard, reply, rc, NULL, 0, ed_error_msg(&err));
     }
     ed_error_dispose(&err);
-    free(t->method);
-    free(t->args.data);
+    stub_task_free(t);
+}
+
+/* A parent's call into a stub of one of its children (something the child returned). */
+static void run_child_stub(struct ld__task *task)
+{
+    struct stub_task *t = (struct stub_task *)task;
+    struct ld_child *c = t->to;
+    struct ld_parent *p = t->from.parent;
+    struct ed_error err = {0};
+    int rc = 0;
+    struct invocation *inv = NULL;
+    struct answer_task *reply = calloc(1, sizeof *reply);
+    if (!reply) {
+        target_release(&t->from);
+        ld__child_unref(c);
+        stub_task_free(t);
+        return;
+    }
+    reply->to = t->from;
+    reply->drop = c; /* the task's reference, dropped once the answer is delivered */
+    if (p->dead)
+        rc = ed_error_set(&err, ED_ECANCELED, "worker is shutting down");
+    else if (!c->registered || iso_worker_retired(c->w))
+        rc = ed_error_set(&err, ED_ENOENT,
+                          "The worker this RPC stub belongs to is gone (it was unloaded or "
+                          "stopped by a limit)");
+    else if (!(inv = calloc(1, sizeof *inv)))
+        rc = ed_error_set(&err, ED_ENOMEM, "out of memory");
+    if (rc == 0) {
+        ld__child_touch(c);
+        *inv = (struct invocation){.child = c, .reply = reply, .stub = true};
+        rc = iso_worker_call_stub(c->w, t->stub, t->method, t->args.data, t->args.len,
+                                  LD_PEER_PARENT, &inv->cpu_used_ns, on_child_answer, inv, &err);
+        if (rc)
+            free(inv);
+    }
+    if (rc)
+        answer(p->shard, reply, rc, NULL, 0, ed_error_msg(&err));
+    ed_error_dispose(&err);
+    stub_task_free(t);
+}
+
+/* ISO_CALL_DROP, as a task: the holder let go of a stub. */
+struct drop_task {
+    struct ld__task task;
+    struct ld_parent *parent; /* ref held */
+    struct ld_child *child;   /* ref held: the child that dropped, or whose export it was */
+    bool into_child;          /* the export is the child's (else the parent's) */
+    uint64_t stub;
+};
+
+static void run_drop(struct ld__task *task)
+{
+    struct drop_task *t = (struct drop_task *)task;
+    struct ld_parent *p = t->parent;
+    if (t->into_child && t->child->w)
+        iso_worker_drop_stub(t->child->w, LD_PEER_PARENT, t->stub);
+    else if (!t->into_child && p->w && !p->dead)
+        iso_worker_drop_stub(p->w, t->child->serial, t->stub);
+    ld__child_unref(t->child); /* may let a released child go */
+    ld__parent_unref(p);
     free(t);
+}
+
+static int post_drop(struct ld_child *c, bool into_child, uint64_t stub, struct ed_error *err)
+{
+    struct drop_task *t = calloc(1, sizeof *t);
+    if (!t)
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    t->task.run = run_drop;
+    t->parent = c->parent;
+    t->child = c;
+    t->into_child = into_child;
+    t->stub = stub;
+    c->refs++;
+    c->parent->refs++;
+    ld__post(c->parent->shard, &t->task);
+    return 0;
 }
 
 /* ---- the host interface -------------------------------------------------------------------- */
 
-static int post_invoke(struct ld_parent *p, const struct iso_call *call, iso_result_cb cb,
+static int post_invoke(struct ld_parent *p, const struct iso_call *call, iso_answer_cb cb,
                        void *cb_ud, struct ed_error *err)
 {
     struct invoke_task *t = calloc(1, sizeof *t);
@@ -367,7 +461,46 @@ static int post_invoke(struct ld_parent *p, const struct iso_call *call, iso_res
     return 0;
 }
 
-int ld__host_call(void *ud, struct iso_worker *from, const struct iso_call *call, iso_result_cb cb,
+/* Copies a stub call's method and arguments into a new task. */
+static struct stub_task *stub_task_new(const struct iso_call *call, struct ed_error *err)
+{
+    struct stub_task *t = calloc(1, sizeof *t);
+    bool oom = !t;
+    if (t) {
+        t->stub = call->stub;
+        t->method = str_copy(call->method, &oom);
+        oom |= bytes_copy(&t->args, call->args, call->args_len) != 0;
+    }
+    if (oom) {
+        if (t)
+            stub_task_free(t);
+        ed_error_set(err, ED_ENOMEM, "out of memory");
+        return NULL;
+    }
+    return t;
+}
+
+static int post_child_stub(struct ld_parent *p, const struct iso_call *call, iso_answer_cb cb,
+                           void *cb_ud, struct ed_error *err)
+{
+    struct ld_child *c = ld__child_by_serial(p, call->peer);
+    if (!c || iso_worker_retired(c->w))
+        return ed_error_set(err, ED_ENOENT,
+                            "The worker this RPC stub belongs to is gone (it was unloaded or "
+                            "stopped by a limit)");
+    struct stub_task *t = stub_task_new(call, err);
+    if (!t)
+        return ED_ENOMEM;
+    t->task.run = run_child_stub;
+    t->to = c;
+    c->refs++;
+    p->refs++;
+    t->from = (struct target){.parent = p, .cb = cb, .cb_ud = cb_ud};
+    ld__post(p->shard, &t->task);
+    return 0;
+}
+
+int ld__host_call(void *ud, struct iso_worker *from, const struct iso_call *call, iso_answer_cb cb,
                   void *cb_ud, struct ed_error *err)
 {
     struct ld_parent *p = ud;
@@ -383,11 +516,17 @@ int ld__host_call(void *ud, struct iso_worker *from, const struct iso_call *call
         struct ld_child *c = ld__child_find(p, call->binding ? call->binding : "", call->child_id,
                                             call->child_id_len);
         if (c)
-            ld__child_unregister(c); /* in flight calls keep it until they end */
+            ld__child_release(c); /* calls in flight and stubs held keep it until they end */
         return 0;
     }
+    case ISO_CALL_STUB:
+        return post_child_stub(p, call, cb, cb_ud, err);
+    case ISO_CALL_DROP: {
+        struct ld_child *c = ld__child_by_serial(p, call->peer);
+        return c ? post_drop(c, true, call->stub, err) : 0; /* gone: its table went with it */
+    }
     default:
-        return ed_error_set(err, ED_EINVAL, "this worker exported no stubs to call");
+        return ed_error_set(err, ED_EINVAL, "unknown call");
     }
 }
 
@@ -400,10 +539,12 @@ bool ld__host_child_live(void *ud, struct iso_worker *from, const char *binding,
 }
 
 int ld__child_host_call(void *ud, struct iso_worker *from, const struct iso_call *call,
-                        iso_result_cb cb, void *cb_ud, struct ed_error *err)
+                        iso_answer_cb cb, void *cb_ud, struct ed_error *err)
 {
     struct ld_child *c = ud;
     (void)from;
+    if (call->kind == ISO_CALL_DROP)
+        return c->parent->dead ? 0 : post_drop(c, false, call->stub, err);
     if (call->kind != ISO_CALL_STUB)
         return ed_error_set(err, ED_EINVAL, "child workers have no loader bindings");
     if (c->has_outbound && call->stub == c->outbound_stub) { /* the child's fetch() */
@@ -414,22 +555,10 @@ int ld__child_host_call(void *ud, struct iso_worker *from, const struct iso_call
         struct st_usage u = {.subrequests = 1};
         ld__usage(c->parent, &u);
     }
-    struct stub_task *t = calloc(1, sizeof *t);
-    bool oom = !t;
-    if (t) {
-        t->task.run = run_stub;
-        t->stub = call->stub;
-        t->method = str_copy(call->method, &oom);
-        oom |= bytes_copy(&t->args, call->args, call->args_len) != 0;
-    }
-    if (oom) {
-        if (t) {
-            free(t->method);
-            free(t->args.data);
-            free(t);
-        }
-        return ed_error_set(err, ED_ENOMEM, "out of memory");
-    }
+    struct stub_task *t = stub_task_new(call, err);
+    if (!t)
+        return ED_ENOMEM;
+    t->task.run = run_stub;
     c->refs++;
     c->parent->refs++;
     t->from = (struct target){.parent = c->parent, .child = c, .cb = cb, .cb_ud = cb_ud};

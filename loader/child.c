@@ -2,9 +2,12 @@
  * Children of one parent instance: found by (binding, id), created from the code the parent
  * handed over, kept in their tenant's most-recently-used list on the shard, and evicted when
  * idle too long, when the tenant's caps on live children or their heap need room, or when a
- * limit retired them. A child with calls in flight is never evicted from under them: it leaves
- * the lists at once (no new calls reach it) and its isolate is freed after its last reference,
- * off the request path.
+ * limit retired them. A child is busy while calls are in flight or its parent holds stubs into
+ * it (RpcTargets it returned, response bodies still being read): a busy child is never evicted,
+ * and a load() child whose stub was collected stays until it is idle. A child that leaves the
+ * lists otherwise (a limit) keeps serving the calls in flight and its isolate is freed after
+ * its last reference, off the request path; the parent's stubs into it then fail. When it
+ * goes, the parent releases what it held.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +73,27 @@ static void list_push_front(struct ld_child *c)
     t->lru = c;
 }
 
+struct ld_child *ld__child_by_serial(struct ld_parent *p, uint64_t serial)
+{
+    for (struct ld_child *c = p->children; c; c = c->next)
+        if (c->serial == serial)
+            return c;
+    return NULL;
+}
+
+bool ld__child_busy(const struct ld_child *c)
+{
+    return c->refs > 1 || (c->w && iso_worker_exports(c->w) > 0);
+}
+
+void ld__child_release(struct ld_child *c)
+{
+    if (ld__child_busy(c))
+        c->release_pending = true;
+    else
+        ld__child_unregister(c);
+}
+
 void ld__child_touch(struct ld_child *c)
 {
     c->last_used_ns = ed_now_ns();
@@ -82,8 +106,11 @@ void ld__child_touch(struct ld_child *c)
 void ld__child_free(struct ld_child *c)
 {
     struct ld_parent *p = c->parent;
-    if (c->n_stubs && p->w && !p->dead)
-        iso_worker_release_stubs(p->w, c->stubs, c->n_stubs);
+    if (p->w && !p->dead) {
+        if (c->n_stubs)
+            iso_worker_release_stubs(p->w, c->stubs, c->n_stubs);
+        iso_worker_release_peer(p->w, c->serial); /* what the child held of its results */
+    }
     iso_worker_free(c->w);
     free(c->binding);
     free(c->id);
@@ -97,6 +124,8 @@ void ld__child_unref(struct ld_child *c)
 {
     if (--c->refs == 0)
         ld__reap_later(c->parent->shard, c);
+    else if (c->refs == 1 && c->registered && c->release_pending && !ld__child_busy(c))
+        ld__child_unregister(c);
 }
 
 void ld__child_unregister(struct ld_child *c)
@@ -117,7 +146,7 @@ void ld__children_sweep(struct ld_parent *p, uint64_t now_ns, uint64_t idle_ns)
     struct ld_child *c = p->children, *next;
     for (; c; c = next) {
         next = c->next;
-        if (c->refs == 1 && now_ns - c->last_used_ns > idle_ns)
+        if (!ld__child_busy(c) && now_ns - c->last_used_ns > idle_ns)
             ld__child_unregister(c);
     }
 }
@@ -139,7 +168,7 @@ static int make_room(struct ld_parent *p, struct ed_error *err)
     struct ld__tenant *t = p->tenant_caps;
     struct ld_child *victim = t->lru_tail;
     while (t->n_children >= t->max_children || (t->n_children && t->children_heap > t->max_heap)) {
-        while (victim && victim->refs > 1) /* busy: calls in flight */
+        while (victim && ld__child_busy(victim))
             victim = victim->tprev;
         if (!victim)
             return ed_error_set(err, ED_EBUSY,
@@ -217,6 +246,7 @@ int ld__child_create(struct ld_parent *p, const char *binding, const char *id, s
         .host = &c->host,
         .env = code->env,
         .env_len = code->env_len,
+        .env_peer = LD_PEER_PARENT,
         .outbound = code->outbound,
         .outbound_stub = code->outbound_stub,
         .child = true,
@@ -238,6 +268,7 @@ int ld__child_create(struct ld_parent *p, const char *binding, const char *id, s
     ld__code_key(id, id_len, code, key);
     ld__usage_child_loaded(p, anonymous ? NULL : key);
 
+    c->serial = ++p->next_serial;
     p->refs++;
     p->shard->n_children++;
     p->tenant_caps->n_children++;

@@ -9,6 +9,10 @@
 struct ld__task;
 typedef void (*ld__task_cb)(struct ld__task *t);
 
+/* How a child's isolate names its parent in stubs (iso_call.peer); a parent names each child
+ * by its serial (ld_child.serial, from 1 up). */
+#define LD_PEER_PARENT 1
+
 /* A unit of work on the shard's loop. run() does the work and frees the task. */
 struct ld__task {
     struct ld__task *next;
@@ -50,13 +54,17 @@ struct ld_child {
     struct ld_parent *parent;       /* owner; the child never outlives its parent's list */
     struct ld_child *prev, *next;   /* parent's list (found by binding and id) */
     struct ld_child *tprev, *tnext; /* tenant's list on the shard, most recently used first */
+    uint64_t serial;                /* the parent's name for it in stubs (unique per parent) */
     char *binding;
     char *id;
     size_t id_len;
     bool anonymous;
     bool registered; /* in the parent's list; false once evicted or released */
+    /* its load() stub was collected while the parent still held stubs into it (or a call was in
+     * flight): it leaves the list once neither is left */
+    bool release_pending;
     struct iso_worker *w;
-    struct iso_host host; /* the child's own calls (env stubs) come back through here */
+    struct iso_host host; /* the child's own calls (stubs, drops) come back through here */
     char *log_name;       /* "child:<id>" */
     uint64_t *stubs;      /* the parent's exports this child holds */
     size_t n_stubs;
@@ -79,7 +87,8 @@ struct ld_parent {
     struct iso_worker *w;
     struct ld__tenant *tenant_caps; /* the tenant's record on this shard (shared by parents) */
     struct ld_child *children;
-    int refs; /* one while alive, one per task in flight */
+    uint64_t next_serial; /* the next child's serial */
+    int refs;             /* one while alive, one per task in flight */
     bool dead;
 };
 
@@ -102,6 +111,12 @@ void ld__parent_unref(struct ld_parent *p);
 /* child.c */
 struct ld_child *ld__child_find(struct ld_parent *p, const char *binding, const char *id,
                                 size_t id_len);
+/* The live child with this serial, or NULL (gone: unloaded, evicted, stopped by a limit). */
+struct ld_child *ld__child_by_serial(struct ld_parent *p, uint64_t serial);
+/* Calls in flight, or stubs the parent holds into it (results, streams): never evicted. */
+bool ld__child_busy(const struct ld_child *c);
+/* A load() child's last stub was collected: it goes now, or once it is no longer busy. */
+void ld__child_release(struct ld_child *c);
 int ld__child_create(struct ld_parent *p, const char *binding, const char *id, size_t id_len,
                      bool anonymous, const struct iso_child_code *code, uint32_t call_cpu_ms,
                      struct ld_child **out, struct ed_error *err);
@@ -110,18 +125,19 @@ void ld__child_touch(struct ld_child *c);
 void ld__child_measure(struct ld_child *c);
 /* Takes c out of its parent's list (eviction, release, retirement); freed at its last unref. */
 void ld__child_unregister(struct ld_child *c);
+/* Drops a reference; a child whose release was pending leaves the list once it is idle. */
 void ld__child_unref(struct ld_child *c);
 /* Frees c now (its refs are 0 and it is out of every list). */
 void ld__child_free(struct ld_child *c);
 void ld__children_sweep(struct ld_parent *p, uint64_t now_ns, uint64_t idle_ns);
 
 /* calls.c */
-int ld__host_call(void *ud, struct iso_worker *from, const struct iso_call *call, iso_result_cb cb,
+int ld__host_call(void *ud, struct iso_worker *from, const struct iso_call *call, iso_answer_cb cb,
                   void *cb_ud, struct ed_error *err);
 bool ld__host_child_live(void *ud, struct iso_worker *from, const char *binding, const char *id,
                          size_t id_len);
 int ld__child_host_call(void *ud, struct iso_worker *from, const struct iso_call *call,
-                        iso_result_cb cb, void *cb_ud, struct ed_error *err);
+                        iso_answer_cb cb, void *cb_ud, struct ed_error *err);
 bool ld__child_host_child_live(void *ud, struct iso_worker *from, const char *binding,
                                const char *id, size_t id_len);
 

@@ -3,7 +3,7 @@
  * id with the code its getCode callback returned; the loader keeps this shard's live
  * children of that parent instance, creates missing ones (one fresh V8 isolate each, on the
  * parent's thread, never shared across tenants or parent instances), routes calls into them
- * and their calls back through env stubs, evicts idle and least-recently-used children under
+ * and their calls back through stubs, evicts idle and least-recently-used children under
  * the tenant's caps, and counts what they cost for billing (storage/ usage counters).
  *
  * Every call between isolates runs as its own task on the shard's loop, never nested inside

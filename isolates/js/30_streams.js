@@ -338,6 +338,7 @@
         }
     }
 
+    internals.ReadableStream = ReadableStream; // for the runtime, whatever a worker does to the global
     internals.isReadableStream = (v) => internals.streamState(v) !== null;
     internals.isDisturbed = (stream) => internals.streamState(stream).disturbed;
 

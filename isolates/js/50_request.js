@@ -81,6 +81,8 @@
 
         static {
             internals.mixinBody(Request.prototype, (r) => r.#body);
+            internals.isRequest = (v) => typeof v === 'object' && v !== null && #body in v;
+            internals.requestBody = (r) => r.#body; // for sending it to another worker
         }
 
         clone() {

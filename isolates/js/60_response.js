@@ -110,6 +110,7 @@
 
         static {
             internals.isResponse = (v) => typeof v === 'object' && v !== null && #status in v;
+            internals.responseBody = (r) => r.#body; // for sending it to another worker
             internals.responseParts = function responseParts(v) {
                 if (typeof v !== 'object' || v === null || !(#status in v))
                     return undefined;

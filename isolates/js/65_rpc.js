@@ -1,28 +1,49 @@
-// Calls between isolates, the runtime's half (the shim's is isolates/calls.cc and invoke.cc).
-// Values cross as structured clones; a Request or Response crosses as a plain object
-// { method, url, headers: [[name, value]...], body: ArrayBuffer | null } (bodies are read whole
-// for now). A stub is what a worker holds of an object in another isolate: a Proxy whose
-// methods call it (fetch() takes a Request and answers a Response) or a function; every call
-// returns a promise. On the receiving side, invoke() finds the entrypoint a parent called and
-// callExport() the object a child's stub names. Errors cross as a code and "Name: message",
-// and come back as an Error of the same type.
+// Calls between isolates, the runtime's half (the shim's is isolates/calls.cc, invoke.cc and
+// serialize.cc). Values cross as structured clones after encode() replaced what a clone cannot
+// copy: a function, an RpcTarget or a stub becomes a stub marker (exported, so the receiver's
+// stub calls back into this isolate), a ReadableStream a stream marker (the receiver pulls
+// each chunk with a call), and a Request or Response an array headed by a tag marker whose body
+// is inline bytes (fixed and small) or a stream marker. revive() turns what arrives back into
+// stubs, ReadableStreams, Requests and Responses. A stub is a Proxy whose methods call the
+// original (fetch() takes a Request and answers a Response) or a function; every call returns a
+// promise. Stubs in arguments live until the call returns; stubs in results and streams are
+// held by the receiver until its stub is garbage (a FinalizationRegistry tells the exporter).
+// On the receiving side, invoke() finds the entrypoint a parent called and callExport() the
+// object a stub names. Errors cross as a code and "Name: message", and come back as an Error of
+// the same type.
 'use strict';
 (function (internals, native) {
     const CODES = native.errorCodes();
-    const STUB_FUNCTION = 1; // shared with isolates/shim_int.h
+    // Marker kinds and flags, shared with isolates/shim_int.h.
+    const STUB_FUNCTION = 1;
     const STUB_OBJECT = 2;
+    const STUB_STREAM = 3;
+    const TAG_REQUEST = 4;
+    const TAG_RESPONSE = 5;
+    const KIND = 0xff;
+    const HELD = 0x100; // the receiver holds it until its stub is garbage
+    // What is being serialized (enum class Mode in isolates/shim_int.h).
+    const MODE_ARGS = 0;
+    const MODE_RESULT = 1;
+    const INLINE_BODY = 64 * 1024; // a fixed body up to this size crosses as bytes
+    const MAX_CHUNK = 256 * 1024; // a stream chunk crosses in pieces of at most this size
     const ERRORS = {
         Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
     };
     const NAMED = /^([A-Z][A-Za-z0-9_$]*): ([\s\S]*)$/;
     const codeOf = new WeakMap(); // Error -> code from the table of common/common.h
     const stubs = new WeakSet(); // every stub and fetcher, so they can be passed on as stubs
+    // Stubs this isolate holds of another's exports: when one is garbage, the exporter may
+    // let go of the original.
+    const held = new FinalizationRegistry((h) => native.dropStub(h.peer, h.id));
 
     internals.codes = CODES;
     internals.STUB_FUNCTION = STUB_FUNCTION;
     internals.STUB_OBJECT = STUB_OBJECT;
     internals.isStub = (v) => (typeof v === 'object' || typeof v === 'function') && v !== null &&
         stubs.has(v);
+    // Values that must not cross at all (70_loader.js adds WorkerLoader and WorkerStub).
+    internals.refuseClone = () => null;
 
     function coded(code, error) {
         codeOf.set(error, code);
@@ -49,89 +70,304 @@
     internals.requestOf = (input, init) => (input instanceof internals.Request && init === undefined
         ? input : new internals.Request(input, init));
 
-    internals.marshalRequest = async function marshalRequest(request) {
-        const headers = internals.headersList(request.headers).map(([k, v]) => [k, v]);
-        const body = request.body === null ? null : await request.arrayBuffer();
-        return { method: request.method, url: request.url, headers, body };
-    };
-
-    internals.unmarshalRequest = function unmarshalRequest(o) {
-        if (typeof o !== 'object' || o === null || typeof o.method !== 'string' ||
-            typeof o.url !== 'string')
-            throw new TypeError('fetch() from another worker must carry a Request');
-        const flat = [];
-        for (const [name, value] of Array.isArray(o.headers) ? o.headers : [])
-            flat.push(String(name), String(value));
-        const body = o.body instanceof ArrayBuffer ? o.body : undefined;
-        return internals.newIncomingRequest(o.method, o.url, flat, body);
-    };
-
-    internals.marshalResponse = async function marshalResponse(response) {
-        if (!internals.isResponse(response))
-            throw new TypeError(`The fetch handler's result is ${typeof response === 'object' ? (response === null ? 'null' : 'an object') : typeof response}, not a Response`);
-        const headers = internals.headersList(response.headers).map(([k, v]) => [k, v]);
-        const body = response.body === null ? null : await response.arrayBuffer();
-        return { status: response.status, statusText: response.statusText, headers, body };
-    };
-
-    internals.unmarshalResponse = function unmarshalResponse(o) {
-        if (typeof o !== 'object' || o === null || typeof o.status !== 'number')
-            throw new TypeError('The other worker did not answer with a Response');
-        const body = o.body instanceof ArrayBuffer && o.body.byteLength > 0 ? o.body : null;
-        return new internals.Response(body, {
-            status: o.status,
-            statusText: String(o.statusText ?? ''),
-            headers: Array.isArray(o.headers) ? o.headers : [],
-        });
-    };
-
-    // A stub over call(method, args) -> Promise: any method name is a call, fetch() marshals a
-    // Request and its answer. `then` stays undefined so that awaiting a stub does not call it.
-    internals.newFetcher = function newFetcher(call) {
-        const methods = new Map();
-        const proxy = new Proxy(Object.create(null), {
-            get(target, prop) {
-                if (typeof prop !== 'string' || prop === 'then' || prop === 'constructor')
-                    return undefined;
-                let m = methods.get(prop);
-                if (m === undefined) {
-                    m = prop === 'fetch'
-                        ? async (input, init) => {
-                            const request = internals.requestOf(input, init);
-                            const answer = await call('fetch', [await internals.marshalRequest(request)]);
-                            return internals.unmarshalResponse(answer);
-                        }
-                        : (...args) => call(prop, args);
-                    methods.set(prop, m);
-                }
-                return m;
-            },
-            set() {
-                return false;
-            },
-            defineProperty() {
-                return false;
-            },
-        });
-        stubs.add(proxy);
-        return proxy;
-    };
-
-    // A stub the parent exported into this child's env (the shim calls this while reading it).
-    async function callStub(id, method, args) {
-        return native.callStub(id, method, args);
+    function describeType(v) {
+        if (v === null)
+            return 'null';
+        return typeof v === 'object' ? 'an object' : typeof v;
     }
-    internals.makeStub = function makeStub(id, kind) {
-        if (kind === STUB_FUNCTION) {
-            const f = (...args) => callStub(id, null, args);
-            stubs.add(f);
-            return f;
+
+    function checkResponse(response) {
+        if (!internals.isResponse(response))
+            throw new TypeError(`The fetch handler's result is ${describeType(response)}, not a Response`);
+        return response;
+    }
+
+    // ---- streams ------------------------------------------------------------------------
+
+    // A Uint8Array that owns its whole buffer: the clone of a view copies the buffer under it.
+    function exactBytes(bytes) {
+        return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+            ? bytes : bytes.slice();
+    }
+
+    // What the sender exports for a stream: the receiver's pulls read it through its own
+    // reader, one chunk (at most MAX_CHUNK bytes) per call. The export goes once the stream
+    // ended, failed or was cancelled.
+    class StreamSource {
+        #reader;
+        #rest = null;
+
+        constructor(stream) {
+            if (stream.locked)
+                throw new TypeError('This ReadableStream is locked to a reader and cannot be sent to another worker.');
+            this.#reader = internals.openStream(stream);
         }
-        return internals.newFetcher((method, args) => callStub(id, method, args));
+
+        async read() {
+            for (;;) {
+                let bytes = this.#rest;
+                this.#rest = null;
+                if (bytes === null) {
+                    const { value, done } = await this.#reader.read();
+                    if (done)
+                        return null;
+                    bytes = internals.asBytes(value);
+                    if (bytes === null)
+                        throw new TypeError('This ReadableStream did not return bytes.');
+                }
+                if (bytes.length === 0)
+                    continue;
+                if (bytes.length > MAX_CHUNK) {
+                    this.#rest = bytes.subarray(MAX_CHUNK);
+                    bytes = bytes.subarray(0, MAX_CHUNK);
+                }
+                return exactBytes(bytes);
+            }
+        }
+
+        cancel(reason) {
+            this.#rest = null;
+            return this.#reader.cancel(reason);
+        }
+    }
+
+    // The receiver's side: a ReadableStream that asks the sender for a chunk only when read
+    // (highWaterMark 0), so backpressure is the reader's pace. The registry watches the source
+    // object, which lives as long as the stream's state (a reader keeps it, not the stream).
+    function remoteStream(peer, id, isHeld) {
+        const token = {};
+        let open = true;
+        const finish = () => {
+            if (open && isHeld)
+                held.unregister(token);
+            open = false;
+        };
+        const source = {
+            async pull(controller) {
+                let chunk;
+                try {
+                    chunk = await native.callStub(peer, id, 'read', []);
+                } catch (e) {
+                    finish(); // the sender let go of a stream that failed
+                    throw e;
+                }
+                if (chunk === null) {
+                    finish();
+                    controller.close();
+                } else {
+                    controller.enqueue(chunk);
+                }
+            },
+            cancel(reason) {
+                if (!open)
+                    return undefined;
+                finish();
+                const why = reason === undefined ? undefined : String(reason);
+                return callStub(peer, id, 'cancel', [why]).then(() => undefined, () => undefined);
+            },
+        };
+        const stream = new internals.ReadableStream(source, { highWaterMark: 0 });
+        if (isHeld)
+            held.register(source, { peer, id }, token);
+        return stream;
+    }
+
+    // ---- encode: what cannot be cloned becomes a marker -----------------------------------
+
+    function isLeaf(v) {
+        return v instanceof ArrayBuffer || ArrayBuffer.isView(v) || v instanceof Date ||
+            v instanceof RegExp || v instanceof Error || v instanceof Boolean ||
+            v instanceof Number || v instanceof String || v instanceof BigInt;
+    }
+
+    function isSpecial(v) {
+        return stubs.has(v) || internals.isRpcTarget(v) || internals.isRequest(v) ||
+            internals.isResponse(v) || internals.isReadableStream(v) ||
+            internals.refuseClone(v) !== null;
+    }
+
+    // Whether anything in root needs encode(): most values are plain data, which V8 clones
+    // as they are.
+    function needsEncoding(root) {
+        const seen = new Set();
+        const todo = [root];
+        while (todo.length > 0) {
+            const v = todo.pop();
+            if (typeof v === 'function')
+                return true;
+            if (typeof v !== 'object' || v === null || seen.has(v))
+                continue;
+            seen.add(v);
+            if (isSpecial(v))
+                return true;
+            if (isLeaf(v))
+                continue;
+            if (v instanceof Map) {
+                for (const [k, x] of v)
+                    todo.push(k, x);
+            } else if (v instanceof Set) {
+                for (const x of v)
+                    todo.push(x);
+            } else if (Array.isArray(v)) {
+                for (let i = 0; i < v.length; i++)
+                    todo.push(v[i]);
+            } else {
+                for (const k of Object.keys(v))
+                    todo.push(v[k]);
+            }
+        }
+        return false;
+    }
+
+    function exported(value, kind) {
+        return native.stubMarker(native.exportStub(value, kind), kind);
+    }
+
+    function headersFlat(headers) {
+        const flat = [];
+        for (const [name, value] of internals.headersList(headers))
+            flat.push(name, value);
+        return flat;
+    }
+
+    // A body leaves once: null, its bytes when fixed and small, else a stream marker.
+    function encodeBody(state, what) {
+        if (internals.bodyUsed(state))
+            throw new TypeError(`The ${what} body has already been used; it cannot be sent to another worker.`);
+        if (state.stream === null && state.source === null)
+            return null;
+        let stream = state.stream;
+        if (stream === null) {
+            const src = state.source;
+            const bytes = typeof src === 'string' ? internals.encodeUtf8(src) : src;
+            if (bytes.length <= INLINE_BODY) {
+                state.used = true;
+                return exactBytes(bytes).buffer;
+            }
+            stream = internals.streamOfBytes(bytes);
+        }
+        const marker = exported(new StreamSource(stream), STUB_STREAM | HELD);
+        state.used = true;
+        return marker;
+    }
+
+    // The copy of root that V8 clones; mode is MODE_ARGS, MODE_RESULT or MODE_ENV.
+    internals.encode = function encode(root, mode) {
+        if (!needsEncoding(root))
+            return root;
+        const memo = new Map();
+        const flags = mode === MODE_RESULT ? HELD : 0;
+        const walk = (v) => {
+            if (typeof v !== 'object' && typeof v !== 'function' || v === null)
+                return v;
+            const seen = memo.get(v);
+            if (seen !== undefined)
+                return seen;
+            let out;
+            if (stubs.has(v)) {
+                out = exported(v, (typeof v === 'function' ? STUB_FUNCTION : STUB_OBJECT) | flags);
+            } else if (typeof v === 'function') {
+                out = exported(v, STUB_FUNCTION | flags);
+            } else if (internals.isRpcTarget(v)) {
+                out = exported(v, STUB_OBJECT | flags);
+            } else if (internals.isReadableStream(v)) {
+                out = exported(new StreamSource(v), STUB_STREAM | HELD);
+            } else if (internals.isRequest(v)) {
+                out = [native.stubMarker(0, TAG_REQUEST), v.method, v.url, headersFlat(v.headers),
+                    encodeBody(internals.requestBody(v), 'Request')];
+            } else if (internals.isResponse(v)) {
+                out = [native.stubMarker(0, TAG_RESPONSE), v.status, v.statusText,
+                    headersFlat(v.headers), encodeBody(internals.responseBody(v), 'Response')];
+            } else if (internals.refuseClone(v) !== null) {
+                throw new TypeError(internals.refuseClone(v));
+            } else if (isLeaf(v)) {
+                out = v;
+            } else if (Array.isArray(v)) {
+                out = [];
+                memo.set(v, out);
+                for (let i = 0; i < v.length; i++)
+                    out[i] = walk(v[i]);
+            } else if (v instanceof Map) {
+                out = new Map();
+                memo.set(v, out);
+                for (const [k, x] of v)
+                    out.set(walk(k), walk(x));
+            } else if (v instanceof Set) {
+                out = new Set();
+                memo.set(v, out);
+                for (const x of v)
+                    out.add(walk(x));
+            } else {
+                out = {};
+                memo.set(v, out);
+                for (const k of Object.keys(v))
+                    out[k] = walk(v[k]);
+            }
+            memo.set(v, out);
+            return out;
+        };
+        return walk(root);
     };
 
-    // A child's env as deserialized holds markers where its parent exported stubs (no
-    // JavaScript may run inside the deserializer): make them stubs, one per marker.
+    // ---- revive: markers become stubs, streams, Requests and Responses --------------------
+
+    async function callStub(peer, id, method, args) {
+        return native.callStub(peer, id, method, args);
+    }
+
+    // A stub of peer's export id; kind as the marker said.
+    internals.makeStub = function makeStub(peer, id, kind) {
+        const k = kind & KIND;
+        const isHeld = (kind & HELD) !== 0;
+        if (k === STUB_STREAM)
+            return remoteStream(peer, id, isHeld);
+        let stub;
+        if (k === STUB_FUNCTION) {
+            stub = (...args) => callStub(peer, id, null, args);
+            stubs.add(stub);
+        } else {
+            stub = internals.newFetcher((method, args) => callStub(peer, id, method, args));
+        }
+        if (isHeld)
+            held.register(stub, { peer, id });
+        return stub;
+    };
+
+    function bodyOf(b) {
+        if (b instanceof ArrayBuffer)
+            return internals.newBody(new Uint8Array(b));
+        if (internals.isReadableStream(b)) {
+            const state = internals.newBody(b);
+            state.stream = b;
+            return state;
+        }
+        return internals.newBody(null);
+    }
+
+    function untag(kind, a) {
+        const [, x, y, flat, body] = a;
+        if (!Array.isArray(flat) || flat.some((s) => typeof s !== 'string'))
+            throw new TypeError('Malformed headers from another worker');
+        if (kind === TAG_REQUEST) {
+            return new internals.Request(internals.INTERNAL, [String(x), String(y),
+                internals.headersFromFlat(flat, true), bodyOf(body)]);
+        }
+        if (typeof x !== 'number' || x < 200 || x > 599)
+            throw new TypeError('Malformed Response status from another worker');
+        return new internals.Response(internals.INTERNAL, [x, String(y),
+            internals.headersFromFlat(flat, false), bodyOf(body)]);
+    }
+
+    function tagOf(v) {
+        const m = native.markerInfo(v);
+        if (m === undefined)
+            return 0;
+        const k = m[1] & KIND;
+        return k === TAG_REQUEST || k === TAG_RESPONSE ? k : 0;
+    }
+
+    // A value as deserialized holds markers where the sender had stubs (no JavaScript may run
+    // inside the deserializer): make them what they stand for, one per marker.
     internals.revive = function revive(root) {
         const done = new Map();
         const fix = (v) => {
@@ -141,14 +377,23 @@
                 return done.get(v);
             const marker = native.markerInfo(v);
             if (marker !== undefined) {
-                const stub = internals.makeStub(marker[0], marker[1]);
-                done.set(v, stub);
-                return stub;
+                const [id, kind, peer] = marker;
+                const k = kind & KIND;
+                const out = k === TAG_REQUEST || k === TAG_RESPONSE
+                    ? v : internals.makeStub(peer, id, kind);
+                done.set(v, out);
+                return out;
             }
             done.set(v, v);
             if (Array.isArray(v)) {
                 for (let i = 0; i < v.length; i++)
                     v[i] = fix(v[i]);
+                const tag = v.length === 5 ? tagOf(v[0]) : 0;
+                if (tag !== 0) {
+                    const out = untag(tag, v);
+                    done.set(v, out);
+                    return out;
+                }
             } else if (v instanceof Map) {
                 const entries = [...v];
                 v.clear();
@@ -168,8 +413,45 @@
         return fix(root);
     };
 
-    // What an RPC call may reach: methods of the object and its classes, not those every object
-    // or entrypoint inherits (toString, constructor...).
+    // A stub over call(method, args) -> Promise: any method name is a call, fetch() sends a
+    // Request and answers a Response. `then` stays undefined so that awaiting a stub does not
+    // call it.
+    internals.newFetcher = function newFetcher(call) {
+        const methods = new Map();
+        const proxy = new Proxy(Object.create(null), {
+            get(target, prop) {
+                if (typeof prop !== 'string' || prop === 'then' || prop === 'constructor')
+                    return undefined;
+                let m = methods.get(prop);
+                if (m === undefined) {
+                    m = prop === 'fetch'
+                        ? async (input, init) => {
+                            const answer = await call('fetch', [internals.requestOf(input, init)]);
+                            if (!internals.isResponse(answer))
+                                throw new TypeError('The other worker did not answer with a Response');
+                            return answer;
+                        }
+                        : (...args) => call(prop, args);
+                    methods.set(prop, m);
+                }
+                return m;
+            },
+            set() {
+                return false;
+            },
+            defineProperty() {
+                return false;
+            },
+        });
+        stubs.add(proxy);
+        return proxy;
+    };
+
+    // ---- the receiving side -------------------------------------------------------------
+
+    // What an RPC call may reach: methods of the object's classes (and, for a plain object,
+    // its own methods), not those every object or entrypoint inherits (toString,
+    // constructor...). An RpcTarget's own properties are data, as in Workers: not callable.
     let bases = null;
     function findMethod(target, name) {
         if (stubs.has(target))
@@ -181,7 +463,8 @@
         }
         if (name === 'constructor')
             return undefined;
-        for (let o = target; o !== null && !bases.has(o); o = Object.getPrototypeOf(o)) {
+        let o = internals.isRpcTarget(target) ? Object.getPrototypeOf(target) : target;
+        for (; o !== null && !bases.has(o); o = Object.getPrototypeOf(o)) {
             const d = Object.getOwnPropertyDescriptor(o, name);
             if (d === undefined)
                 continue;
@@ -193,6 +476,13 @@
 
     function noMethod(method) {
         return coded(CODES.EINVAL, new TypeError(`The RPC receiver does not implement the method "${method}".`));
+    }
+
+    function fetchRequest(args) {
+        const request = args[0];
+        if (!internals.isRequest(request))
+            throw new TypeError('fetch() from another worker must carry a Request');
+        return request;
     }
 
     // iso_worker_invoke: entrypoint is null for the default export. A class extending
@@ -218,9 +508,9 @@
             if (fn === undefined)
                 throw noMethod(method);
             if (method === 'fetch') {
-                const request = internals.unmarshalRequest(args[0]);
+                const request = fetchRequest(args);
                 const result = Reflect.apply(fn, target, plain ? [request, env, ctx] : [request]);
-                return Promise.resolve(result).then(internals.marshalResponse);
+                return Promise.resolve(result).then(checkResponse);
             }
             return Promise.resolve(Reflect.apply(fn, target, plain ? [...args, env, ctx] : args));
         } catch (e) {
@@ -229,20 +519,32 @@
     };
 
     // iso_worker_call_stub: value is what this worker exported (a function, an RpcTarget, a
-    // fetcher).
-    internals.callExport = function callExport(value, kind, method, args) {
+    // fetcher, a stream's source) as export id.
+    internals.callExport = function callExport(value, kind, method, args, id) {
         try {
             if (kind === STUB_FUNCTION)
                 return Promise.resolve(Reflect.apply(value, undefined, args));
+            if (kind === STUB_STREAM) {
+                if (method !== 'read' && method !== 'cancel')
+                    throw noMethod(method);
+                const p = method === 'read' ? value.read() : value.cancel(args[0]);
+                return p.then((chunk) => {
+                    if (method === 'cancel' || chunk === null)
+                        native.unexport([id]);
+                    return method === 'cancel' ? undefined : chunk;
+                }, (e) => {
+                    native.unexport([id]);
+                    throw e;
+                });
+            }
             if (method === null)
                 throw new TypeError('This stub stands for an object: call one of its methods');
             const fn = findMethod(value, method);
             if (fn === undefined)
                 throw noMethod(method);
-            if (method === 'fetch') {
-                const request = internals.unmarshalRequest(args[0]);
-                return Promise.resolve(Reflect.apply(fn, value, [request]))
-                    .then(internals.marshalResponse);
+            if (method === 'fetch' && !stubs.has(value)) {
+                const request = fetchRequest(args);
+                return Promise.resolve(Reflect.apply(fn, value, [request])).then(checkResponse);
             }
             return Promise.resolve(Reflect.apply(fn, value, args));
         } catch (e) {

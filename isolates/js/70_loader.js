@@ -2,13 +2,13 @@
 // env.LOADER.load(code) return a WorkerStub at once; stub.getEntrypoint(name?, { props, limits })
 // returns a fetcher whose fetch() and other methods call into the child. Nothing happens until
 // the first call: then, unless the host says a child with that id is live, getCode() runs (its
-// error is that call's error), the code is checked and laid out for the shim (modules, env with
-// functions and RpcTargets exported as stubs, globalOutbound, limits), and the call goes to the
-// host, which creates the child if need be. A load() child has an id of its own and is released
+// error is that call's error), the code is checked and laid out for the shim (modules, env —
+// whose functions and RpcTargets the shim's serializer exports as stubs —, globalOutbound,
+// limits), and the call goes to the host, which creates the child if need be. A load() child has an id of its own and is released
 // through the host when the last stub or fetcher for it is garbage.
 'use strict';
 (function (internals, native) {
-    const { INTERNAL, STUB_FUNCTION, STUB_OBJECT } = internals;
+    const { INTERNAL, STUB_OBJECT } = internals;
     const ANONYMOUS = '$load:';
     const TYPES = { js: 0, cjs: 1, text: 2, data: 3, json: 4 }; // enum iso_module_type
     const OUTBOUND_INHERIT = 0; // enum iso_outbound
@@ -81,68 +81,6 @@
         return [TYPES[kind], v];
     }
 
-    function isLeaf(v) {
-        return v instanceof ArrayBuffer || ArrayBuffer.isView(v) || v instanceof Date ||
-            v instanceof RegExp || v instanceof Error || v instanceof Boolean ||
-            v instanceof Number || v instanceof String || v instanceof BigInt;
-    }
-
-    // A copy of env where functions, RpcTargets and stubs are stub markers (their ids go to
-    // stubs); the rest is left to the structured clone.
-    function walkEnv(env, stubs) {
-        const memo = new Map();
-        const marker = (v, kind) => {
-            const id = native.exportStub(v, kind);
-            stubs.push(id);
-            const m = native.stubMarker(id, kind);
-            memo.set(v, m);
-            return m;
-        };
-        const walk = (v) => {
-            if (typeof v !== 'object' && typeof v !== 'function' || v === null)
-                return v;
-            const seen = memo.get(v);
-            if (seen !== undefined)
-                return seen;
-            if (internals.isStub(v))
-                return marker(v, typeof v === 'function' ? STUB_FUNCTION : STUB_OBJECT);
-            if (typeof v === 'function')
-                return marker(v, STUB_FUNCTION);
-            if (internals.isRpcTarget(v))
-                return marker(v, STUB_OBJECT);
-            if (v instanceof WorkerLoader || v instanceof WorkerStub)
-                throw new TypeError('A WorkerLoader or WorkerStub cannot be given to a child; give it a fetcher (stub.getEntrypoint()) instead');
-            let out;
-            if (isLeaf(v)) {
-                memo.set(v, v);
-                return v;
-            }
-            if (Array.isArray(v)) {
-                out = [];
-                memo.set(v, out);
-                for (let i = 0; i < v.length; i++)
-                    out[i] = walk(v[i]);
-            } else if (v instanceof Map) {
-                out = new Map();
-                memo.set(v, out);
-                for (const [k, x] of v)
-                    out.set(walk(k), walk(x));
-            } else if (v instanceof Set) {
-                out = new Set();
-                memo.set(v, out);
-                for (const x of v)
-                    out.add(walk(x));
-            } else {
-                out = {};
-                memo.set(v, out);
-                for (const k of Object.keys(v))
-                    out[k] = walk(v[k]);
-            }
-            return out;
-        };
-        return walk(env);
-    }
-
     // The worker code as the shim reads it (isolates/calls.cc, read_code).
     function layOut(code) {
         if (typeof code !== 'object' || code === null)
@@ -190,8 +128,7 @@
                 outboundStub = native.exportStub(outbound, STUB_OBJECT);
                 stubs.push(outboundStub);
             }
-            const walked = env === undefined ? undefined : walkEnv(env, stubs);
-            return [main, date, names, types, sources, walked, mode, outboundStub, limits.cpuMs,
+            return [main, date, names, types, sources, env, mode, outboundStub, limits.cpuMs,
                 limits.subRequests, stubs];
         } catch (e) {
             native.unexport(stubs);
@@ -300,4 +237,7 @@
     }
 
     internals.newWorkerLoader = (binding) => new WorkerLoader(INTERNAL, binding);
+    internals.refuseClone = (v) => (v instanceof WorkerLoader || v instanceof WorkerStub
+        ? 'A WorkerLoader or WorkerStub cannot be sent to another worker; send a fetcher (stub.getEntrypoint()) instead'
+        : null);
 })

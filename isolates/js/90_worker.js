@@ -6,7 +6,7 @@
 // becomes a rejection so the shim has one outcome to inspect.
 'use strict';
 (function (internals) {
-    internals.setup = function setup(vars, loaders, childEnv, outbound, outboundStub) {
+    internals.setup = function setup(vars, loaders, childEnv, outbound, outboundStub, parent) {
         const env = {};
         for (let i = 0; i + 1 < vars.length; i += 2)
             env[vars[i]] = vars[i + 1];
@@ -16,7 +16,8 @@
             for (const key of Object.keys(childEnv))
                 env[key] = childEnv[key];
         }
-        const stub = outbound === 2 ? internals.makeStub(outboundStub, internals.STUB_OBJECT) : null;
+        const stub = outbound === 2
+            ? internals.makeStub(parent, outboundStub, internals.STUB_OBJECT) : null;
         internals.setOutbound(outbound, stub);
         return Object.freeze(env);
     };

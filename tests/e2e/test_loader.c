@@ -1529,3 +1529,254 @@ Test(loader_demo, failing_agents_get_422)
     EXPECT_AT(j, "ok", "true");
     E2E_STOP_OK(s);
 }
+
+/* ---- stubs anywhere in values, streamed bodies ----------------------------------------------- */
+
+TestSuite(loader_stubs, .fini = loader_fini, .timeout = 60);
+TestSuite(loader_streams, .fini = loader_fini, .timeout = 120);
+
+/* clang-format off */
+/* A parent whose routes each drive one child: stubs passed both ways and kept across requests,
+ * and bodies streamed both ways. Children are backtick strings (no ${...} in them). */
+static const char RPC_PARENT_JS[] =
+    "import { RpcTarget } from 'cloudflare:workers';\n"
+    E2E_JS_PATHOF
+    "const W = `import { RpcTarget, WorkerEntrypoint } from 'cloudflare:workers';\n`;\n"
+    "const CHILD = W + `\n"
+    "let cancelReason = null, pulls = 0;\n"
+    "class Counter extends RpcTarget {\n"
+    "  constructor(n) { super(); this.n = n; }\n"
+    "  next() { return ++this.n; }\n"
+    "}\n"
+    "function counted(total, chunk, spinAt) {\n"
+    "  let sent = 0, i = 0;\n"
+    "  return new ReadableStream({\n"
+    "    pull(c) {\n"
+    "      if (++pulls === spinAt) while (true) {}\n"
+    "      if (sent >= total) { c.close(); return; }\n"
+    "      const n = Math.min(chunk, total - sent);\n"
+    "      c.enqueue(new Uint8Array(n).fill(97 + i++ % 26));\n"
+    "      sent += n;\n"
+    "    },\n"
+    "    cancel(r) { cancelReason = String(r); },\n"
+    "  }, { highWaterMark: 0 });\n"
+    "}\n"
+    "export default class extends WorkerEntrypoint {\n"
+    "  async fetch(req) {\n"
+    "    const p = req.url.slice(req.url.indexOf('/', 8)).split('/');\n"
+    "    if (p[1] === 'big') return new Response(counted(Number(p[2]), 65536));\n"
+    "    if (p[1] === 'spin') return new Response(counted(1 << 20, 4096, 3));\n"
+    "    const isStream = req.body instanceof ReadableStream;\n"
+    "    const reader = req.body.getReader();\n"
+    "    let bytes = 0, chunks = 0;\n"
+    "    for (;;) {\n"
+    "      const { value, done } = await reader.read();\n"
+    "      if (done) break;\n"
+    "      bytes += value.length; chunks++;\n"
+    "    }\n"
+    "    return Response.json({ isStream, bytes, chunks });\n"
+    "  }\n"
+    "  async map(list, f) { const out = []; for (const x of list) out.push(await f(x)); return out; }\n"
+    "  async ask() { return await this.env.greet((name) => 'hello ' + name); }\n"
+    "  counter(n) { return new Counter(n); }\n"
+    "  adder(k) { return (x) => x + k; }\n"
+    "  cancelled() { return cancelReason; }\n"
+    "  spin() { while (true) {} }\n"
+    "}`;\n"
+    "class Log extends RpcTarget {\n"
+    "  constructor() { super(); this.lines = []; }\n"
+    "  add(s) { this.lines.push(s); return this.lines.length; }\n"
+    "}\n"
+    "let saved = null;\n"
+    "async function drain(stream) {\n"
+    "  const reader = stream.getReader();\n"
+    "  let bytes = 0, chunks = 0;\n"
+    "  for (;;) {\n"
+    "    const { value, done } = await reader.read();\n"
+    "    if (done) return { bytes, chunks };\n"
+    "    bytes += value.length; chunks++;\n"
+    "  }\n"
+    "}\n"
+    "const msg = (e) => String(e && e.message !== undefined ? e.message : e);\n"
+    "export default {\n"
+    "  async fetch(request, env) {\n"
+    "    const path = pathOf(request.url);\n"
+    "    const child = (id, limits) => env.LOADER.get(id, () => ({\n"
+    "      compatibilityDate: '2026-11-01', mainModule: 'c.js', modules: { 'c.js': CHILD },\n"
+    "      env: { greet: async (f) => (await f('parent')) + '!' }, limits })).getEntrypoint();\n"
+    "    try {\n"
+    "      if (path === '/callbacks') {\n"
+    "        const ep = child('cb');\n"
+    "        const log = new Log();\n"
+    "        const mapped = await ep.map([1, 2, 3], async (x) => { await log.add(x); return x * x; });\n"
+    "        let total = 0;\n"
+    "        for (let i = 0; i < 200; i++) total += (await ep.map([i], (x) => x)).length;\n"
+    "        return Response.json({ mapped, logged: log.lines, ask: await ep.ask(), total });\n"
+    "      }\n"
+    "      if (path === '/keep') {\n"
+    "        saved = await child('keep').counter(10);\n"
+    "        const add5 = await child('keep').adder(5);\n"
+    "        return Response.json([await saved.next(), await add5(1)]);\n"
+    "      }\n"
+    "      if (path === '/next') return Response.json(await saved.next());\n"
+    "      if (path === '/gone') {\n"
+    "        const t = await child('mortal', { cpuMs: 50 }).counter(1);\n"
+    "        const before = await t.next();\n"
+    "        let killed = '';\n"
+    "        try { await child('mortal').spin(); } catch (e) { killed = msg(e); }\n"
+    "        try { await t.next(); return Response.json('no error'); }\n"
+    "        catch (e) { return Response.json([before, killed, msg(e)]); }\n"
+    "      }\n"
+    "      if (path === '/churn') {\n"
+    "        const out = [];\n"
+    "        for (const id of ['c1', 'c2', 'c3']) out.push((await child(id).map([id], (x) => x))[0]);\n"
+    "        return Response.json(out);\n"
+    "      }\n"
+    "      if (path === '/big') {\n"
+    "        const r = await child('big').fetch('http://c/big/16777216');\n"
+    "        return Response.json(await drain(r.body));\n"
+    "      }\n"
+    "      if (path === '/relay') return await child('relay').fetch('http://c/big/' + request.headers.get('x-n'));\n"
+    "      if (path === '/cancel') {\n"
+    "        const r = await child('cancel').fetch('http://c/big/16777216');\n"
+    "        const reader = r.body.getReader();\n"
+    "        const first = (await reader.read()).value.length;\n"
+    "        await reader.cancel('client gave up');\n"
+    "        return Response.json({ first, reason: await child('cancel').cancelled() });\n"
+    "      }\n"
+    "      if (path === '/killed') {\n"
+    "        const r = await child('killed', { cpuMs: 50 }).fetch('http://c/spin');\n"
+    "        const reader = r.body.getReader();\n"
+    "        const out = [];\n"
+    "        try {\n"
+    "          for (let i = 0; i < 10; i++) out.push((await reader.read()).done ? 'end' : 'chunk');\n"
+    "        } catch (e) { out.push('error: ' + msg(e)); }\n"
+    "        return Response.json(out);\n"
+    "      }\n"
+    "      if (path === '/count') return await child('count').fetch(request);\n"
+    "      return new Response('not found', { status: 404 });\n"
+    "    } catch (e) {\n"
+    "      return new Response('failed: ' + msg(e), { status: 500 });\n"
+    "    }\n"
+    "  }\n"
+    "};\n";
+/* clang-format on */
+
+/* Tenant "r" on r.test running RPC_PARENT_JS (heap and CPU from conf). */
+static struct e2e_server *start_rpc_parent(const char *conf)
+{
+    const char *dir = e2e_tmpdir();
+    cr_assert_not_null(dir, "%s", e2e_errmsg());
+    cr_assert_eq(
+        e2e_tenant(dir, "r", e2e_fmt("route = r.test parent\n%s", conf), "parent", RPC_PARENT_JS),
+        0, "%s", e2e_errmsg());
+    cr_assert_eq(e2e_write_file(e2e_fmt("%s/r/parent.metadata.json", dir), PARENT_META), 0, "%s",
+                 e2e_errmsg());
+    return E2E_START("--tenants", dir, "--threads", "1");
+}
+
+Test(loader_stubs, callbacks_and_rpc_targets_cross_both_ways)
+{
+    struct e2e_server *s = start_rpc_parent("");
+    json_t *j = request_json(s, "GET", "r.test", "/callbacks", NULL, 200);
+    /* the child called the parent's callback, which called the parent's RpcTarget; the
+     * child's own callback went to the parent's env function and was called back */
+    EXPECT_AT(j, "",
+              "{\"mapped\":[1,4,9],\"logged\":[1,2,3],\"ask\":\"hello parent!\","
+              "\"total\":200}");
+    E2E_STOP_OK(s);
+}
+
+Test(loader_stubs, a_returned_rpc_target_keeps_its_state_across_requests)
+{
+    struct e2e_server *s = start_rpc_parent("");
+    json_t *j = request_json(s, "GET", "r.test", "/keep", NULL, 200);
+    EXPECT_AT(j, "", "[11,6]");
+    for (int i = 12; i <= 14; i++) {
+        j = request_json(s, "GET", "r.test", "/next", NULL, 200);
+        EXPECT_AT(j, "", e2e_fmt("%d", i));
+    }
+    E2E_STOP_OK(s);
+}
+
+Test(loader_stubs, a_child_the_parent_holds_stubs_into_is_never_evicted)
+{
+    /* Room for two children: the churn evicts its own idle children, never the one whose
+     * RpcTarget the parent keeps. */
+    struct e2e_server *s = start_rpc_parent("max_children = 2\n");
+    json_t *j = request_json(s, "GET", "r.test", "/keep", NULL, 200);
+    EXPECT_AT(j, "", "[11,6]");
+    j = request_json(s, "GET", "r.test", "/churn", NULL, 200);
+    EXPECT_AT(j, "", "[\"c1\",\"c2\",\"c3\"]");
+    j = request_json(s, "GET", "r.test", "/next", NULL, 200);
+    EXPECT_AT(j, "", "12");
+    E2E_STOP_OK(s);
+}
+
+Test(loader_stubs, a_stub_into_a_child_a_limit_stopped_rejects)
+{
+    struct e2e_server *s = start_rpc_parent("cpu_ms = 2000\n");
+    json_t *j = request_json(s, "GET", "r.test", "/gone", NULL, 200);
+    EXPECT_AT(j, "",
+              "[2,\"Worker exceeded CPU time limit\",\"The worker this RPC stub belongs to is "
+              "gone (it was unloaded or stopped by a limit)\"]");
+    E2E_STOP_OK(s);
+}
+
+Test(loader_streams, a_16_mib_response_streams_through_a_12_mib_parent)
+{
+    struct e2e_server *s = start_rpc_parent("heap_mb = 12\ncpu_ms = 2000\n");
+    json_t *j = request_json(s, "GET", "r.test", "/big", NULL, 200);
+    EXPECT_AT(j, "", "{\"bytes\":16777216,\"chunks\":256}");
+    /* and again: nothing of the first was kept */
+    j = request_json(s, "GET", "r.test", "/big", NULL, 200);
+    EXPECT_AT(j, "", "{\"bytes\":16777216,\"chunks\":256}");
+    E2E_STOP_OK(s);
+}
+
+Test(loader_streams, a_child_response_relayed_to_the_client)
+{
+    struct e2e_server *s = start_rpc_parent("heap_mb = 12\ncpu_ms = 2000\n");
+    struct e2e_response r;
+    int rc = e2e_request(s->port, "GET", "r.test", "/relay", "x-n: 8388608\r\n", NULL, &r);
+    cr_assert_eq(rc, 0, "%s", e2e_errmsg());
+    cr_assert_eq(r.status, 200, "%d %.300s", r.status, r.body);
+    cr_expect(r.chunked, "a streamed body of unknown length goes out chunked");
+    cr_assert_eq(r.body_len, 8u << 20);
+    for (size_t i = 0; i < r.body_len; i += 65536)
+        cr_assert_eq(r.body[i], 'a' + (char)((i / 65536) % 26), "chunk %zu", i / 65536);
+    e2e_response_dispose(&r);
+    E2E_STOP_OK(s);
+}
+
+Test(loader_streams, the_parent_cancelling_cancels_the_childs_stream)
+{
+    struct e2e_server *s = start_rpc_parent("");
+    json_t *j = request_json(s, "GET", "r.test", "/cancel", NULL, 200);
+    EXPECT_AT(j, "", "{\"first\":65536,\"reason\":\"client gave up\"}");
+    E2E_STOP_OK(s);
+}
+
+Test(loader_streams, a_child_killed_mid_stream_fails_the_read)
+{
+    struct e2e_server *s = start_rpc_parent("cpu_ms = 2000\n");
+    json_t *j = request_json(s, "GET", "r.test", "/killed", NULL, 200);
+    EXPECT_AT(j, "", "[\"chunk\",\"chunk\",\"error: Worker exceeded CPU time limit\"]");
+    E2E_STOP_OK(s);
+}
+
+Test(loader_streams, a_large_post_body_reaches_the_child_as_a_stream)
+{
+    struct e2e_server *s = start_rpc_parent("cpu_ms = 2000\n");
+    size_t n = 8u << 20;
+    char *body = malloc(n + 1);
+    cr_assert_not_null(body);
+    memset(body, 'p', n);
+    body[n] = '\0';
+    json_t *j = request_json(s, "POST", "r.test", "/count", body, 200);
+    free(body);
+    EXPECT_AT(j, "", "{\"isStream\":true,\"bytes\":8388608,\"chunks\":32}");
+    j = request_json(s, "POST", "r.test", "/count", "tiny", 200);
+    EXPECT_AT(j, "", "{\"isStream\":true,\"bytes\":4,\"chunks\":1}");
+    E2E_STOP_OK(s);
+}

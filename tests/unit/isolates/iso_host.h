@@ -1,10 +1,12 @@
 /*
  * A fake struct iso_host for the isolates/ unit tests, doing what loader/ does: a call through
  * a loader binding finds or creates the child (an iso_worker made from the code the parent
- * sent) and invokes it; a call to a stub goes back to the child's parent; a release forgets a
- * load() child. It answers synchronously (inside iso_host.call) or, in async mode, queues the
- * work for fake_host_drain(), like a loader that answers on a later turn of its loop. A child
- * that a limit retired is freed from inside its own result callback, as a loader may do.
+ * sent) and invokes it; a child's call to a stub goes to its parent, a parent's to the child
+ * its peer names (children are peers 1, 2... in the parent; the parent is peer 1 in a child);
+ * a drop releases a stub in its exporter; a release forgets a load() child. It answers
+ * synchronously (inside iso_host.call) or, in async mode, queues the work for
+ * fake_host_drain(), like a loader that answers on a later turn of its loop. A child that a
+ * limit retired is freed from inside its own result callback, as a loader may do.
  */
 #ifndef EDGED_TESTS_ISO_HOST_H
 #define EDGED_TESTS_ISO_HOST_H
@@ -12,7 +14,8 @@
 #include "iso_test.h"
 
 #define FAKE_MAX_CHILDREN 64
-#define FAKE_MAX_TASKS 1024
+#define FAKE_MAX_TASKS 4096
+#define FAKE_PARENT_PEER 1 /* how a child names its parent */
 
 struct fake_child {
     char binding[64];
@@ -24,17 +27,21 @@ struct fake_child {
     uint64_t stubs[64];        /* what the parent exported for it */
     size_t n_stubs;
     uint64_t cpu_used_ns;
+    struct fake_child *parent_host_children; /* its host's children[]: serial = index + 1 */
 };
 
+enum fake_kind { FAKE_INVOKE, FAKE_STUB_TO_PARENT, FAKE_STUB_TO_CHILD, FAKE_DROP };
+
 struct fake_task {
-    bool stub_call;
-    struct fake_child *child;  /* invoke */
-    struct iso_worker *target; /* stub call: the parent */
+    enum fake_kind kind;
+    struct fake_child *child; /* invoke; the caller of a stub call into the parent; the callee
+                                 of one into a child; the dropper or exporter of a drop */
+    bool into_child;          /* drop: the export is the child's (else its parent's) */
     char *entrypoint, *method;
     uint8_t *props, *args;
     size_t props_len, args_len;
-    uint64_t stub;
-    iso_result_cb cb;
+    uint64_t stub, peer; /* drop: peer is the dropper as the exporter names it */
+    iso_answer_cb cb;
     void *cb_ud;
 };
 
@@ -48,31 +55,47 @@ struct fake_host {
     struct iso_watch_slot *watch; /* shared by parent and children, as on a shard */
     uint64_t child_cpu_ns;        /* per child invocation (0: none) */
     size_t child_heap;
-    int created, invokes, stub_calls, releases, live_checks, unused_code;
+    int created, invokes, stub_calls, child_stub_calls, releases, drops, live_checks, unused_code;
     bool claim_live;  /* child_live says yes for any id (a child evicted after the look) */
     struct logs logs; /* the children's console */
 };
 
-/* Forwards a child's answer and frees the child if a limit retired it. */
+/* Forwards an answer with the callee's peer, and frees a child callee if a limit retired it. */
 struct fake_answer {
-    struct fake_child *child;
-    iso_result_cb cb;
+    struct fake_child *child; /* the callee when it is a child */
+    iso_answer_cb cb;
     void *cb_ud;
+    uint64_t peer;
 };
+
+static inline void fake_free_child(struct fake_child *ch)
+{
+    ch->live = false;
+    iso_worker_free(ch->w); /* from inside its own callback: the shim defers it */
+    ch->w = NULL;
+    iso_worker_release_peer(ch->parent, (uint64_t)(ch - ch->parent_host_children) + 1);
+}
 
 static inline void fake_answered(void *ud, int code, const uint8_t *r, size_t len, const char *msg)
 {
     struct fake_answer *a = ud;
     struct fake_child *ch = a->child;
-    iso_result_cb cb = a->cb;
+    iso_answer_cb cb = a->cb;
     void *cb_ud = a->cb_ud;
+    uint64_t peer = a->peer;
     free(a);
-    if (ch && ch->w && iso_worker_retired(ch->w)) {
-        ch->live = false;
-        iso_worker_free(ch->w); /* from inside its own callback: the shim defers it */
-        ch->w = NULL;
-    }
-    cb(cb_ud, code, r, len, msg);
+    if (ch && ch->w && iso_worker_retired(ch->w))
+        fake_free_child(ch);
+    if (cb)
+        cb(cb_ud, code, r, len, msg, peer);
+}
+
+static inline struct fake_answer *fake_answer_new(struct fake_child *callee, iso_answer_cb cb,
+                                                  void *cb_ud, uint64_t peer)
+{
+    struct fake_answer *a = malloc(sizeof *a);
+    *a = (struct fake_answer){callee, cb, cb_ud, peer};
+    return a;
 }
 
 static inline struct fake_child *fake_find(struct fake_host *fh, const char *binding,
@@ -109,6 +132,7 @@ static inline int fake_create(struct fake_host *fh, struct iso_worker *parent,
     ch->id_len = call->child_id_len;
     ch->anonymous = call->anonymous;
     ch->parent = parent;
+    ch->parent_host_children = fh->children;
     cr_assert_leq(code->n_stubs, 64);
     if (code->n_stubs)
         memcpy(ch->stubs, code->stubs, code->n_stubs * sizeof *code->stubs);
@@ -127,6 +151,7 @@ static inline int fake_create(struct fake_host *fh, struct iso_worker *parent,
         .host = &fh->host,
         .env = code->env,
         .env_len = code->env_len,
+        .env_peer = FAKE_PARENT_PEER,
         .outbound = code->outbound,
         .outbound_stub = code->outbound_stub,
         .child = true,
@@ -143,28 +168,60 @@ static inline int fake_create(struct fake_host *fh, struct iso_worker *parent,
     return 0;
 }
 
+static inline uint64_t fake_serial(struct fake_host *fh, struct fake_child *ch)
+{
+    return (uint64_t)(ch - fh->children) + 1;
+}
+
 static inline void fake_run(struct fake_host *fh, struct fake_task *t)
 {
     struct ed_error err = {0};
+    struct fake_answer *a = NULL;
     int rc;
-    if (t->stub_call) {
+    switch (t->kind) {
+    case FAKE_DROP:
+        fh->drops++;
+        if (t->into_child)
+            iso_worker_drop_stub(t->child->w, FAKE_PARENT_PEER, t->stub);
+        else
+            iso_worker_drop_stub(t->child->parent, fake_serial(fh, t->child), t->stub);
+        return;
+    case FAKE_STUB_TO_PARENT:
         fh->stub_calls++;
-        rc = iso_worker_call_stub(t->target, t->stub, t->method, t->args, t->args_len, t->cb,
-                                  t->cb_ud, &err);
-    } else if (!t->child->w) {
-        rc = ed_error_set(&err, ED_ENOENT, "the child is gone");
-    } else {
+        if (!t->child->parent) {
+            rc = ed_error_set(&err, ED_ECANCELED, "the parent is gone");
+            break;
+        }
+        a = fake_answer_new(NULL, t->cb, t->cb_ud, FAKE_PARENT_PEER);
+        rc = iso_worker_call_stub(t->child->parent, t->stub, t->method, t->args, t->args_len,
+                                  fake_serial(fh, t->child), NULL, fake_answered, a, &err);
+        break;
+    case FAKE_STUB_TO_CHILD:
+        fh->child_stub_calls++;
+        if (!t->child->w) {
+            rc = ed_error_set(&err, ED_ENOENT, "The worker this RPC stub belongs to is gone");
+            break;
+        }
+        a = fake_answer_new(t->child, t->cb, t->cb_ud, fake_serial(fh, t->child));
+        rc = iso_worker_call_stub(t->child->w, t->stub, t->method, t->args, t->args_len,
+                                  FAKE_PARENT_PEER, &t->child->cpu_used_ns, fake_answered, a, &err);
+        break;
+    default:
+        if (!t->child->w) {
+            rc = ed_error_set(&err, ED_ENOENT, "the child is gone");
+            break;
+        }
         fh->invokes++;
-        struct fake_answer *a = malloc(sizeof *a);
-        *a = (struct fake_answer){t->child, t->cb, t->cb_ud};
+        a = fake_answer_new(t->child, t->cb, t->cb_ud, fake_serial(fh, t->child));
         rc = iso_worker_invoke(t->child->w, t->entrypoint, t->method, t->props, t->props_len,
-                               t->args, t->args_len, fh->child_cpu_ns, &t->child->cpu_used_ns,
-                               fake_answered, a, &err);
-        if (rc)
-            free(a);
+                               t->args, t->args_len, FAKE_PARENT_PEER, fh->child_cpu_ns,
+                               &t->child->cpu_used_ns, fake_answered, a, &err);
+        break;
     }
-    if (rc)
-        t->cb(t->cb_ud, rc, NULL, 0, ed_error_msg(&err));
+    if (rc) {
+        free(a);
+        t->cb(t->cb_ud, rc, NULL, 0, ed_error_msg(&err), 0);
+    }
     ed_error_dispose(&err);
 }
 
@@ -211,8 +268,14 @@ static inline int fake_host_drain(struct fake_host *fh)
     return n;
 }
 
+/* The child whose serial is peer, in from's host (NULL when from is a child or none). */
+static inline struct fake_child *fake_by_serial(struct fake_host *fh, uint64_t peer)
+{
+    return peer >= 1 && peer <= fh->n_children ? &fh->children[peer - 1] : NULL;
+}
+
 static inline int fake_call(void *ud, struct iso_worker *from, const struct iso_call *call,
-                            iso_result_cb cb, void *cb_ud, struct ed_error *err)
+                            iso_answer_cb cb, void *cb_ud, struct ed_error *err)
 {
     struct fake_host *fh = ud;
     if (call->kind == ISO_CALL_RELEASE) {
@@ -222,6 +285,15 @@ static inline int fake_call(void *ud, struct iso_worker *from, const struct iso_
             ch->live = false; /* freed at dispose: an answer may still be on its way */
         return 0;
     }
+    struct fake_child *caller = fake_by_worker(fh, from);
+    if (call->kind == ISO_CALL_DROP) {
+        struct fake_task t = {.kind = FAKE_DROP, .stub = call->stub};
+        t.child = caller ? caller : fake_by_serial(fh, call->peer);
+        t.into_child = !caller;
+        if (t.child)
+            fake_submit(fh, &t);
+        return 0;
+    }
     struct fake_task t = {0};
     t.cb = cb;
     t.cb_ud = cb_ud;
@@ -229,14 +301,19 @@ static inline int fake_call(void *ud, struct iso_worker *from, const struct iso_
     t.args = fake_dup(call->args, call->args_len);
     t.args_len = call->args_len;
     if (call->kind == ISO_CALL_STUB) {
-        struct fake_child *ch = fake_by_worker(fh, from);
-        if (!ch) {
-            fake_task_free(&t);
-            return ed_error_set(err, ED_EINVAL, "stub call from a worker that is no child");
-        }
-        t.stub_call = true;
-        t.target = ch->parent;
         t.stub = call->stub;
+        if (caller) {
+            t.kind = FAKE_STUB_TO_PARENT;
+            t.child = caller;
+        } else {
+            t.kind = FAKE_STUB_TO_CHILD;
+            t.child = fake_by_serial(fh, call->peer);
+            if (!t.child) {
+                fake_task_free(&t);
+                return ed_error_set(err, ED_ENOENT, "no child with peer %llu",
+                                    (unsigned long long)call->peer);
+            }
+        }
         fake_submit(fh, &t);
         return 0;
     }
@@ -248,18 +325,19 @@ static inline int fake_call(void *ud, struct iso_worker *from, const struct iso_
     if (!ch) {
         if (!call->code) {
             fake_task_free(&t);
-            cb(cb_ud, ED_ENOENT, NULL, 0, "no live child with this id");
+            cb(cb_ud, ED_ENOENT, NULL, 0, "no live child with this id", 0);
             return 0;
         }
         struct ed_error e = {0};
         int rc = fake_create(fh, from, call, &ch, &e);
         if (rc) {
             fake_task_free(&t);
-            cb(cb_ud, rc, NULL, 0, ed_error_msg(&e));
+            cb(cb_ud, rc, NULL, 0, ed_error_msg(&e), 0);
             ed_error_dispose(&e);
             return 0;
         }
     }
+    t.kind = FAKE_INVOKE;
     t.child = ch;
     t.entrypoint = call->entrypoint ? strdup(call->entrypoint) : NULL;
     t.props = fake_dup(call->props, call->props_len);
@@ -293,14 +371,16 @@ static inline void fake_host_dispose(struct fake_host *fh)
             iso_worker_free(c->w);
         c->w = NULL;
         iso_worker_release_stubs(c->parent, c->stubs, c->n_stubs);
+        iso_worker_release_peer(c->parent, i + 1);
     }
     for (size_t i = 0; i < fh->task_len; i++)
         fake_task_free(&fh->tasks[(fh->task_head + i) % FAKE_MAX_TASKS]);
     ed_buf_dispose(&fh->logs.text);
 }
 
-/* A parent with one loader binding, LOADER, and the given vars (may be NULL). */
-static inline struct iso_worker *parent_ok(struct fake_host *fh, const char *source)
+/* A parent with one loader binding, LOADER, limited to heap bytes (0: the default). */
+static inline struct iso_worker *parent_with_heap(struct fake_host *fh, const char *source,
+                                                  size_t heap)
 {
     static const char *const loaders[] = {"LOADER"};
     struct iso_module m = {"parent.js", source, strlen(source), ISO_MODULE_ESM};
@@ -316,6 +396,7 @@ static inline struct iso_worker *parent_ok(struct fake_host *fh, const char *sou
         .host = &fh->host,
         .loaders = loaders,
         .n_loaders = 1,
+        .heap_limit_bytes = heap,
     };
     struct iso_worker *w = NULL;
     struct ed_error err = {0};
@@ -323,6 +404,12 @@ static inline struct iso_worker *parent_ok(struct fake_host *fh, const char *sou
     cr_assert_eq(rc, 0, "parent: %s: %s", ed_errname(rc), ed_error_msg(&err));
     ed_error_dispose(&err);
     return w;
+}
+
+/* A parent with one loader binding, LOADER. */
+static inline struct iso_worker *parent_ok(struct fake_host *fh, const char *source)
+{
+    return parent_with_heap(fh, source, 0);
 }
 
 #endif

@@ -240,7 +240,7 @@ Test(calls, child_errors_reach_the_parent)
             "  \"  custom() { class MyError extends Error {} const e = new MyError('mine');\\n\" +\n"
             "  \"    e.name = 'MyError'; throw e; },\\n\" +\n"
             "  \"  value() { throw 42; },\\n\" +\n"
-            "  \"  fn() { return () => 1; },\\n\" +\n"
+            "  \"  fn() { return Symbol('not for export'); },\\n\" +\n"
             "  \"  async later() { await null; throw new RangeError('later'); } };\"));\n"
             "for (const m of ['type', 'custom', 'value', 'fn', 'later']) {\n"
             "  try { await child.getEntrypoint()[m](); out.push('no error'); }\n"
@@ -626,9 +626,9 @@ Test(calls, freeing_a_parent_with_calls_in_flight)
     iso_worker_free(w);
     cr_assert_eq(c.fails, 1);
     cr_assert_eq(c.fail_code, ED_ECANCELED);
-    fake_host_drain(&fh);
     for (size_t i = 0; i < fh.n_children; i++)
-        fh.children[i].n_stubs = 0; /* their parent is gone */
+        fh.children[i].parent = NULL; /* their parent is gone */
+    fake_host_drain(&fh);
     capture_dispose(&c);
     fake_host_dispose(&fh);
 }
@@ -664,12 +664,12 @@ Test(calls, stub_calls_need_an_exported_stub)
     fake_host_init(&fh);
     struct iso_worker *w = parent_ok(&fh, PARENT("return new Response('x');"));
     struct ed_error err = {0};
-    cr_assert_eq(iso_worker_call_stub(w, 12345, NULL, NULL, 0, fake_answered, NULL, &err),
+    cr_assert_eq(iso_worker_call_stub(w, 12345, NULL, NULL, 0, 1, NULL, fake_answered, NULL, &err),
                  ED_ENOENT);
-    cr_assert(strstr(err.msg, "not exported"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "released"), "%s", err.msg);
     uint64_t ids[] = {1, 2, 3};
     iso_worker_release_stubs(w, ids, 3); /* unknown ids are ignored */
-    cr_assert_eq(iso_worker_invoke(w, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, NULL, NULL, &err),
+    cr_assert_eq(iso_worker_invoke(w, NULL, NULL, NULL, 0, NULL, 0, 1, 0, NULL, NULL, NULL, &err),
                  ED_EINVAL);
     ed_error_dispose(&err);
     fake_host_dispose(&fh);
@@ -690,6 +690,426 @@ Test(calls, load_stubs_are_released_when_collected)
     for (int i = 0; i < 20 && fh.releases == 0; i++)
         expect_body(&fh, w, "http://p/", "ok");
     cr_assert_gt(fh.releases, 0, "FinalizationRegistry released load() children");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+/* ---- stubs anywhere in values -------------------------------------------------------------- */
+
+/* A child with RPC methods that take and return stubs. Child sources below are backtick
+ * strings inside the parent (no backticks or ${...} in them). */
+#define CHILD_STUBS                                                                                   \
+    "const CHILD = `import { RpcTarget, WorkerEntrypoint } from 'cloudflare:workers';\n"              \
+    "let kept = null;\n"                                                                              \
+    "class Box extends RpcTarget {\n"                                                                 \
+    "  constructor(v) { super(); this.v = v; this.own = () => 'own'; }\n"                             \
+    "  get() { return this.v; }\n"                                                                    \
+    "  add(n) { this.v += n; return this.v; }\n"                                                      \
+    "}\n"                                                                                             \
+    "export default class extends WorkerEntrypoint {\n"                                               \
+    "  async twice(f, x) { return [await f(x), await f(x + 1)]; }\n"                                  \
+    "  async nested(f) { return await f((y) => y * 10); }\n"                                          \
+    "  async useEnv() { return await this.env.apply((a) => 'child saw ' + a, 5); }\n"                 \
+    "  async target(t) { return [await t.get(), await t.add(2), await t.get()]; }\n"                  \
+    "  async probe(t) {\n"                                                                            \
+    "    const out = [];\n"                                                                           \
+    "    for (const m of ['own', 'v', 'secret', '#secret', 'toString', 'get']) {\n"                   \
+    "      try { out.push(m + '=' + await t[m]()); } catch (e) { out.push(m + ': ' + e.message); }\n" \
+    "    }\n"                                                                                         \
+    "    return out.join('\\\\n');\n"                                                                 \
+    "  }\n"                                                                                           \
+    "  keep(f) { kept = f; return 'kept'; }\n"                                                        \
+    "  async callKept() { return await kept(1); }\n"                                                  \
+    "  box(v) { return new Box(v); }\n"                                                               \
+    "  fn(k) { return (x) => x * k; }\n"                                                              \
+    "  both(v) { return { box: new Box(v), list: [(s) => s + '!'] }; }\n"                             \
+    "  spin() { while (true) {} }\n"                                                                  \
+    "}`;\n"
+
+#define STUBS_PARENT                                                                               \
+    PARENT(CHILD_STUBS                                                                             \
+           "class Box extends RpcTarget {\n"                                                       \
+           "  #hidden = 1;\n"                                                                      \
+           "  constructor(v) { super(); this.v = v; this.own = () => 'own'; }\n"                   \
+           "  get() { return this.v; }\n"                                                          \
+           "  add(n) { this.v += n; return this.v; }\n"                                            \
+           "  #secret() { return 'secret'; }\n"                                                    \
+           "}\n"                                                                                   \
+           "const apply = async (f, x) => (await f(x)) + '/' + x;\n"                               \
+           "const get = (id) => env.LOADER.get(id, () => code(CHILD, { env: { apply } }))"         \
+           ".getEntrypoint();\n"                                                                   \
+           "const ep = get('rpc');\n"                                                              \
+           "if (path === '/callbacks') {\n"                                                        \
+           "  const a = await ep.twice((x) => x * 2, 3);\n"                                        \
+           "  const b = await ep.nested(async (g) => (await g(4)) + 1);\n"                         \
+           "  const c = await ep.useEnv();\n"                                                      \
+           "  const box = new Box(1);\n"                                                           \
+           "  const d = await ep.target(box);\n"                                                   \
+           "  return Response.json({ a, b, c, d, after: box.v });\n"                               \
+           "}\n"                                                                                   \
+           "if (path === '/probe') return new Response(await ep.probe(new Box(0)));\n"             \
+           "if (path === '/results') {\n"                                                          \
+           "  const box = await ep.box(10);\n"                                                     \
+           "  const r1 = [await box.get(), await box.add(5)];\n"                                   \
+           "  const times3 = await ep.fn(3);\n"                                                    \
+           "  const r2 = [typeof times3, await times3(7)];\n"                                      \
+           "  const both = await ep.both(1);\n"                                                    \
+           "  const r3 = [await both.box.add(1), await both.list[0]('hi')];\n"                     \
+           "  globalThis.saved = box;\n"                                                           \
+           "  return Response.json({ r1, r2, r3 });\n"                                             \
+           "}\n"                                                                                   \
+           "if (path === '/saved') return Response.json(await globalThis.saved.add(1));\n"         \
+           "if (path === '/relay') {\n"                                                            \
+           "  const box = await get('A').box(100);\n"                                              \
+           "  return Response.json(await get('B').target(box));\n"                                 \
+           "}\n"                                                                                   \
+           "if (path === '/expired') {\n"                                                          \
+           "  await ep.keep((x) => x);\n"                                                          \
+           "  try { await ep.callKept(); return new Response('no error'); }\n"                     \
+           "  catch (e) { return new Response(err(e)); }\n"                                        \
+           "}\n"                                                                                   \
+           "if (path === '/many') {\n"                                                             \
+           "  for (let i = 0; i < 100; i++) { await ep.twice((x) => x, i); await ep.useEnv(); }\n" \
+           "  return new Response('ok');\n"                                                        \
+           "}\n"                                                                                   \
+           "if (path === '/garbage') {\n"                                                          \
+           "  for (let i = 0; i < 100; i++) await (await ep.box(i)).get();\n"                      \
+           "  return new Response('ok');\n"                                                        \
+           "}\n"                                                                                   \
+           "if (path === '/gone') {\n"                                                             \
+           "  const m = get('mortal');\n"                                                          \
+           "  const box = await m.box(1);\n"                                                       \
+           "  const before = await box.get();\n"                                                   \
+           "  try { await m.spin(); } catch (e) { }\n"                                             \
+           "  try { await box.get(); return new Response('no error'); }\n"                         \
+           "  catch (e) { return new Response(before + ' ' + err(e)); }\n"                         \
+           "}")
+
+static void stubs_both_ways(bool async)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = async;
+    struct iso_worker *w = parent_ok(&fh, STUBS_PARENT);
+    expect_body(&fh, w, "http://p/callbacks",
+                "{\"a\":[6,8],\"b\":41,\"c\":\"child saw 5/5\",\"d\":[1,3,3],\"after\":3}");
+    expect_body(&fh, w, "http://p/results",
+                "{\"r1\":[10,15],\"r2\":[\"function\",21],\"r3\":[2,\"hi!\"]}");
+    /* A result's stub outlives its request: the child keeps its state behind it. */
+    expect_body(&fh, w, "http://p/saved", "16");
+    expect_body(&fh, w, "http://p/saved", "17");
+    /* A stub of child A passed to child B: B's calls are relayed by the parent. */
+    expect_body(&fh, w, "http://p/relay", "[100,102,102]");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, stubs_in_arguments_and_results_both_ways)
+{
+    stubs_both_ways(false);
+}
+
+Test(calls, stubs_in_arguments_and_results_answered_later)
+{
+    stubs_both_ways(true);
+}
+
+Test(calls, only_prototype_methods_of_an_rpc_target_are_callable)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(&fh, STUBS_PARENT);
+    expect_body(&fh, w, "http://p/probe",
+                "own: The RPC receiver does not implement the method \"own\".\n"
+                "v: The RPC receiver does not implement the method \"v\".\n"
+                "secret: The RPC receiver does not implement the method \"secret\".\n"
+                "#secret: The RPC receiver does not implement the method \"#secret\".\n"
+                "toString: The RPC receiver does not implement the method \"toString\".\n"
+                "get=0");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, argument_stubs_are_released_when_the_call_returns)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(&fh, STUBS_PARENT);
+    struct capture c;
+    const char *body = call_ok(&fh, w, "http://p/expired", &c);
+    cr_assert(strstr(body, "Error: This RPC stub was released: it came in the arguments of a "
+                           "call that has returned"),
+              "%s", body);
+    capture_dispose(&c);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, many_calls_with_callbacks_do_not_grow_the_export_tables)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w = parent_ok(&fh, STUBS_PARENT);
+    expect_body(&fh, w, "http://p/many", "ok");
+    size_t parent_exports = iso_worker_exports(w);
+    cr_assert_leq(parent_exports, 1, "only env's apply is left, got %zu", parent_exports);
+    cr_assert_eq(iso_worker_exports(fh.children[0].w), 0);
+    expect_body(&fh, w, "http://p/many", "ok");
+    cr_assert_eq(iso_worker_exports(w), parent_exports);
+    cr_assert_eq(iso_worker_exports(fh.children[0].w), 0);
+    cr_assert_geq(fh.stub_calls, 600);
+    cr_assert_geq(fh.child_stub_calls, 200);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, result_stubs_are_released_when_collected)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(&fh, STUBS_PARENT);
+    expect_body(&fh, w, "http://p/garbage", "ok");
+    struct iso_worker *child = fh.children[0].w;
+    cr_assert_gt(iso_worker_exports(child), 0, "the parent's stubs were not collected yet");
+    for (int i = 0; i < 3 && iso_worker_exports(child) > 0; i++) {
+        iso_worker_collect_garbage(w);
+        fake_host_drain(&fh);
+    }
+    cr_assert_eq(iso_worker_exports(child), 0, "%zu left", iso_worker_exports(child));
+    cr_assert_geq(fh.drops, 100);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, a_stub_into_a_child_that_is_gone_rejects)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    cr_assert_eq(iso_watch_slot_new(&fh.watch), 0);
+    fh.child_cpu_ns = 50000000u;
+    struct iso_worker *w = parent_ok(&fh, STUBS_PARENT);
+    expect_body(&fh, w, "http://p/gone", "1 Error: The worker this RPC stub belongs to is gone");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+    iso_watch_slot_free(fh.watch);
+}
+
+/* ---- streamed bodies --------------------------------------------------------------------- */
+
+/* A child whose responses stream from pull-based ReadableStreams: /big/TOTAL/CHUNK (chunk i
+ * filled with 'A' + i % 26), /spin (spins on the third pull), /echo (the request's own body),
+ * /count (reads the request body as a stream), /small; and RPC methods with streams. */
+#define CHILD_STREAMS                                                                                        \
+    "const CHILD = `import { WorkerEntrypoint } from 'cloudflare:workers';\n"                                \
+    "let cancelReason = null, pulls = 0;\n"                                                                  \
+    "function counted(total, chunk, spinAt) {\n"                                                             \
+    "  let sent = 0, i = 0;\n"                                                                               \
+    "  return new ReadableStream({\n"                                                                        \
+    "    pull(c) {\n"                                                                                        \
+    "      pulls++;\n"                                                                                       \
+    "      if (pulls === spinAt) while (true) {}\n"                                                          \
+    "      if (sent >= total) { c.close(); return; }\n"                                                      \
+    "      const n = Math.min(chunk, total - sent);\n"                                                       \
+    "      c.enqueue(new Uint8Array(n).fill(65 + i++ % 26));\n"                                              \
+    "      sent += n;\n"                                                                                     \
+    "    },\n"                                                                                               \
+    "    cancel(r) { cancelReason = String(r); },\n"                                                         \
+    "  }, { highWaterMark: 0 });\n"                                                                          \
+    "}\n"                                                                                                    \
+    "async function drain(stream) {\n"                                                                       \
+    "  const reader = stream.getReader();\n"                                                                 \
+    "  let bytes = 0, chunks = 0;\n"                                                                         \
+    "  for (;;) {\n"                                                                                         \
+    "    const { value, done } = await reader.read();\n"                                                     \
+    "    if (done) return { bytes, chunks };\n"                                                              \
+    "    bytes += value.length; chunks++;\n"                                                                 \
+    "  }\n"                                                                                                  \
+    "}\n"                                                                                                    \
+    "export default class extends WorkerEntrypoint {\n"                                                      \
+    "  async fetch(req) {\n"                                                                                 \
+    "    const p = req.url.slice(req.url.indexOf('/', 8)).split('/');\n"                                     \
+    "    if (p[1] === 'big')\n"                                                                              \
+    "      return new Response(counted(Number(p[2]), Number(p[3])), { headers: { 'x-kind': 'stream' } });\n" \
+    "    if (p[1] === 'spin') return new Response(counted(1 << 20, 1024, 3));\n"                             \
+    "    if (p[1] === 'echo') return new Response(req.body);\n"                                              \
+    "    if (p[1] === 'count') {\n"                                                                          \
+    "      const isStream = req.body instanceof ReadableStream;\n"                                           \
+    "      return Response.json({ isStream, ...(await drain(req.body)) });\n"                                \
+    "    }\n"                                                                                                \
+    "    return new Response('small body');\n"                                                               \
+    "  }\n"                                                                                                  \
+    "  cancelled() { return cancelReason; }\n"                                                               \
+    "  streamIn(s) { return drain(s); }\n"                                                                   \
+    "  streamOut(n) { return { body: counted(n, 1000), tag: 'out' }; }\n"                                    \
+    "  reqIn(r) { return r.method + ' ' + r.url + ' ' + r.headers.get('x-a'); }\n"                           \
+    "}`;\n"
+
+#define STREAMS_PARENT                                                                                                       \
+    PARENT(                                                                                                                  \
+        CHILD_STREAMS                                                                                                        \
+        "const ep = env.LOADER.get(path.split('/')[1], () => code(CHILD)).getEntrypoint();\n"                                \
+        "async function drain(stream) {\n"                                                                                   \
+        "  const reader = stream.getReader();\n"                                                                             \
+        "  let bytes = 0, chunks = 0, last = 0;\n"                                                                           \
+        "  for (;;) {\n"                                                                                                     \
+        "    const { value, done } = await reader.read();\n"                                                                 \
+        "    if (done) return { bytes, chunks, last };\n"                                                                    \
+        "    bytes += value.length; chunks++; last = value[value.length - 1];\n"                                             \
+        "  }\n"                                                                                                              \
+        "}\n"                                                                                                                \
+        "if (path === '/big') {\n"                                                                                           \
+        "  const r = await ep.fetch('http://c/big/16777216/65536');\n"                                                       \
+        "  return Response.json({ kind: r.headers.get('x-kind'), ...(await drain(r.body)) });\n"                             \
+        "}\n"                                                                                                                \
+        "if (path === '/relay') return ep.fetch('http://c/big/4194304/65536');\n"                                            \
+        "if (path === '/whole') {\n"                                                                                         \
+        "  const r = await ep.fetch('http://c/big/16777216/65536');\n"                                                       \
+        "  return new Response(String((await r.arrayBuffer()).byteLength));\n"                                               \
+        "}\n"                                                                                                                \
+        "if (path === '/cancel') {\n"                                                                                        \
+        "  const r = await ep.fetch('http://c/big/16777216/65536');\n"                                                       \
+        "  const reader = r.body.getReader();\n"                                                                             \
+        "  const first = (await reader.read()).value.length;\n"                                                              \
+        "  await reader.cancel('enough');\n"                                                                                 \
+        "  return Response.json({ first, reason: await ep.cancelled() });\n"                                                 \
+        "}\n"                                                                                                                \
+        "if (path === '/killed') {\n"                                                                                        \
+        "  const r = await ep.fetch('http://c/spin');\n"                                                                     \
+        "  const reader = r.body.getReader();\n"                                                                             \
+        "  const out = [];\n"                                                                                                \
+        "  try {\n"                                                                                                          \
+        "    for (let i = 0; i < 10; i++) {\n"                                                                               \
+        "      const { done } = await reader.read();\n"                                                                      \
+        "      out.push(done ? 'end' : 'chunk');\n"                                                                          \
+        "    }\n"                                                                                                            \
+        "  } catch (e) { out.push(err(e)); }\n"                                                                              \
+        "  return new Response(out.join(','));\n"                                                                            \
+        "}\n"                                                                                                                \
+        "if (path.startsWith('/post/')) {\n"                                                                                 \
+        "  const body = 'x'.repeat(Number(path.split('/')[2]));\n"                                                           \
+        "  const r = await ep.fetch('http://c/count', { method: 'POST', body });\n"                                          \
+        "  return new Response(await r.text());\n"                                                                           \
+        "}\n"                                                                                                                \
+        "if (path === '/echo') {\n"                                                                                          \
+        "  const r = await ep.fetch('http://c/echo', { method: 'POST', body: 'e'.repeat(300000) });\n"                       \
+        "  const t = await r.text();\n"                                                                                      \
+        "  return new Response(t.length + ' ' + t.slice(0, 3));\n"                                                           \
+        "}\n"                                                                                                                \
+        "if (path === '/values') {\n"                                                                                        \
+        "  let i = 0;\n"                                                                                                     \
+        "  const mine = new ReadableStream({ pull(c) { if (i++ < 5) c.enqueue(new Uint8Array(100)); else c.close(); } });\n" \
+        "  const a = await ep.streamIn(mine);\n"                                                                             \
+        "  const o = await ep.streamOut(2500);\n"                                                                            \
+        "  const b = await drain(o.body);\n"                                                                                 \
+        "  const c = await ep.reqIn(new Request('http://x/y', { headers: { 'x-a': 'b' } }));\n"                              \
+        "  const small = await ep.fetch('http://c/small');\n"                                                                \
+        "  return Response.json({ a, b, tag: o.tag, c, small: await small.text() });\n"                                      \
+        "}")
+
+Test(calls, a_large_response_streams_chunk_by_chunk)
+{
+    /* 16 MiB through a parent limited to 12 MiB of heap: it never holds the body whole. */
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w = parent_with_heap(&fh, STREAMS_PARENT, 12u << 20);
+    expect_body(&fh, w, "http://p/big",
+                "{\"kind\":\"stream\",\"bytes\":16777216,\"chunks\":256,\"last\":86}");
+    /* One pull is one call into the child: 256 chunks and the end. */
+    cr_assert_eq(fh.child_stub_calls, 257);
+    cr_assert_eq(iso_worker_exports(fh.children[0].w), 0, "the stream was released at its end");
+    cr_assert_not(iso_worker_retired(w));
+    /* The same body read whole does not fit: the limit the stream stayed under is real. */
+    struct capture c;
+    struct ed_error err = {0};
+    capture_init(&c);
+    cr_assert_eq(fetch_into(w, "GET", "http://p/whole", NULL, NULL, &c, &err), 0);
+    fake_host_drain(&fh);
+    cr_assert(c.fails == 1 || (c.heads == 1 && c.status == 500), "%d %s", c.status,
+              c.body.data ? c.body.data : c.fail_msg);
+    capture_dispose(&c);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, a_child_response_relayed_as_the_parents_streams_into_the_sink)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w = parent_with_heap(&fh, STREAMS_PARENT, 12u << 20);
+    struct capture c;
+    struct ed_error err = {0};
+    capture_init(&c);
+    cr_assert_eq(fetch_into(w, "GET", "http://p/relay", NULL, NULL, &c, &err), 0);
+    fake_host_drain(&fh);
+    cr_assert_eq(c.ends, 1, "%s %s", c.fail_msg, c.abort_msg);
+    cr_assert_eq(c.content_length, -1);
+    cr_assert_eq(c.body.len, 4u << 20);
+    cr_assert_geq(c.bodies, 64);
+    for (size_t i = 0; i < c.body.len; i += 65536)
+        cr_assert_eq(c.body.data[i], 'A' + (char)((i / 65536) % 26), "chunk %zu", i / 65536);
+    capture_dispose(&c);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, the_receiver_cancelling_cancels_the_senders_stream)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(&fh, STREAMS_PARENT);
+    expect_body(&fh, w, "http://p/cancel", "{\"first\":65536,\"reason\":\"enough\"}");
+    cr_assert_eq(iso_worker_exports(fh.children[0].w), 0, "the stream's export was released");
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, a_sender_killed_mid_stream_fails_the_read_with_its_limit)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    cr_assert_eq(iso_watch_slot_new(&fh.watch), 0);
+    fh.child_cpu_ns = 50000000u;
+    struct iso_worker *w = parent_ok(&fh, STREAMS_PARENT);
+    expect_body(&fh, w, "http://p/killed", "chunk,chunk,Error: Worker exceeded CPU time limit");
+    cr_assert_null(fh.children[0].w, "the host freed the child a limit retired");
+    cr_assert_not(iso_worker_retired(w));
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+    iso_watch_slot_free(fh.watch);
+}
+
+Test(calls, a_request_body_arrives_as_a_stream)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.async = true;
+    struct iso_worker *w = parent_ok(&fh, STREAMS_PARENT);
+    /* Small fixed bodies cross inline, larger ones as a stream of 256 KiB pieces. */
+    expect_body(&fh, w, "http://p/post/100", "{\"isStream\":true,\"bytes\":100,\"chunks\":1}");
+    expect_body(&fh, w, "http://p/post/5000000",
+                "{\"isStream\":true,\"bytes\":5000000,\"chunks\":20}");
+    cr_assert_eq(iso_worker_exports(w), 0, "the request body's export went at its end");
+    /* The child answers with the request's own body: the parent reads its own bytes back
+     * through the child. */
+    expect_body(&fh, w, "http://p/echo", "300000 eee");
+    cr_assert_eq(iso_worker_exports(w), 0);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+Test(calls, streams_and_requests_anywhere_in_values)
+{
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(&fh, STREAMS_PARENT);
+    expect_body(
+        &fh, w, "http://p/values",
+        "{\"a\":{\"bytes\":500,\"chunks\":5},\"b\":{\"bytes\":2500,\"chunks\":3,\"last\":67},"
+        "\"tag\":\"out\",\"c\":\"GET http://x/y b\",\"small\":\"small body\"}");
     fake_host_dispose(&fh);
     iso_worker_free(w);
 }

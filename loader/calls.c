@@ -407,6 +407,7 @@ static int post_drop(struct ld_child *c, bool into_child, uint64_t stub, struct 
     if (!t)
         return ed_error_set(err, ED_ENOMEM, "out of memory");
     t->task.run = run_drop;
+    t->task.no_js = true;
     t->parent = c->parent;
     t->child = c;
     t->into_child = into_child;

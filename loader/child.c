@@ -161,15 +161,34 @@ void ld__child_measure(struct ld_child *c)
     c->heap = now;
 }
 
+/* Every child of p's tenant here is busy, maybe only held by stubs its parents no longer
+ * reference: collects the parents' garbage and runs the drops their finalizers queued (they
+ * run no JavaScript), so that the children those stubs pinned can go. A full collection of
+ * each parent (milliseconds), only when the caps would otherwise refuse a child. */
+static void collect_tenant_garbage(struct ld_parent *p)
+{
+    for (struct ld_parent *q = p->shard->parents; q; q = q->next)
+        if (q->tenant_caps == p->tenant_caps && q->w && !q->dead)
+            iso_worker_collect_garbage(q->w);
+    ld__run_drops(p->shard);
+}
+
 /* Makes room for one more child of p's tenant on this shard: evicts idle children, whichever
  * parent of the tenant they belong to, from the least recently used end. */
 static int make_room(struct ld_parent *p, struct ed_error *err)
 {
     struct ld__tenant *t = p->tenant_caps;
     struct ld_child *victim = t->lru_tail;
+    bool collected = false;
     while (t->n_children >= t->max_children || (t->n_children && t->children_heap > t->max_heap)) {
         while (victim && ld__child_busy(victim))
             victim = victim->tprev;
+        if (!victim && !collected) {
+            collected = true;
+            collect_tenant_garbage(p);
+            victim = t->lru_tail;
+            continue;
+        }
         if (!victim)
             return ed_error_set(err, ED_EBUSY,
                                 "too many live child workers (%zu on this thread, all busy); "

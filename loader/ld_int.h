@@ -17,6 +17,7 @@ typedef void (*ld__task_cb)(struct ld__task *t);
 struct ld__task {
     struct ld__task *next;
     ld__task_cb run;
+    bool no_js; /* runs no JavaScript (a stub drop): may run early, from ld__run_drops */
 };
 
 /* A tenant's share of its caps on this shard: the caps of loader.h split evenly across the
@@ -94,6 +95,8 @@ struct ld_parent {
 
 /* shard.c */
 void ld__post(struct ld_shard *sh, struct ld__task *t);
+/* Runs the queued tasks that run no JavaScript now, in order, leaving the others queued. */
+void ld__run_drops(struct ld_shard *sh);
 /* A child with this heap limit was just made: the pool's filler thread makes the next. */
 void ld__pool_refill(struct ld_shard *sh, size_t heap_limit);
 /* The tenant's record on sh, created for its first parent with the caps in cfg. NULL: out of

@@ -41,6 +41,23 @@ void ld__post(struct ld_shard *sh, struct ld__task *t)
     uv_idle_start(&sh->idle, on_idle);
 }
 
+void ld__run_drops(struct ld_shard *sh)
+{
+    struct ld__task **pp = &sh->head, *kept = NULL;
+    while (*pp) {
+        struct ld__task *t = *pp;
+        if (!t->no_js) {
+            kept = t;
+            pp = &t->next;
+            continue;
+        }
+        *pp = t->next;
+        if (sh->tail == t)
+            sh->tail = kept;
+        t->run(t); /* may queue more behind the tail: they are looked at too */
+    }
+}
+
 void ld__pool_refill(struct ld_shard *sh, size_t heap_limit)
 {
     /* The filler thread refills as children take isolates; a new class or the first child

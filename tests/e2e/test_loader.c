@@ -1627,6 +1627,11 @@ static const char RPC_PARENT_JS[] =
     "        try { await t.next(); return Response.json('no error'); }\n"
     "        catch (e) { return Response.json([before, killed, msg(e)]); }\n"
     "      }\n"
+    "      if (path === '/garbage') {\n"
+    "        const out = [];\n"
+    "        for (const id of ['g1', 'g2', 'g3', 'g4']) out.push(await (await child(id).counter(10)).next());\n"
+    "        return Response.json(out);\n"
+    "      }\n"
     "      if (path === '/churn') {\n"
     "        const out = [];\n"
     "        for (const id of ['c1', 'c2', 'c3']) out.push((await child(id).map([id], (x) => x))[0]);\n"
@@ -1710,6 +1715,16 @@ Test(loader_stubs, a_child_the_parent_holds_stubs_into_is_never_evicted)
     EXPECT_AT(j, "", "[\"c1\",\"c2\",\"c3\"]");
     j = request_json(s, "GET", "r.test", "/next", NULL, 200);
     EXPECT_AT(j, "", "12");
+    E2E_STOP_OK(s);
+}
+
+Test(loader_stubs, stubs_the_parent_dropped_do_not_keep_children_from_eviction)
+{
+    /* Each RpcTarget pins its child until the parent's GC finds the stub unreferenced: with
+     * room for two, the third child needs that collection to happen first. */
+    struct e2e_server *s = start_rpc_parent("max_children = 2\n");
+    json_t *j = request_json(s, "GET", "r.test", "/garbage", NULL, 200);
+    EXPECT_AT(j, "", "[11,11,11,11]");
     E2E_STOP_OK(s);
 }
 

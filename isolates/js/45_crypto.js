@@ -532,6 +532,8 @@
         allowOnly(usages, ['sign', 'verify'], name);
         const privUsages = usages.filter((u) => u === 'sign');
         const pubUsages = usages.filter((u) => u === 'verify');
+        if (privUsages.length === 0)
+            throw fail('SyntaxError', 'The private key needs the sign usage');
         let algorithm, priv, pub;
         if (name === 'ECDSA') {
             const curve = curveOf(dict, 'EcKeyGenParams');
@@ -549,8 +551,6 @@
             priv = { seed: new U8(seed), pub: new U8(p) };
             pub = { pub: priv.pub };
         }
-        if (privUsages.length === 0)
-            throw fail('SyntaxError', 'The private key needs the sign usage');
         return {
             publicKey: newKey('public', true, algorithm, pubUsages, pub),
             privateKey: newKey('private', extractable, algorithm, privUsages, priv),

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <new>
 
+#include "common/boringssl.h"
 #include "isolates/shim_int.h"
 
 namespace {
@@ -32,6 +33,10 @@ extern "C" int iso_platform_init(struct ed_error *err) noexcept
         return 0;
     if (g_disposed)
         return ed_error_set(err, ED_EINVAL, "V8 cannot be restarted in the same process");
+    /* Web Crypto needs BoringSSL in every isolate; a node without it must not start. */
+    int rc = ed_bssl_load(err);
+    if (rc)
+        return rc;
     try {
         static const char flags[] =
             "--no-harmony-sharedarraybuffer --no-experimental-wasm-threads --no-short-builtin-calls --no-verify-snapshot-checksum";

@@ -609,6 +609,7 @@ struct NativeFunction {
 extern const NativeFunction kEncodingNatives[];
 extern const NativeFunction kConsoleNatives[];
 extern const NativeFunction kCallNatives[];
+extern const NativeFunction kCryptoNatives[];
 
 } // namespace iso
 

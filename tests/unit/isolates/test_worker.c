@@ -533,7 +533,7 @@ Test(worker, globals_are_only_the_standard_ones)
         "  const own = Object.getOwnPropertyNames(globalThis);\n"
         "  const ours = ['Headers', 'Request', 'Response', 'ReadableStream', 'TextEncoder',\n"
         "    'TextDecoder', 'console', 'ReadableStreamDefaultReader', 'queueMicrotask',\n"
-        "    'ReadableStreamDefaultController', 'fetch'];\n"
+        "    'ReadableStreamDefaultController', 'fetch', 'crypto'];\n"
         "  const extra = own.filter((k) => !ours.includes(k) && /^[a-z_]/.test(k) &&\n"
         "    !['globalThis', 'undefined', 'escape', 'unescape', 'eval', 'isFinite', 'isNaN', 'parseFloat',\n"
         "      'parseInt', 'decodeURI', 'decodeURIComponent', 'encodeURI',\n"

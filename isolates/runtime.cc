@@ -24,6 +24,54 @@ namespace {
 
 const NativeFunction *const kNativeTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives};
 
+/* A runtime file's text as an external string: V8 reads it where it is embedded instead of
+ * copying it into the heap. Listed among the snapshot's external references (source_refs), it
+ * also keeps the text out of the snapshot: every isolate made from it refers to the embedded
+ * copy instead of deserializing its own (85 KB of source per child otherwise). One-byte strings
+ * are Latin-1, so only an all-ASCII file can be one; another would be copied (as UTF-8). */
+class Source final : public v8::String::ExternalOneByteStringResource {
+  public:
+    const char *data() const override
+    {
+        return file_->source;
+    }
+    size_t length() const override
+    {
+        return file_->len;
+    }
+    void Dispose() override
+    {
+        /* static: never freed */
+    }
+    void init(const iso__js_file *file)
+    {
+        file_ = file;
+        ascii_ = true;
+        for (size_t i = 0; i < file->len; i++)
+            ascii_ = ascii_ && (unsigned char)file->source[i] < 0x80;
+    }
+    bool ascii() const
+    {
+        return ascii_;
+    }
+
+  private:
+    const iso__js_file *file_ = nullptr;
+    bool ascii_ = false;
+};
+
+/* One per runtime file, made on first use and never freed (V8 may point at them until exit). */
+Source *sources()
+{
+    static Source *s = [] {
+        auto *a = new Source[iso__runtime_n_files ? iso__runtime_n_files : 1];
+        for (size_t i = 0; i < iso__runtime_n_files; i++)
+            a[i].init(&iso__runtime_files[i]);
+        return a;
+    }();
+    return s;
+}
+
 /* One code cache per runtime file; written once under lock, then only read. */
 struct CodeCache {
     std::mutex lock;
@@ -87,7 +135,10 @@ int run_file(iso_worker *w, v8::Local<v8::Context> context, size_t i, v8::Local<
     const iso__js_file &file = iso__runtime_files[i];
     std::string name = std::string("edged:runtime/") + file.name;
     v8::Local<v8::String> source;
-    if (!str(isolate, file.source, file.len).ToLocal(&source))
+    Source *ext = &sources()[i];
+    if (!(ext->ascii() ? v8::String::NewExternalOneByte(isolate, ext)
+                       : str(isolate, file.source, file.len))
+             .ToLocal(&source))
         return ed_error_set(err, ED_ENOMEM, "%s: cannot load", name.c_str());
     v8::ScriptOrigin origin(isolate, str(isolate, name.c_str()));
     v8::ScriptCompiler::CachedData *cache = eager ? nullptr : cached(i);
@@ -110,6 +161,13 @@ int run_file(iso_worker *w, v8::Local<v8::Context> context, size_t i, v8::Local<
 }
 
 } // namespace
+
+void source_refs(std::vector<intptr_t> *refs)
+{
+    for (size_t i = 0; i < iso__runtime_n_files; i++)
+        if (sources()[i].ascii())
+            refs->push_back(reinterpret_cast<intptr_t>(&sources()[i]));
+}
 
 int run_runtime(iso_worker *w, v8::Local<v8::Context> context, bool eager,
                 v8::Local<v8::Object> *out, ed_error *err)

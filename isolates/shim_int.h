@@ -404,6 +404,10 @@ int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err);
 int run_runtime(iso_worker *w, v8::Local<v8::Context> context, bool eager,
                 v8::Local<v8::Object> *out, ed_error *err);
 
+/* Appends the addresses of the runtime files' external source resources to refs: a snapshot
+ * that lists them refers to the embedded text instead of holding a copy of it. */
+void source_refs(std::vector<intptr_t> *refs);
+
 /* ---- pool.cc ---- */
 
 /* A new isolate for a worker limited to heap_limit bytes (from the runtime snapshot when there

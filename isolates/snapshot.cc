@@ -26,6 +26,7 @@ void build_refs()
     for (const NativeFunction *table : kTables)
         for (const NativeFunction *f = table; f->name; f++)
             g_refs.push_back(reinterpret_cast<intptr_t>(f->callback));
+    source_refs(&g_refs);
     g_refs.push_back(0);
 }
 

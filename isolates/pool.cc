@@ -34,13 +34,13 @@ void dispose_pooled(Pooled *p)
 
 } // namespace
 
-bool make_isolate(size_t heap_limit, std::shared_ptr<Allocator> *allocator, v8::Isolate **isolate,
-                  bool *from_snapshot)
+bool make_isolate(size_t heap_limit, bool child, std::shared_ptr<Allocator> *allocator,
+                  v8::Isolate **isolate, bool *from_snapshot)
 {
     *allocator = std::make_shared<Allocator>(heap_limit);
     v8::Isolate::CreateParams params;
     params.array_buffer_allocator_shared = *allocator;
-    set_heap_constraints(&params.constraints, heap_limit);
+    set_heap_constraints(&params.constraints, heap_limit, child);
     *from_snapshot = snapshot_params(&params);
     *isolate = v8::Isolate::New(params);
     if (!*isolate)
@@ -92,7 +92,7 @@ extern "C" size_t iso_pool_fill(size_t heap_limit_bytes, size_t target, uint64_t
             v8::Isolate *isolate;
             bool from_snapshot;
             /* Without the snapshot a pooled context would lack the runtime: no pool then. */
-            if (!iso::make_isolate(heap_limit_bytes, &allocator, &isolate, &from_snapshot))
+            if (!iso::make_isolate(heap_limit_bytes, true, &allocator, &isolate, &from_snapshot))
                 break;
             auto *p = new iso::Pooled{isolate, std::move(allocator), heap_limit_bytes, {}};
             {

@@ -9,8 +9,8 @@
  * leaves V8 code caches behind (taken once the worker is built, so they include what the
  * files, env set-up and module loading compiled lazily) and every later worker, on any
  * thread, compiles from them. Both are the fallback: normally every isolate starts from the
- * runtime snapshot (snapshot.cc), whose context ran these files already, all functions compiled
- * eagerly (lazily, each new child compiled about 1.3 ms of runtime on its first call), and
+ * runtime snapshot (snapshot.cc), whose context ran these files already, with the functions a
+ * child's first calls run compiled (from a warmed-up child's code caches, Compile::kWarm), and
  * load_runtime only picks up the hooks.
  */
 #include <atomic>
@@ -128,7 +128,7 @@ bool get_hook(v8::Isolate *isolate, v8::Local<v8::Context> context, v8::Local<v8
 
 /* Compiles and runs runtime file i, then calls the function it evaluates to. */
 int run_file(iso_worker *w, v8::Local<v8::Context> context, size_t i, v8::Local<v8::Value> *args,
-             bool eager, v8::TryCatch &try_catch,
+             Compile how, const CodeCaches *warm, v8::TryCatch &try_catch,
              std::vector<v8::Local<v8::UnboundScript>> *scripts, ed_error *err)
 {
     v8::Isolate *isolate = w->isolate;
@@ -141,14 +141,18 @@ int run_file(iso_worker *w, v8::Local<v8::Context> context, size_t i, v8::Local<
              .ToLocal(&source))
         return ed_error_set(err, ED_ENOMEM, "%s: cannot load", name.c_str());
     v8::ScriptOrigin origin(isolate, str(isolate, name.c_str()));
-    v8::ScriptCompiler::CachedData *cache = eager ? nullptr : cached(i);
+    v8::ScriptCompiler::CachedData *cache = nullptr;
+    if (how == Compile::kWarm && warm && i < warm->size() && (*warm)[i])
+        cache = new v8::ScriptCompiler::CachedData((*warm)[i]->data, (*warm)[i]->length);
+    else if (how == Compile::kLazy)
+        cache = cached(i);
     v8::ScriptCompiler::Source src(source, origin, cache);
     v8::Local<v8::Script> script;
     v8::Local<v8::Value> result;
     if (!v8::ScriptCompiler::Compile(context, &src,
-                                     eager   ? v8::ScriptCompiler::kEagerCompile
-                                     : cache ? v8::ScriptCompiler::kConsumeCodeCache
-                                             : v8::ScriptCompiler::kNoCompileOptions)
+                                     how == Compile::kEager ? v8::ScriptCompiler::kEagerCompile
+                                     : cache                ? v8::ScriptCompiler::kConsumeCodeCache
+                                                            : v8::ScriptCompiler::kNoCompileOptions)
              .ToLocal(&script) ||
         !script->Run(context).ToLocal(&result))
         return js_failure(w, try_catch, ED_EINVAL, name.c_str(), err);
@@ -169,7 +173,7 @@ void source_refs(std::vector<intptr_t> *refs)
             refs->push_back(reinterpret_cast<intptr_t>(&sources()[i]));
 }
 
-int run_runtime(iso_worker *w, v8::Local<v8::Context> context, bool eager,
+int run_runtime(iso_worker *w, v8::Local<v8::Context> context, Compile how, const CodeCaches *warm,
                 v8::Local<v8::Object> *out, ed_error *err)
 {
     v8::Isolate *isolate = w->isolate;
@@ -183,11 +187,11 @@ int run_runtime(iso_worker *w, v8::Local<v8::Context> context, bool eager,
     v8::Local<v8::Value> args[] = {internals, native};
     std::vector<v8::Local<v8::UnboundScript>> scripts;
     for (size_t i = 0; i < iso__runtime_n_files; i++) {
-        int rc = run_file(w, context, i, args, eager, try_catch, &scripts, err);
+        int rc = run_file(w, context, i, args, how, warm, try_catch, &scripts, err);
         if (rc)
             return rc;
     }
-    if (!g_cache.ready.load(std::memory_order_acquire)) {
+    if (w->keep_scripts || !g_cache.ready.load(std::memory_order_acquire)) {
         for (v8::Local<v8::UnboundScript> script : scripts)
             w->runtime_scripts.emplace_back(isolate, script);
     }
@@ -205,7 +209,7 @@ int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err)
         if (!context->GetDataFromSnapshotOnce<v8::Object>(0).ToLocal(&internals))
             return ed_error_set(err, ED_EINVAL, "the runtime snapshot has no internals");
     } else {
-        int rc = run_runtime(w, context, false, &internals, err);
+        int rc = run_runtime(w, context, Compile::kLazy, nullptr, &internals, err);
         if (rc)
             return rc;
     }
@@ -231,7 +235,7 @@ int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err)
 
 void save_runtime_cache(iso_worker *w)
 {
-    if (w->runtime_scripts.empty())
+    if (w->runtime_scripts.empty() || w->keep_scripts)
         return;
     if (!g_cache.ready.load(std::memory_order_acquire) &&
         w->runtime_scripts.size() == iso__runtime_n_files) {
@@ -242,6 +246,21 @@ void save_runtime_cache(iso_worker *w)
         save_code_cache(scripts);
     }
     w->runtime_scripts.clear();
+}
+
+bool runtime_caches(iso_worker *w, CodeCaches *out)
+{
+    if (w->runtime_scripts.size() != iso__runtime_n_files)
+        return false;
+    v8::Isolate::Scope isolate_scope(w->isolate);
+    v8::HandleScope scope(w->isolate);
+    out->clear();
+    for (const v8::Global<v8::UnboundScript> &g : w->runtime_scripts) {
+        out->emplace_back(v8::ScriptCompiler::CreateCodeCache(g.Get(w->isolate)));
+        if (!out->back())
+            return false;
+    }
+    return true;
 }
 
 } // namespace iso

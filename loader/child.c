@@ -54,6 +54,7 @@ static void list_push_front(struct ld_child *c)
 void ld__child_touch(struct ld_child *c)
 {
     c->last_used_ns = ed_now_ns();
+    ld__child_dirty(c);
     if (c->registered && c->parent->children != c) {
         list_remove(c);
         list_push_front(c);

@@ -23,6 +23,11 @@ struct ld_shard {
      * started when a child took one, stopped once the pool is full again. */
     uv_idle_t refill;
     size_t pool_heap; /* the heap limit of the last child made: the one the pool serves */
+    /* Reductions of idle children's memory (iso_worker_reduce_memory): the timer waits for a
+     * lull in the loader's calls, then the idle handle reduces one child per loop turn. */
+    uv_timer_t reduce_timer;
+    uv_idle_t reduce;
+    uint64_t last_task_ns; /* when a task was last queued */
     struct ld__task *head, *tail;
     struct ld_parent *parents;
     size_t n_children;
@@ -50,7 +55,8 @@ struct ld_child {
     bool has_outbound;            /* globalOutbound is a stub of the parent's */
     uint64_t outbound_stub;
     uint64_t last_used_ns;
-    int refs; /* one for the parent's list, one per task or call in flight */
+    bool dirty; /* JavaScript ran in it since its memory was last reduced */
+    int refs;   /* one for the parent's list, one per task or call in flight */
 };
 
 struct ld_parent {
@@ -71,6 +77,8 @@ struct ld_parent {
 void ld__post(struct ld_shard *sh, struct ld__task *t);
 /* A child with this heap limit was just made: refill the pool off the request path. */
 void ld__pool_refill(struct ld_shard *sh, size_t heap_limit);
+/* JavaScript ran in c (it was made, called or answered): reduce its memory at the next lull. */
+void ld__child_dirty(struct ld_child *c);
 void ld__usage(struct ld_parent *p, const struct st_usage *delta);
 void ld__usage_child_loaded(struct ld_parent *p, const uint8_t key[32]);
 

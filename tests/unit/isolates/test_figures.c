@@ -198,6 +198,7 @@ Test(figures, idle_child_rss)
     fprintf(stderr, "figure idle_child_rss_kb=%ld reduced_kb=%ld\n", (r1 - r0) / N, (r2 - r0) / N);
     cr_assert_eq(fh.n_children, N + 1);
     cr_assert_lt(heap2, heap1, "reducing the children collected nothing");
+    iso_pool_drain();
     fake_host_dispose(&fh);
     iso_worker_free(w);
 }

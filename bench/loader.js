@@ -6,10 +6,11 @@
 //   GET /load/...         an id-less child (LOADER.load) per request, fixed code
 //   GET /stats            the parent's own timing of /unique requests since the last /stats
 //                         (performance.now() around get()...fetch(); JSON), then resets it
-//   GET /keep?from=A&count=B
-//                         gets children k<A> .. k<A+B-1> one after the other and calls each once,
-//                         so they stay live and idle; answers JSON with how many getCode
-//                         callbacks ran (a callback runs only for an id that has no live child)
+//   GET /keep?from=A&count=B[&rounds=R]
+//                         gets children k<A> .. k<A+B-1> one after the other and calls each once
+//                         (R times over, default 1), so they stay live and idle; answers JSON
+//                         with how many getCode callbacks ran (a callback runs only for an id
+//                         that has no live child)
 // The child answers the parent's request itself (getEntrypoint().fetch(request)), so what wrk
 // times is parent + child.
 
@@ -34,9 +35,9 @@ function code(text) {
 const SAME = code("child same");
 callbacks = 0;
 
-async function keep(env, from, count) {
+async function keep(env, from, count, rounds) {
   const before = callbacks;
-  for (let i = from; i < from + count; i++) {
+  for (let r = 0; r < rounds; r++) for (let i = from; i < from + count; i++) {
     const id = "k" + i;
     const r = await env.LOADER.get(id, () => code("kept " + id)).getEntrypoint()
       .fetch(new Request("http://child/"));
@@ -77,7 +78,7 @@ export default {
     }
     if (path === "/keep") {
       const q = Object.fromEntries(query.split("&").map((kv) => kv.split("=")));
-      return keep(env, Number(q.from) || 0, Number(q.count) || 0);
+      return keep(env, Number(q.from) || 0, Number(q.count) || 0, Number(q.rounds) || 1);
     }
     return new Response("hello\n");
   },

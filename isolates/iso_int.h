@@ -15,6 +15,10 @@ extern "C" {
  * just before the dispatch began can try again. Any thread, while w is alive. */
 bool iso__worker_stop_running(struct iso_worker *w, int reason) ISO_NOEXCEPT;
 
+/* The runtime snapshot was compiled from a scratch child's warm-up calls (snapshot.cc); false
+ * means it fell back to compiling everything eagerly: slower first calls, more memory. */
+bool iso__snapshot_warmed(void) ISO_NOEXCEPT;
+
 /* Test hooks of the code cache (code_cache.cc). */
 /* Sets its bounds and the smallest source it caches (0: the default) and evicts what no
  * longer fits. */

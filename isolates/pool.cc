@@ -101,7 +101,7 @@ Pooled *create(size_t cls)
         std::shared_ptr<Allocator> allocator;
         v8::Isolate *isolate;
         bool from_snapshot;
-        if (!make_isolate(cls, &allocator, &isolate, &from_snapshot))
+        if (!make_isolate(cls, true, &allocator, &isolate, &from_snapshot))
             return nullptr;
         auto *p = new Pooled{isolate, std::move(allocator), cls, {}};
         {
@@ -184,13 +184,13 @@ void dispose_later(v8::Isolate *isolate)
     dispose_isolate(isolate);
 }
 
-bool make_isolate(size_t heap_limit, std::shared_ptr<Allocator> *allocator, v8::Isolate **isolate,
-                  bool *from_snapshot)
+bool make_isolate(size_t heap_limit, bool child, std::shared_ptr<Allocator> *allocator,
+                  v8::Isolate **isolate, bool *from_snapshot)
 {
     *allocator = std::make_shared<Allocator>(heap_limit);
     v8::Isolate::CreateParams params;
     params.array_buffer_allocator_shared = *allocator;
-    set_heap_constraints(&params.constraints, heap_limit);
+    set_heap_constraints(&params.constraints, heap_limit, child);
     *from_snapshot = snapshot_params(&params);
     *isolate = v8::Isolate::New(params);
     if (!*isolate)

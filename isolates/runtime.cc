@@ -9,8 +9,8 @@
  * leaves V8 code caches behind (taken once the worker is built, so they include what the
  * files, env set-up and module loading compiled lazily) and every later worker, on any
  * thread, compiles from them. Both are the fallback: normally every isolate starts from the
- * runtime snapshot (snapshot.cc), whose context ran these files already, all functions compiled
- * eagerly (lazily, each new child compiled about 1.3 ms of runtime on its first call), and
+ * runtime snapshot (snapshot.cc), whose context ran these files already, with the functions a
+ * child's first calls run compiled (from a warmed-up child's code caches, Compile::kWarm), and
  * load_runtime only picks up the hooks.
  */
 #include <atomic>
@@ -24,6 +24,54 @@ namespace {
 
 const NativeFunction *const kNativeTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
                                                kCryptoNatives};
+
+/* A runtime file's text as an external string: V8 reads it where it is embedded instead of
+ * copying it into the heap. Listed among the snapshot's external references (source_refs), it
+ * also keeps the text out of the snapshot: every isolate made from it refers to the embedded
+ * copy instead of deserializing its own (85 KB of source per child otherwise). One-byte strings
+ * are Latin-1, so only an all-ASCII file can be one; another would be copied (as UTF-8). */
+class Source final : public v8::String::ExternalOneByteStringResource {
+  public:
+    const char *data() const override
+    {
+        return file_->source;
+    }
+    size_t length() const override
+    {
+        return file_->len;
+    }
+    void Dispose() override
+    {
+        /* static: never freed */
+    }
+    void init(const iso__js_file *file)
+    {
+        file_ = file;
+        ascii_ = true;
+        for (size_t i = 0; i < file->len; i++)
+            ascii_ = ascii_ && (unsigned char)file->source[i] < 0x80;
+    }
+    bool ascii() const
+    {
+        return ascii_;
+    }
+
+  private:
+    const iso__js_file *file_ = nullptr;
+    bool ascii_ = false;
+};
+
+/* One per runtime file, made on first use and never freed (V8 may point at them until exit). */
+Source *sources()
+{
+    static Source *s = [] {
+        auto *a = new Source[iso__runtime_n_files ? iso__runtime_n_files : 1];
+        for (size_t i = 0; i < iso__runtime_n_files; i++)
+            a[i].init(&iso__runtime_files[i]);
+        return a;
+    }();
+    return s;
+}
 
 /* One code cache per runtime file; written once under lock, then only read. */
 struct CodeCache {
@@ -81,24 +129,31 @@ bool get_hook(v8::Isolate *isolate, v8::Local<v8::Context> context, v8::Local<v8
 
 /* Compiles and runs runtime file i, then calls the function it evaluates to. */
 int run_file(iso_worker *w, v8::Local<v8::Context> context, size_t i, v8::Local<v8::Value> *args,
-             bool eager, v8::TryCatch &try_catch,
+             Compile how, const CodeCaches *warm, v8::TryCatch &try_catch,
              std::vector<v8::Local<v8::UnboundScript>> *scripts, ed_error *err)
 {
     v8::Isolate *isolate = w->isolate;
     const iso__js_file &file = iso__runtime_files[i];
     std::string name = std::string("edged:runtime/") + file.name;
     v8::Local<v8::String> source;
-    if (!str(isolate, file.source, file.len).ToLocal(&source))
+    Source *ext = &sources()[i];
+    if (!(ext->ascii() ? v8::String::NewExternalOneByte(isolate, ext)
+                       : str(isolate, file.source, file.len))
+             .ToLocal(&source))
         return ed_error_set(err, ED_ENOMEM, "%s: cannot load", name.c_str());
     v8::ScriptOrigin origin(isolate, str(isolate, name.c_str()));
-    v8::ScriptCompiler::CachedData *cache = eager ? nullptr : cached(i);
+    v8::ScriptCompiler::CachedData *cache = nullptr;
+    if (how == Compile::kWarm && warm && i < warm->size() && (*warm)[i])
+        cache = new v8::ScriptCompiler::CachedData((*warm)[i]->data, (*warm)[i]->length);
+    else if (how == Compile::kLazy)
+        cache = cached(i);
     v8::ScriptCompiler::Source src(source, origin, cache);
     v8::Local<v8::Script> script;
     v8::Local<v8::Value> result;
     if (!v8::ScriptCompiler::Compile(context, &src,
-                                     eager   ? v8::ScriptCompiler::kEagerCompile
-                                     : cache ? v8::ScriptCompiler::kConsumeCodeCache
-                                             : v8::ScriptCompiler::kNoCompileOptions)
+                                     how == Compile::kEager ? v8::ScriptCompiler::kEagerCompile
+                                     : cache                ? v8::ScriptCompiler::kConsumeCodeCache
+                                                            : v8::ScriptCompiler::kNoCompileOptions)
              .ToLocal(&script) ||
         !script->Run(context).ToLocal(&result))
         return js_failure(w, try_catch, ED_EINVAL, name.c_str(), err);
@@ -112,7 +167,14 @@ int run_file(iso_worker *w, v8::Local<v8::Context> context, size_t i, v8::Local<
 
 } // namespace
 
-int run_runtime(iso_worker *w, v8::Local<v8::Context> context, bool eager,
+void source_refs(std::vector<intptr_t> *refs)
+{
+    for (size_t i = 0; i < iso__runtime_n_files; i++)
+        if (sources()[i].ascii())
+            refs->push_back(reinterpret_cast<intptr_t>(&sources()[i]));
+}
+
+int run_runtime(iso_worker *w, v8::Local<v8::Context> context, Compile how, const CodeCaches *warm,
                 v8::Local<v8::Object> *out, ed_error *err)
 {
     v8::Isolate *isolate = w->isolate;
@@ -126,11 +188,11 @@ int run_runtime(iso_worker *w, v8::Local<v8::Context> context, bool eager,
     v8::Local<v8::Value> args[] = {internals, native};
     std::vector<v8::Local<v8::UnboundScript>> scripts;
     for (size_t i = 0; i < iso__runtime_n_files; i++) {
-        int rc = run_file(w, context, i, args, eager, try_catch, &scripts, err);
+        int rc = run_file(w, context, i, args, how, warm, try_catch, &scripts, err);
         if (rc)
             return rc;
     }
-    if (!g_cache.ready.load(std::memory_order_acquire)) {
+    if (w->keep_scripts || !g_cache.ready.load(std::memory_order_acquire)) {
         for (v8::Local<v8::UnboundScript> script : scripts)
             w->runtime_scripts.emplace_back(isolate, script);
     }
@@ -148,7 +210,7 @@ int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err)
         if (!context->GetDataFromSnapshotOnce<v8::Object>(0).ToLocal(&internals))
             return ed_error_set(err, ED_EINVAL, "the runtime snapshot has no internals");
     } else {
-        int rc = run_runtime(w, context, false, &internals, err);
+        int rc = run_runtime(w, context, Compile::kLazy, nullptr, &internals, err);
         if (rc)
             return rc;
     }
@@ -174,7 +236,7 @@ int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err)
 
 void save_runtime_cache(iso_worker *w)
 {
-    if (w->runtime_scripts.empty())
+    if (w->runtime_scripts.empty() || w->keep_scripts)
         return;
     if (!g_cache.ready.load(std::memory_order_acquire) &&
         w->runtime_scripts.size() == iso__runtime_n_files) {
@@ -185,6 +247,21 @@ void save_runtime_cache(iso_worker *w)
         save_code_cache(scripts);
     }
     w->runtime_scripts.clear();
+}
+
+bool runtime_caches(iso_worker *w, CodeCaches *out)
+{
+    if (w->runtime_scripts.size() != iso__runtime_n_files)
+        return false;
+    v8::Isolate::Scope isolate_scope(w->isolate);
+    v8::HandleScope scope(w->isolate);
+    out->clear();
+    for (const v8::Global<v8::UnboundScript> &g : w->runtime_scripts) {
+        out->emplace_back(v8::ScriptCompiler::CreateCodeCache(g.Get(w->isolate)));
+        if (!out->back())
+            return false;
+    }
+    return true;
 }
 
 } // namespace iso

@@ -224,6 +224,7 @@ struct iso_worker {
     v8::Global<v8::Module> cf_module;        /* "cloudflare:workers", once imported */
     iso::Hooks hooks;
     std::vector<v8::Global<v8::UnboundScript>> runtime_scripts; /* until save_runtime_cache */
+    bool keep_scripts = false; /* the snapshot's warm-up worker: runtime_scripts stay */
     std::vector<iso::Module> modules;
     std::string link_error;   /* why the module resolver failed, for the message */
     std::string tenant, name; /* for messages */
@@ -395,8 +396,13 @@ void fetch_stalled(iso_worker *w, Invocation *inv, v8::Local<v8::Context> contex
 /* Frees w now (holds == 0): fails what is in flight, orphans calls out, disposes the isolate. */
 void destroy(iso_worker *w);
 
-/* V8 heap sizes for a worker limited to limit bytes: those of its heap class. */
-void set_heap_constraints(v8::ResourceConstraints *c, size_t limit);
+/* iso_worker_new, and for the snapshot's warm-up (keep_scripts) a worker that keeps its
+ * runtime's scripts for runtime_caches. */
+int new_worker(const iso_worker_config *cfg, bool keep_scripts, iso_worker **out, ed_error *err);
+
+/* V8 heap sizes for a worker limited to limit bytes (child: a child worker's isolate): those
+ * of its heap class. */
+void set_heap_constraints(v8::ResourceConstraints *c, size_t limit, bool child);
 /* The heap class of a limit: the limit rounded up to a quarter of its power of two, so that
  * limits close to each other share V8's heap sizes (and a pool), within 25%. */
 size_t heap_class(size_t limit);
@@ -450,17 +456,35 @@ void pump(iso_worker *w);
  * taken. */
 int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err);
 
-/* Runs the runtime's .js files in context; *out is their `internals`. eager: every function is
- * compiled now (for the snapshot, so no isolate made from it compiles the runtime lazily). */
-int run_runtime(iso_worker *w, v8::Local<v8::Context> context, bool eager,
+/* V8 code caches, one per runtime file in load order. */
+using CodeCaches = std::vector<std::unique_ptr<v8::ScriptCompiler::CachedData>>;
+
+/* How run_runtime compiles the runtime's files: kLazy as V8 does by default (functions when
+ * first called), from the process's code caches once the first worker left them (the
+ * fallback when there is no snapshot); kEager every function now; kWarm from the given caches
+ * (runtime_caches of a warmed-up worker): what they hold comes compiled, the rest is lazy. */
+enum class Compile { kLazy, kEager, kWarm };
+
+/* Runs the runtime's .js files in context; *out is their `internals`. warm (borrowed) is
+ * read for kWarm only. */
+int run_runtime(iso_worker *w, v8::Local<v8::Context> context, Compile how, const CodeCaches *warm,
                 v8::Local<v8::Object> *out, ed_error *err);
+
+/* Code caches of w's runtime files (w->keep_scripts), with the bytecode of every function w
+ * compiled so far; false when w kept no scripts or V8 made no cache. */
+bool runtime_caches(iso_worker *w, CodeCaches *out);
+
+/* Appends the addresses of the runtime files' external source resources to refs: a snapshot
+ * that lists them refers to the embedded text instead of holding a copy of it. */
+void source_refs(std::vector<intptr_t> *refs);
 
 /* ---- pool.cc ---- */
 
 /* A new isolate for a worker limited to heap_limit bytes (from the runtime snapshot when there
- * is one: *from_snapshot), with its counting allocator; false when V8 cannot make one. */
-bool make_isolate(size_t heap_limit, std::shared_ptr<Allocator> *allocator, v8::Isolate **isolate,
-                  bool *from_snapshot);
+ * is one: *from_snapshot), with its counting allocator; false when V8 cannot make one. child:
+ * for a child worker (set_heap_constraints). */
+bool make_isolate(size_t heap_limit, bool child, std::shared_ptr<Allocator> *allocator,
+                  v8::Isolate **isolate, bool *from_snapshot);
 
 /* Moves a never-used pooled isolate with this heap limit, and its context, into w (isolate,
  * allocator, context, from_snapshot); false when the thread's pool has none. */

@@ -80,7 +80,8 @@ int build(iso_worker *w, const iso_worker_config *cfg, ed_error *err)
     /* A child takes a never-used isolate (and context) from the thread's pool when one with
      * its heap limit is ready; anything else makes its own. */
     if (!(cfg->child && iso::pool_take(w->heap_limit, w)) &&
-        !iso::make_isolate(w->heap_limit, &w->allocator, &w->isolate, &w->from_snapshot))
+        !iso::make_isolate(w->heap_limit, cfg->child, &w->allocator, &w->isolate,
+                           &w->from_snapshot))
         return ed_error_set(err, ED_ENOMEM, "cannot create an isolate");
     v8::Isolate *isolate = w->isolate;
     isolate->SetData(iso::kWorkerSlot, w);
@@ -161,8 +162,8 @@ void destroy(iso_worker *w)
 
 } // namespace iso
 
-extern "C" int iso_worker_new(const struct iso_worker_config *cfg, struct iso_worker **out,
-                              struct ed_error *err) noexcept
+int iso::new_worker(const iso_worker_config *cfg, bool keep_scripts, iso_worker **out,
+                    ed_error *err)
 {
     if (!cfg || !out)
         return ed_error_set(err, ED_EINVAL, "iso_worker_new: no config or no out pointer");
@@ -171,6 +172,7 @@ extern "C" int iso_worker_new(const struct iso_worker_config *cfg, struct iso_wo
     iso_worker *w = new (std::nothrow) iso_worker();
     if (!w)
         return ed_error_set(err, ED_ENOMEM, "out of memory creating a worker");
+    w->keep_scripts = keep_scripts;
     int rc;
     try {
         rc = build(w, cfg, err);
@@ -184,6 +186,12 @@ extern "C" int iso_worker_new(const struct iso_worker_config *cfg, struct iso_wo
     }
     *out = w;
     return 0;
+}
+
+extern "C" int iso_worker_new(const struct iso_worker_config *cfg, struct iso_worker **out,
+                              struct ed_error *err) noexcept
+{
+    return iso::new_worker(cfg, false, out, err);
 }
 
 extern "C" void iso_worker_free(struct iso_worker *w) noexcept

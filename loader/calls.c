@@ -141,6 +141,8 @@ static void target_release(struct target *t)
 static void run_answer(struct ld__task *task)
 {
     struct answer_task *a = (struct answer_task *)task;
+    if (a->to.child)
+        ld__child_dirty(a->to.child);
     a->to.cb(a->to.cb_ud, a->code, a->result.data, a->result.len,
              a->msg ? a->msg : ed_strerror(a->code), a->peer);
     target_release(&a->to);

@@ -97,6 +97,7 @@ void ld__child_release(struct ld_child *c)
 void ld__child_touch(struct ld_child *c)
 {
     c->last_used_ns = ed_now_ns();
+    ld__child_dirty(c);
     if (c->registered && c->parent->tenant_caps->lru != c) {
         list_remove(c);
         list_push_front(c);

@@ -39,6 +39,11 @@ struct ld_shard {
     uv_idle_t idle;   /* runs queued tasks; started only while some are queued */
     uv_timer_t sweep; /* evicts idle children */
     size_t pool_heap; /* the heap limit the shard's pool filler was last asked for */
+    /* Reductions of idle children's memory (iso_worker_reduce_memory): the timer waits for a
+     * lull in the loader's calls, then the idle handle reduces one child per loop turn. */
+    uv_timer_t reduce_timer;
+    uv_idle_t reduce;
+    uint64_t last_task_ns; /* when a task was last queued */
     struct ld__task *head, *tail;
     struct ld_parent *parents;
     struct ld__tenant *tenants;
@@ -76,7 +81,8 @@ struct ld_child {
     bool has_outbound;            /* globalOutbound is a stub of the parent's */
     uint64_t outbound_stub;
     uint64_t last_used_ns;
-    int refs; /* one for the parent's list, one per task or call in flight */
+    bool dirty; /* JavaScript ran in it since its memory was last reduced */
+    int refs;   /* one for the parent's list, one per task or call in flight */
 };
 
 struct ld_parent {
@@ -105,6 +111,8 @@ struct ld__tenant *ld__tenant_get(struct ld_shard *sh, const struct ld_parent_co
 void ld__tenant_put(struct ld_shard *sh, struct ld__tenant *t);
 /* Frees c's isolate later, from the reap handle (c is out of every list, its refs are 0). */
 void ld__reap_later(struct ld_shard *sh, struct ld_child *c);
+/* JavaScript ran in c (it was made, called or answered): reduce its memory at the next lull. */
+void ld__child_dirty(struct ld_child *c);
 void ld__usage(struct ld_parent *p, const struct st_usage *delta);
 void ld__usage_child_loaded(struct ld_parent *p, const uint8_t key[32]);
 

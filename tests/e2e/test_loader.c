@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "e2e.h"
 
@@ -585,6 +586,29 @@ Test(loader_cache, same_id_same_child_new_id_new_child)
     j = call(s, "id=gamma&src=counter&times=3", NULL);
     cr_expect_eq(int_at(j, "result"), 3);
     cr_expect_eq(int_at(j, "codeCalls"), 3);
+    expect_ping(s, "a.test");
+    E2E_STOP_OK(s);
+}
+
+/* Once the loader has been quiet for a moment it reduces idle children's memory
+ * (iso_worker_reduce_memory): a reduced child is the same child, with its module state. */
+Test(loader_cache, idle_children_keep_their_state_when_their_memory_is_reduced)
+{
+    struct e2e_server *s = E2E_START("--tenants", one_parent(NULL), "--threads", "1");
+    const char *ids[] = {"r1", "r2", "r3"};
+    for (int round = 1; round <= 3; round++) {
+        for (size_t k = 0; k < 3; k++) {
+            char q[64];
+            snprintf(q, sizeof q, "id=%s&src=counter", ids[k]);
+            json_t *j = call(s, q, NULL);
+            EXPECT_OK(j);
+            cr_expect_eq(int_at(j, "result"), round, "child %s lost its state (round %d)", ids[k],
+                         round);
+        }
+        usleep(300 * 1000); /* past the loader's quiet period: the three are reduced */
+    }
+    json_t *j = call(s, "id=r1&src=counter", NULL);
+    cr_expect_eq(int_at(j, "codeCalls"), 3, "a reduced child was made again");
     expect_ping(s, "a.test");
     E2E_STOP_OK(s);
 }

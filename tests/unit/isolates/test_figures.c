@@ -4,10 +4,12 @@
  * get() of a never-seen child to the child's first answer (child isolate creation plus the
  * call), with a host that answers synchronously as loader/ can, both with the thread's pool of
  * pre-created isolates refilled between requests (as loader/ does off the request path) and
- * without it (a cold creation from the runtime snapshot). The bounds asserted are loose
+ * without it (a cold creation from the runtime snapshot); and the RSS of a live idle child,
+ * as its first call left it and once its memory was reduced. The bounds asserted are loose
  * (sanitizer builds and busy machines are slow); the printed numbers are the point.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "iso_host.h"
 
@@ -208,6 +210,65 @@ Test(figures, rpc_calls_and_streams)
             call_us, cb_us, mib_s);
     cr_assert_eq(iso_worker_exports(w), 0);
     cr_assert_lt(call_us, 10000.0);
+    fake_host_dispose(&fh);
+    iso_worker_free(w);
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+Test(figures, idle_child_rss)
+{
+    enum { N = 50 }; /* the fake host holds at most 64 children */
+    struct fake_host fh;
+    fake_host_init(&fh);
+    struct iso_worker *w = parent_ok(
+        &fh,
+        "let n = 0;\n"
+        "const child = { compatibilityDate: '2025-06-01', mainModule: 'main.js',\n"
+        "  modules: { 'main.js': 'export default { fetch() { return new Response(\"hi\"); } };' } };\n"
+        "export default { async fetch(request, env) {\n"
+        "  const ep = env.LOADER.get(`child-${n++}`, () => child).getEntrypoint();\n"
+        "  return new Response(await (await ep.fetch('http://c/')).text());\n"
+        "} };");
+    struct capture c;
+    /* The process's one-time costs (the parent's first child) before the first reading. */
+    iso_pool_fill(0, 2, UINT64_MAX);
+    cr_assert_str_eq(get_ok(w, "http://p/", &c), "hi");
+    capture_dispose(&c);
+    iso_pool_fill(0, 2, UINT64_MAX);
+    long r0 = rss_kb();
+    for (int i = 0; i < N; i++) {
+        cr_assert_str_eq(get_ok(w, "http://p/", &c), "hi");
+        capture_dispose(&c);
+        iso_pool_fill(0, 2, UINT64_MAX); /* as loader/ refills, off the request path */
+    }
+    long r1 = rss_kb();
+    size_t heap1 = 0, heap2 = 0;
+    for (size_t i = 0; i < fh.n_children; i++) {
+        if (!fh.children[i].w)
+            continue;
+        heap1 += iso_worker_memory(fh.children[i].w);
+        iso_worker_reduce_memory(fh.children[i].w);
+        heap2 += iso_worker_memory(fh.children[i].w);
+    }
+    long r2 = rss_kb();
+    cr_log_info("RSS per live idle child: %ld KB after its first call, %ld KB reduced",
+                (r1 - r0) / N, (r2 - r0) / N);
+    fprintf(stderr, "figure idle_child_rss_kb=%ld reduced_kb=%ld\n", (r1 - r0) / N, (r2 - r0) / N);
+    cr_assert_eq(fh.n_children, N + 1);
+    cr_assert_lt(heap2, heap1, "reducing the children collected nothing");
+    iso_pool_drain();
     fake_host_dispose(&fh);
     iso_worker_free(w);
 }

@@ -3,11 +3,13 @@
  * worker made from the snapshot has every runtime global and nothing another worker did (its
  * own Math.random sequence included); a pooled isolate goes to one child only, the pool never
  * holds one that ran code, serves only children of its heap limit, and heap and CPU limits
- * hold for pooled children as for any other.
+ * hold for pooled children as for any other. A child whose memory is reduced
+ * (iso_worker_reduce_memory) gives back its garbage and goes on as the same child.
  */
 #include <unistd.h>
 
 #include "iso_test.h"
+#include "isolates/iso_int.h"
 
 static struct iso_watch_slot *g_slot;
 
@@ -83,6 +85,8 @@ static void expect_clean(struct iso_worker *w)
 
 Test(pool, snapshot_workers_have_the_runtime_and_nothing_of_another)
 {
+    /* the snapshot came from the warm-up child's calls, not the eager fallback */
+    cr_assert(iso__snapshot_warmed());
     struct iso_worker *leaker = make_ok(LEAKER, false, 0);
     struct capture c;
     cr_assert_str_eq(get_ok(leaker, "http://x/", &c), "ok");
@@ -316,4 +320,51 @@ Test(pool, isolates_made_by_the_filler_thread_run_with_this_threads_stack_and_li
         iso_worker_free(kids[i]);
     }
     wait_pool(16 * MiB, 2);
+}
+
+/* A child that leaves garbage behind on every call and counts its calls in module state. */
+#define LITTERING                                                      \
+    "let n = 0;\n"                                                     \
+    "export default { fetch() {\n"                                     \
+    "  const junk = [];\n"                                             \
+    "  for (let i = 0; i < 2000; i++) junk.push({ i, s: 'x' + i });\n" \
+    "  return new Response(String(++n) + ':' + junk.length);\n"        \
+    "} };"
+
+Test(pool, reduce_memory_frees_garbage_and_keeps_the_child_working)
+{
+    iso_pool_fill(0, 1, UINT64_MAX);
+    struct iso_worker *w = make_ok(LITTERING, true, 0);
+    struct capture c;
+    cr_assert_str_eq(get_ok(w, "http://x/", &c), "1:2000");
+    capture_dispose(&c);
+    size_t before = iso_worker_memory(w);
+    iso_worker_reduce_memory(w);
+    size_t after = iso_worker_memory(w);
+    cr_assert_lt(after, before, "reduce_memory collected nothing: %zu -> %zu bytes", before, after);
+    cr_assert(!iso_worker_retired(w));
+    cr_assert_str_eq(get_ok(w, "http://x/", &c), "2:2000", "module state lost");
+    capture_dispose(&c);
+    /* Reducing again, and reducing nothing, are harmless. */
+    iso_worker_reduce_memory(w);
+    iso_worker_reduce_memory(NULL);
+    cr_assert_str_eq(get_ok(w, "http://x/", &c), "3:2000");
+    capture_dispose(&c);
+    iso_worker_free(w);
+}
+
+Test(pool, reduce_memory_leaves_a_retired_child_alone)
+{
+    struct iso_worker *w = make_ok(BOMB_FETCH, true, 16 * MiB);
+    struct capture c;
+    capture_init(&c);
+    struct ed_error err = {0};
+    int rc = fetch_into(w, "GET", "http://x/", NULL, NULL, &c, &err);
+    cr_assert_eq(rc, ED_EHEAPLIMIT, "%s: %s", ed_errname(rc), ed_error_msg(&err));
+    cr_assert(iso_worker_retired(w));
+    iso_worker_reduce_memory(w);
+    cr_assert(iso_worker_retired(w));
+    capture_dispose(&c);
+    ed_error_dispose(&err);
+    iso_worker_free(w);
 }

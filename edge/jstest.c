@@ -12,6 +12,7 @@
  * order. The last line is always `N passed, N failed`; the exit status is 0 when nothing
  * failed, 1 otherwise, 2 for bad usage.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -80,7 +81,8 @@ static void usage(FILE *out)
           "  --data NAME=PATH     make PATH importable as the module \"edged:data/NAME\"\n"
           "                       (default export: the parsed JSON for a .json file, the text\n"
           "                       otherwise; null when PATH does not exist, so a test can skip);\n"
-          "                       added only to files whose source mentions the module's name\n"
+          "                       added only to files whose source mentions the module's name;\n"
+          "                       a name no --data gives is a module whose export is null too\n"
           "  --wall-ms N          wall time each file may take (10000)\n"
           "  --cpu-ms N           CPU time each file may use (10000)\n"
           "  --heap-mb N          heap of each file's isolate (128)\n"
@@ -421,6 +423,40 @@ static int main_source(struct ed_buf *b, const char *module, const char *display
     return rc ? rc : ed_buf_appends(b, "); } };\n");
 }
 
+/* The "edged:data/NAME" modules source mentions that no --data gave: each becomes a module
+ * whose default export is null, as for a missing file, so a test run by hand without the data
+ * skips instead of failing to load. Returns owned names (free each and the array; NULL and
+ * *n 0 when there are none or memory ran out). */
+static char **missing_data(const struct options *o, const char *source, size_t *n)
+{
+    static const char prefix[] = "edged:data/";
+    char **names = NULL;
+    *n = 0;
+    for (const char *p = strstr(source, prefix); p; p = strstr(p + 1, prefix)) {
+        size_t len = sizeof prefix - 1;
+        while (p[len] && (isalnum((unsigned char)p[len]) || strchr("_-.", p[len])))
+            len++;
+        bool known = len == sizeof prefix - 1;
+        for (size_t i = 0; i < o->n_data && !known; i++)
+            known = strlen(o->data[i].module_name) == len &&
+                    memcmp(o->data[i].module_name, p, len) == 0;
+        for (size_t i = 0; i < *n && !known; i++)
+            known = strlen(names[i]) == len && memcmp(names[i], p, len) == 0;
+        if (known)
+            continue;
+        char **grown = realloc(names, (*n + 1) * sizeof *grown);
+        char *name = strndup(p, len);
+        if (!grown || !name) {
+            free(name);
+            names = grown ? grown : names;
+            break;
+        }
+        names = grown;
+        names[(*n)++] = name;
+    }
+    return names;
+}
+
 /* Runs one file; adds its results to r. Failures are reported as results, never returned. */
 static void run_file(struct runner *r, const char *path)
 {
@@ -432,6 +468,8 @@ static void run_file(struct runner *r, const char *path)
     struct ed_buf main_src;
     ed_buf_init(&main_src);
     struct iso_module *mods = NULL;
+    char **missing = NULL;
+    size_t n_missing = 0;
     struct ld_parent *parent = NULL;
     struct iso_worker *w = NULL;
 
@@ -443,7 +481,8 @@ static void run_file(struct runner *r, const char *path)
         ed_error_set(&err, ED_ENOMEM, "out of memory");
         goto out_fail;
     }
-    mods = calloc(3 + o->n_data, sizeof *mods);
+    missing = missing_data(o, source, &n_missing);
+    mods = calloc(3 + o->n_data + n_missing, sizeof *mods);
     if (!mods) {
         ed_error_set(&err, ED_ENOMEM, "out of memory");
         goto out_fail;
@@ -460,6 +499,8 @@ static void run_file(struct runner *r, const char *path)
         if (strstr(source, o->data[i].module_name))
             mods[n++] = (struct iso_module){o->data[i].module_name, o->data[i].source,
                                             o->data[i].len, o->data[i].type};
+    for (size_t i = 0; i < n_missing; i++)
+        mods[n++] = (struct iso_module){missing[i], "null", 4, ISO_MODULE_JSON};
 
     struct ld_parent_config lc = {
         .tenant = "test",
@@ -535,6 +576,9 @@ out:
     free(st.current);
     free(st.msg);
     free(mods);
+    for (size_t i = 0; i < n_missing; i++)
+        free(missing[i]);
+    free(missing);
     ed_buf_dispose(&main_src);
     free(source);
     ed_error_dispose(&err);

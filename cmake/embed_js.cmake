@@ -1,7 +1,15 @@
-# Turns the runtime's .js files into one C file:
-#   const struct iso__js_file iso__runtime_files[]; const size_t iso__runtime_n_files;
-# Invoked by CMakeLists.txt with -DOUT=... -DINPUTS=a.js;b.js (sorted: files load in name order).
-set(body "/* Generated from the .js files of isolates/js/ by cmake/embed_js.cmake; do not edit. */\n#include <stddef.h>\n")
+# Turns .js files into one C file:
+#   const struct STRUCT PREFIX_files[]; const size_t PREFIX_n_files;
+# Invoked by CMakeLists.txt with -DOUT=... -DINPUTS=a.js;b.js (sorted: the runtime's files load in
+# name order) and optionally -DPREFIX=... -DSTRUCT=... (default: the runtime's iso__runtime and
+# iso__js_file; the test runner's harness uses its own names).
+if(NOT PREFIX)
+  set(PREFIX iso__runtime)
+endif()
+if(NOT STRUCT)
+  set(STRUCT iso__js_file)
+endif()
+set(body "/* Generated from .js files by cmake/embed_js.cmake; do not edit. */\n#include <stddef.h>\n")
 set(table "")
 set(i 0)
 foreach(f IN LISTS INPUTS)
@@ -14,9 +22,9 @@ foreach(f IN LISTS INPUTS)
   string(APPEND table "    {\"${name}\", js_${i}, ${n}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
-string(APPEND body "struct iso__js_file { const char *name; const char *source; size_t len; };\n")
-string(APPEND body "const struct iso__js_file iso__runtime_files[] = {\n${table}    {0, 0, 0}\n};\n")
-string(APPEND body "const size_t iso__runtime_n_files = ${i};\n")
+string(APPEND body "struct ${STRUCT} { const char *name; const char *source; size_t len; };\n")
+string(APPEND body "const struct ${STRUCT} ${PREFIX}_files[] = {\n${table}    {0, 0, 0}\n};\n")
+string(APPEND body "const size_t ${PREFIX}_n_files = ${i};\n")
 file(WRITE "${OUT}.tmp" "${body}")
 file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
 file(REMOVE "${OUT}.tmp")

@@ -91,6 +91,7 @@ void edge__usage(FILE *out)
 {
     fputs(
         "Usage: edged [options]\n"
+        "       edged test [options] PATH...   run JavaScript tests (see edged test --help)\n"
         "Serve tenants' JavaScript workers over HTTP/1.1.\n\n"
         "  --listen ADDR:PORT        address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
         "  --admin-listen ADDR:PORT  the operator's endpoints (GET /v1/usage); off unless given\n"

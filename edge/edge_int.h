@@ -52,6 +52,10 @@ int edge__config_parse(struct edge_config *cfg, int argc, char **argv, struct ed
 void edge__config_dispose(struct edge_config *cfg);
 void edge__usage(FILE *out);
 
+/* `edged test [options] PATH...` (edge/jstest.c): argv[0] is "test". Returns the exit status:
+ * 0 when every test passed, 1 when one failed, 2 for bad usage. */
+int edge__jstest_main(int argc, char **argv);
+
 /* ---- the site: tenants, workers, routes ---------------------------------------------------- */
 
 struct edge_tenant {

@@ -206,6 +206,8 @@ int edge_main(int argc, char **argv)
     struct ed_error err = {0};
     struct edge_site *site = NULL;
     int exit_code = 2;
+    if (argc > 1 && strcmp(argv[1], "test") == 0)
+        return edge__jstest_main(argc - 1, argv + 1);
     int rc = edge__config_parse(&cfg, argc, argv, &err);
     if (rc == EDGE_CONFIG_EXIT_OK) {
         exit_code = 0;

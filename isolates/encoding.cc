@@ -178,8 +178,13 @@ void decode(const v8::FunctionCallbackInfo<v8::Value> &info)
 } // namespace
 
 const NativeFunction kEncodingNatives[] = {
-    {"utf8Length", utf8_length}, {"encode", encode}, {"encodeInto", encode_into},
-    {"decode", decode},          {nullptr, nullptr},
+    {"utf8Length", utf8_length},
+    {"encode", encode},
+    {"encodeInto", encode_into},
+    {"decode", decode},
+    {"domainToASCII", web_domain_to_ascii},
+    {"structuredClone", web_structured_clone},
+    {nullptr, nullptr},
 };
 
 const uint8_t *view_bytes(v8::Local<v8::ArrayBufferView> view, std::vector<uint8_t> &scratch)

@@ -625,6 +625,13 @@ int utf8_pieces(v8::Isolate *isolate, v8::Local<v8::String> s,
  * (which has no backing store yet), a copy in scratch. Never allocates in V8. */
 const uint8_t *view_bytes(v8::Local<v8::ArrayBufferView> view, std::vector<uint8_t> &scratch);
 
+/* ---- webnatives.cc (listed in kEncodingNatives) ---- */
+
+/* native.domainToASCII(string) -> string | null: the URL Standard's domain to ASCII (UTS #46). */
+void web_domain_to_ascii(const v8::FunctionCallbackInfo<v8::Value> &info);
+/* native.structuredClone(value, transfer, DOMException) -> a clone within the isolate. */
+void web_structured_clone(const v8::FunctionCallbackInfo<v8::Value> &info);
+
 /* The native bindings: the `native` object of the runtime files. */
 struct NativeFunction {
     const char *name;

@@ -44,6 +44,9 @@ run_suite() {
         total_failed=$((total_failed + 1))
     fi
     [ "$rc" -eq 0 ] || status=1
+    # the WHATWG URL conformance figure js_tests printed (ctest shows a passing test's output
+    # only in its log)
+    grep -h '^WPT URL: ' "$dir/Testing/Temporary/LastTest.log" 2>/dev/null | tail -n1 || true
 }
 
 # setup_or_count BUILD_DIR CMAKE_ARGS: set-up and build; a failure counts as one failed test.

@@ -7,6 +7,7 @@
 'use strict';
 (function (internals) {
     const TEXT_PLAIN = 'text/plain;charset=UTF-8';
+    const FORM_URLENCODED = 'application/x-www-form-urlencoded;charset=UTF-8';
 
     // Fetch's "extract a body": returns [state, content type or null].
     internals.extractBody = function extractBody(init) {
@@ -25,6 +26,8 @@
             state.stream = init;
             return [state, null];
         }
+        if (init instanceof internals.URLSearchParams)
+            return [newBody(internals.urlSearchParamsString(init)), FORM_URLENCODED];
         return [newBody(String(init)), TEXT_PLAIN];
     };
 

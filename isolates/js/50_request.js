@@ -1,7 +1,9 @@
 // Request (Fetch Standard), as far as a server-side worker needs it today: method, url,
 // headers and a body read once. The edge's requests are built by the shim through
-// internals.newIncomingRequest with immutable headers, as in Cloudflare Workers. The URL is
-// kept as given: URL parsing arrives with the URL class.
+// internals.newIncomingRequest with immutable headers, as in Cloudflare Workers. A worker's
+// `new Request(input)` parses input with the URL Standard (no base URL exists in a worker, so a
+// relative URL is a TypeError) and keeps it serialized; an incoming request's URL, built by the
+// edge (or a parent), is parsed only when a worker first reads `url`.
 'use strict';
 (function (internals) {
     const { INTERNAL, Headers } = internals;
@@ -21,12 +23,14 @@
     class Request {
         #method;
         #url;
+        #urlParsed = true; // false: #url is as the edge or a parent gave it, not yet parsed
         #headers;
         #body;
 
         constructor(input, init = undefined) {
             if (input === INTERNAL) {
                 [this.#method, this.#url, this.#headers, this.#body] = init;
+                this.#urlParsed = init.length < 5 || init[4];
                 return;
             }
             if (arguments.length < 1)
@@ -36,7 +40,15 @@
             let base = null;
             if (typeof input === 'object' && input !== null && #method in input)
                 base = input;
-            this.#url = base !== null ? base.#url : String(input);
+            if (base !== null) {
+                this.#url = base.url;
+            } else {
+                const url = internals.parseUrl(input instanceof internals.URL ? input.href
+                    : String(input));
+                if (url === null)
+                    throw new TypeError(`Invalid URL: ${String(input).slice(0, 200)}`);
+                this.#url = url;
+            }
             this.#method = init?.method !== undefined ? normalizeMethod(init.method)
                 : base !== null ? base.#method : 'GET';
             const headersInit = init?.headers !== undefined ? init.headers
@@ -68,6 +80,11 @@
         }
 
         get url() {
+            if (!this.#urlParsed) {
+                // what the edge built is absolute; one that does not parse stays as it came
+                this.#url = internals.parseUrl(this.#url) ?? this.#url;
+                this.#urlParsed = true;
+            }
             return this.#url;
         }
 
@@ -86,7 +103,7 @@
         }
 
         clone() {
-            return new Request(INTERNAL, [this.#method, this.#url, new Headers(this.#headers),
+            return new Request(INTERNAL, [this.#method, this.url, new Headers(this.#headers),
                 internals.cloneBody(this.#body)]);
         }
 
@@ -100,7 +117,7 @@
     internals.newIncomingRequest = function newIncomingRequest(method, url, flatHeaders, buffer) {
         const headers = internals.headersFromFlat(flatHeaders, true);
         const body = internals.newBody(buffer === undefined ? null : new Uint8Array(buffer));
-        return new Request(INTERNAL, [method, url, headers, body]);
+        return new Request(INTERNAL, [method, url, headers, body, false]);
     };
 
     internals.Request = Request; // for the runtime, whatever a worker does to the global

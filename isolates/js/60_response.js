@@ -62,7 +62,11 @@
             const s = toUnsignedShort(status);
             if (!REDIRECT_STATUS.includes(s))
                 throw new RangeError(`Response.redirect: ${s} is not a redirect status`);
-            const headers = new Headers([['location', String(url)]]);
+            const location = internals.parseUrl(url instanceof internals.URL ? url.href
+                : String(url));
+            if (location === null)
+                throw new TypeError(`Response.redirect: invalid URL: ${String(url).slice(0, 200)}`);
+            const headers = new Headers([['location', location]]);
             internals.freezeHeaders(headers);
             return new Response(INTERNAL, [s, '', headers, internals.newBody(null)]);
         }

@@ -41,6 +41,7 @@ struct edge_config {
     char *access_log; /* owned; "-" = stderr */
     char *port_file;  /* owned or NULL */
     int log_level;
+    bool allow_eval_at_startup; /* parents may eval while their modules' top level runs */
 };
 
 enum edge_parse_result { EDGE_CONFIG_RUN = 0, EDGE_CONFIG_EXIT_OK = 1 };

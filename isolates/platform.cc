@@ -7,7 +7,8 @@
  * its 1.4 MB of embedded builtins into every isolate whose heap may exceed 2 GB (ours may: see
  * limits.cc's headroom), which was half of an idle child's RSS and made Isolate::New slower the
  * more isolates lived (2 ms at 100, 9 ms at 1,000); and the runtime snapshot (snapshot.cc), built
- * here in memory, need not be checksummed again by every Isolate::New.
+ * here in memory, need not be checksummed again by every Isolate::New. V8 is given the default
+ * platform wrapped by clock.cc, whose wall clock is frozen while JavaScript runs.
  */
 #include <cstring>
 #include <new>
@@ -17,6 +18,7 @@
 namespace {
 
 std::unique_ptr<v8::Platform> g_platform;
+std::unique_ptr<v8::Platform> g_clock; /* what V8 is given: g_platform with the frozen clock */
 bool g_disposed;
 
 } // namespace
@@ -39,15 +41,18 @@ extern "C" int iso_platform_init(struct ed_error *err) noexcept
         g_platform =
             v8::platform::NewDefaultPlatform(0, v8::platform::IdleTaskSupport::kDisabled,
                                              v8::platform::InProcessStackDumping::kDisabled);
-        v8::V8::InitializePlatform(g_platform.get());
+        g_clock = iso::clock_platform(g_platform.get());
+        v8::V8::InitializePlatform(g_clock.get());
         if (!v8::V8::Initialize()) {
             v8::V8::DisposePlatform();
+            g_clock.reset();
             g_platform.reset();
             return ed_error_set(err, ED_EINVAL, "V8 failed to initialise");
         }
         iso::snapshot_build();
     } catch (...) {
         /* std::bad_alloc or std::length_error from a container: nothing else throws */
+        g_clock.reset();
         g_platform.reset();
         return ed_error_set(err, ED_ENOMEM, "out of memory starting V8");
     }
@@ -61,6 +66,7 @@ extern "C" void iso_platform_dispose(void) noexcept
     iso::snapshot_dispose();
     v8::V8::Dispose();
     v8::V8::DisposePlatform();
+    g_clock.reset();
     g_platform.reset();
     g_disposed = true;
 }

@@ -365,8 +365,18 @@ void finish(iso_worker *w, Entry &e, v8::Local<v8::Context> context, v8::TryCatc
     }
     if (!is_stopped(w))
         check_heap(w);
-    if (is_stopped(w))
+    if (is_stopped(w)) {
         fail_all(w, stop_code(w));
+        return;
+    }
+    /* What still waits is ended by its wall budget even if nothing else ever enters w. */
+    try {
+        for (Invocation *inv : w->inflight)
+            if (inv->wall_budget && !inv->deadline)
+                timers_deadline(w, inv);
+    } catch (...) {
+        /* out of memory: the host's own wall-time backstop (edge/) still applies */
+    }
 }
 
 namespace {

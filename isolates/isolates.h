@@ -227,7 +227,8 @@ struct iso_request {
      * into the isolate on its behalf (0 = none): the CPU it has used so far and the wall time
      * since the fetch started count against them. JavaScript that runs past either terminates
      * w (ED_ECPULIMIT / ED_EWALLLIMIT, w retired); a wall budget that runs out while the
-     * invocation only waits fails it alone with ED_EWALLLIMIT (w is not retired) the next
+     * invocation only waits fails it alone with ED_EWALLLIMIT (w is not retired) when the
+     * thread's timer driver reaches its deadline (see iso_timers_attach), or else the next
      * time it would move on. */
     uint64_t cpu_budget_ns, wall_budget_ns;
     /* Where the shim adds the CPU time this invocation used. Borrowed; must stay valid until

@@ -31,6 +31,7 @@ enum {
     OPT_ACCESS_LOG,
     OPT_PORT_FILE,
     OPT_LOG_LEVEL,
+    OPT_ALLOW_EVAL,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -82,6 +83,7 @@ static const struct option long_opts[] = {
     {"access-log", required_argument, 0, OPT_ACCESS_LOG},
     {"port-file", required_argument, 0, OPT_PORT_FILE},
     {"log-level", required_argument, 0, OPT_LOG_LEVEL},
+    {"allow-eval-at-startup", no_argument, 0, OPT_ALLOW_EVAL},
     {"help", no_argument, 0, OPT_HELP},
     {"version", no_argument, 0, OPT_VERSION},
     {0, 0, 0, 0},
@@ -115,6 +117,8 @@ void edge__usage(FILE *out)
         "  --port-file FILE          write the bound port to FILE once listening (for tests, port 0);\n"
         "                            the admin port, if any, on its second line\n"
         "  --log-level LEVEL         error, warn, info or debug (info)\n"
+        "  --allow-eval-at-startup   let parent workers use eval()/new Function() while their modules'\n"
+        "                            top level runs (never at request time, never in child workers)\n"
         "  --help                    print this help and exit\n"
         "  --version                 print the version and exit\n",
         out);
@@ -235,6 +239,9 @@ int edge__config_parse(struct edge_config *cfg, int argc, char **argv, struct ed
             if (cfg->log_level < 0)
                 rc = ed_error_set(err, ED_EINVAL,
                                   "--log-level %s: expected error, warn, info or debug", optarg);
+            break;
+        case OPT_ALLOW_EVAL:
+            cfg->allow_eval_at_startup = true;
             break;
         case OPT_HELP:
             edge__usage(stdout);

@@ -193,8 +193,10 @@ static void arm_timer(struct edge_conn *c)
     const struct edge_config *cfg = c->shard->srv->cfg;
     uint64_t now = ed_now_ns(), deadline;
     if (c->ex) {
-        /* a worker awaiting something: the request's wall-time limit */
-        deadline = c->ex->t0 + (uint64_t)cfg->wall_ms * 1000000u;
+        /* a worker awaiting something: the request's wall-time limit. The shim fails a
+         * request that only waits at its wall budget by itself (the isolate stays); this is
+         * the backstop, a little later, that retires the isolate. */
+        deadline = c->ex->t0 + (uint64_t)cfg->wall_ms * 1000000u + EDGE_WALL_GRACE_NS;
     } else if (c->parser.in_message && !c->write_pending) {
         if (!c->request_start_ns)
             c->request_start_ns = now;

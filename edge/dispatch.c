@@ -5,6 +5,8 @@
  * awaits a child. Failures map to responses here: a worker's own error is a 500 with a
  * generic body (the details go to the tenant's log, never to the client), a limit is a 503
  * that names the limit, and an isolate that hit a limit is retired before the next request.
+ * The response goes first; the exchange itself lives on (without its connection) while the
+ * worker's ctx.waitUntil() work runs, and is counted and freed when the shim says that is over.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +61,8 @@ static int on_body(void *ud, const uint8_t *data, size_t len)
     return rc;
 }
 
-static void finish(struct edge_exchange *ex);
+static void respond_done(struct edge_exchange *ex);
+static void exchange_done(struct edge_exchange *ex);
 
 static void on_end(void *ud)
 {
@@ -67,7 +70,7 @@ static void on_end(void *ud)
     struct ed_buf *out = out_of(ex);
     if (out && ex->chunked && !ex->head_only)
         edge_h1_write_last_chunk(out);
-    finish(ex);
+    respond_done(ex);
 }
 
 static void on_abort(void *ud, int code, const char *msg)
@@ -80,7 +83,7 @@ static void on_abort(void *ud, int code, const char *msg)
         edge__tenant_log(ex->inst->worker->tenant, ex->inst->worker->name, "error", msg,
                          strlen(msg));
     }
-    finish(ex);
+    respond_done(ex);
 }
 
 /* The 503/500 a failure becomes; the tenant's log gets the details of its own errors. */
@@ -127,10 +130,33 @@ static void on_fail(void *ud, int code, const char *msg)
     struct edge_exchange *ex = ud;
     if (!ex->abandoned)
         failure_response(ex, ex->inst->worker, code, msg);
-    finish(ex);
+    respond_done(ex);
 }
 
-static const struct iso_response_sink sink = {on_head, on_body, on_end, on_abort, on_fail};
+/* The invocation is over, ctx.waitUntil() work included: code says why that work was cut
+ * short, if it was (the tenant's log gets it; a shutdown is no news to the tenant). */
+static void on_done(void *ud, int code, const char *msg)
+{
+    struct edge_exchange *ex = ud;
+    if (code && code != ED_ECANCELED && ex->worker) {
+        char line[512];
+        int n = snprintf(line, sizeof line, "ctx.waitUntil() work was cut short: %s", msg);
+        edge__tenant_log(ex->worker->tenant, ex->worker->name, "warn", line,
+                         n < 0                     ? 0
+                         : (size_t)n < sizeof line ? (size_t)n
+                                                   : sizeof line - 1);
+    }
+    exchange_done(ex);
+}
+
+static const struct iso_response_sink sink = {
+    .on_head = on_head,
+    .on_body = on_body,
+    .on_end = on_end,
+    .on_abort = on_abort,
+    .on_fail = on_fail,
+    .on_done = on_done,
+};
 
 /* ---- instances ------------------------------------------------------------------------------- */
 
@@ -250,6 +276,7 @@ static int get_instance(struct edge_shard *sh, const struct edge_worker *w, uint
         .host = ld_parent_host(inst->loader),
         .loaders = (const char *const *)w->loaders,
         .n_loaders = w->n_loaders,
+        .allow_eval_at_startup = sh->srv->cfg->allow_eval_at_startup,
     };
     uint64_t t0 = ed_now_ns(), cpu0 = ed_thread_cpu_ns();
     rc = iso_worker_new(&wc, &inst->w, err);
@@ -270,10 +297,37 @@ static int get_instance(struct edge_shard *sh, const struct edge_worker *w, uint
 
 /* ---- the exchange ---------------------------------------------------------------------------- */
 
-/* The sink is done with ex (or ex never reached a worker): account, release, continue. */
-static void finish(struct edge_exchange *ex)
+/* The response is over (the sink's on_end, on_abort or on_fail): the connection goes on.
+ * The exchange stays, detached, until exchange_done. */
+static void respond_done(struct edge_exchange *ex)
 {
     struct edge_conn *c = ex->c;
+    struct edge_instance *inst = ex->inst;
+    struct edge_shard *sh = ex->shard;
+    if (inst && inst->w && iso_worker_retired(inst->w))
+        retire(sh, inst, false);
+    bool answered = c && !ex->abandoned;
+    ex->c = NULL;
+    ex->abandoned = true; /* no sink callback but on_done is left */
+    if (!answered) {
+        if (c && c->ex == ex) /* answered by the node already */
+            c->ex = NULL;
+        return;
+    }
+    if (ex->keep_alive == H1_CLOSE || ex->status == 0)
+        c->close_after_write = true;
+    const char *tenant = ex->worker ? ex->worker->tenant->name : "-";
+    const char *worker = ex->worker ? ex->worker->name : "-";
+    edge__access_log(sh, tenant, worker, ex->req, ex->status, c->out.len - ex->out0,
+                     ed_now_ns() - ex->t0, ex->cpu_ns);
+    ex->req = NULL; /* the parser's, gone with the connection's next request */
+    c->ex = NULL;
+    edge__conn_answered(c);
+}
+
+/* The worker is done with ex (or ex never reached a worker): account, release. */
+static void exchange_done(struct edge_exchange *ex)
+{
     struct edge_instance *inst = ex->inst;
     struct edge_shard *sh = ex->shard;
     if (ex->worker && sh->srv->db) { /* a request the tenant's worker served, or failed */
@@ -291,21 +345,14 @@ static void finish(struct edge_exchange *ex)
         if (inst->w && iso_worker_retired(inst->w))
             retire(sh, inst, false);
     }
-    if (!c || ex->abandoned) {
-        if (c && c->ex == ex) /* answered by the node already */
-            c->ex = NULL;
-        free(ex);
-        return;
-    }
-    if (ex->keep_alive == H1_CLOSE || ex->status == 0)
-        c->close_after_write = true;
-    const char *tenant = ex->worker ? ex->worker->tenant->name : "-";
-    const char *worker = ex->worker ? ex->worker->name : "-";
-    edge__access_log(sh, tenant, worker, ex->req, ex->status, c->out.len - ex->out0,
-                     ed_now_ns() - ex->t0, ex->cpu_ns);
-    c->ex = NULL;
     free(ex);
-    edge__conn_answered(c);
+}
+
+/* Both at once: an exchange no worker's sink will hear of. */
+static void finish(struct edge_exchange *ex)
+{
+    respond_done(ex);
+    exchange_done(ex);
 }
 
 void edge__exchange_detach(struct edge_exchange *ex)

@@ -41,7 +41,12 @@ struct edge_config {
     char *access_log; /* owned; "-" = stderr */
     char *port_file;  /* owned or NULL */
     int log_level;
+    bool allow_eval_at_startup; /* parents may eval while their modules' top level runs */
 };
+
+/* How long after a request's wall budget the connection gives up on a worker that did not
+ * answer (the shim's own deadline normally answers first). */
+#define EDGE_WALL_GRACE_NS (50u * 1000000u)
 
 enum edge_parse_result { EDGE_CONFIG_RUN = 0, EDGE_CONFIG_EXIT_OK = 1 };
 

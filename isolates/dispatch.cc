@@ -303,6 +303,15 @@ void fetch_step(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
     on_settled(w, inv, context, v, try_catch);
 }
 
+void fetch_cancel(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+                  v8::TryCatch &try_catch, int code, const std::string &msg)
+{
+    v8::HandleScope scope(w->isolate);
+    if (inv->state == Invocation::State::kStreaming && !inv->reader.IsEmpty())
+        cancel(w, context, inv->reader.Get(w->isolate), try_catch);
+    fail(w, inv, code, msg);
+}
+
 void fetch_stalled(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
                    v8::TryCatch &try_catch)
 {

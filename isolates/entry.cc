@@ -37,6 +37,7 @@ Entry::Entry(iso_worker *w, Invocation *inv) : w_(w), inv_(inv), outer_(t_top)
         outer_->disarm();
     t_top = this;
     if (w->depth++ == 0) {
+        clock_tick(); /* a new event: the frozen clock moves on */
         pthread_mutex_lock(&w->run_lock);
         w->running = true;
         pthread_mutex_unlock(&w->run_lock);
@@ -140,6 +141,12 @@ void track(iso_worker *w, Invocation *inv)
     if (inv->wall_budget)
         inv->started = ed_now_ns();
     w->inflight.push_back(inv);
+    try {
+        w->live.emplace(inv->id, inv);
+    } catch (...) {
+        w->inflight.pop_back();
+        throw;
+    }
     w->pending++;
 }
 
@@ -179,8 +186,31 @@ std::string limit_message(int code)
     }
 }
 
+void background_end(iso_worker *w, Invocation *inv, int code, const std::string &msg)
+{
+    auto it = std::find(w->background.begin(), w->background.end(), inv);
+    if (it == w->background.end())
+        return;
+    w->background.erase(it);
+    inv->wait_until.clear();
+    inv->bg_code = code;
+    inv->bg_msg = msg;
+    w->completions.push_back(inv);
+}
+
 void fail_all(iso_worker *w, int code)
 {
+    timers_clear(w); /* a retired worker loses its timers */
+    std::vector<Invocation *> bg = w->background;
+    for (Invocation *inv : bg)
+        background_end(w, inv, code, limit_message(code));
+    for (Invocation *inv : w->completions) {
+        if (!inv->wait_until.empty()) {
+            inv->wait_until.clear();
+            inv->bg_code = code;
+            inv->bg_msg = limit_message(code);
+        }
+    }
     std::vector<Invocation *> all;
     all.swap(w->inflight);
     for (Invocation *inv : all) {
@@ -264,6 +294,45 @@ bool settle(iso_worker *w, Entry &e, v8::Local<v8::Context> context, v8::TryCatc
     }
 }
 
+/* Forgets ctx.waitUntil() promises that settled; ends background work that has none left. */
+void prune_background(iso_worker *w)
+{
+    v8::HandleScope scope(w->isolate);
+    auto prune = [w](Invocation *inv) {
+        auto &v = inv->wait_until;
+        v.erase(std::remove_if(v.begin(), v.end(),
+                               [w](const v8::Global<v8::Promise> &p) {
+                                   return p.Get(w->isolate)->State() != v8::Promise::kPending;
+                               }),
+                v.end());
+    };
+    for (Invocation *inv : w->completions)
+        prune(inv);
+    std::vector<Invocation *> bg = w->background;
+    for (Invocation *inv : bg) {
+        prune(inv);
+        if (inv->wait_until.empty())
+            background_end(w, inv, 0, std::string());
+    }
+}
+
+/* Nothing can settle a pending promise any more: background work waiting on one ends. */
+void background_dead(iso_worker *w)
+{
+    static const char msg[] = "a ctx.waitUntil() promise never settled: nothing is left that "
+                              "could settle it";
+    for (Invocation *inv : w->completions) {
+        if (!inv->wait_until.empty()) {
+            inv->wait_until.clear();
+            inv->bg_code = ED_EJS;
+            inv->bg_msg = msg;
+        }
+    }
+    std::vector<Invocation *> bg = w->background;
+    for (Invocation *inv : bg)
+        background_end(w, inv, ED_EJS, msg);
+}
+
 } // namespace
 
 void finish(iso_worker *w, Entry &e, v8::Local<v8::Context> context, v8::TryCatch &try_catch)
@@ -274,7 +343,11 @@ void finish(iso_worker *w, Entry &e, v8::Local<v8::Context> context, v8::TryCatc
         if (!w->inflight.empty() && !is_stopped(w))
             settle(w, e, context, try_catch);
     }
-    if (!is_stopped(w) && w->calls_out == 0 && !w->inflight.empty()) {
+    if (!is_stopped(w))
+        prune_background(w);
+    if (!is_stopped(w) && w->calls_out == 0 && !timers_pending(w))
+        background_dead(w);
+    if (!is_stopped(w) && w->calls_out == 0 && !timers_pending(w) && !w->inflight.empty()) {
         std::vector<Invocation *> dead = w->inflight;
         for (Invocation *inv : dead) {
             e.act_for(inv);
@@ -292,9 +365,31 @@ void finish(iso_worker *w, Entry &e, v8::Local<v8::Context> context, v8::TryCatc
     }
     if (!is_stopped(w))
         check_heap(w);
-    if (is_stopped(w))
+    if (is_stopped(w)) {
         fail_all(w, stop_code(w));
+        return;
+    }
+    /* What still waits is ended by its wall budget even if nothing else ever enters w. */
+    try {
+        for (Invocation *inv : w->inflight)
+            if (inv->wall_budget && !inv->deadline)
+                timers_deadline(w, inv);
+    } catch (...) {
+        /* out of memory: the host's own wall-time backstop (edge/) still applies */
+    }
 }
+
+namespace {
+
+/* inv is over: its timers go, and it is no longer pending or found by id. */
+void end_invocation(iso_worker *w, Invocation *inv)
+{
+    timers_cancel_for(w, inv);
+    w->live.erase(inv->id);
+    w->pending--;
+}
+
+} // namespace
 
 void run_completions(iso_worker *w)
 {
@@ -305,7 +400,35 @@ void run_completions(iso_worker *w)
     w->completing = true;
     for (size_t i = 0; i < w->completions.size(); i++) {
         Invocation *inv = w->completions[i];
-        w->pending--;
+        bool on_done = inv->kind == Invocation::Kind::kFetch && inv->sink->on_done;
+        if (inv->responded) {
+            /* its background work is over */
+            end_invocation(w, inv);
+            if (on_done)
+                inv->sink->on_done(inv->ud, inv->bg_code, inv->bg_msg.c_str());
+            recycle(w, inv);
+            continue;
+        }
+        inv->responded = true;
+        bool background = !inv->wait_until.empty() && !w->free_requested && !w->stop_reason.load();
+        if (background) {
+            /* Answered, with ctx.waitUntil() work left: the CPU it uses counts against its
+             * budgets, and reaches *cpu_used_ns only for a sink that waits for on_done. */
+            inv->state = Invocation::State::kBackground;
+            if (!on_done)
+                inv->cpu_used_out = nullptr;
+            try {
+                w->background.push_back(inv);
+                timers_deadline(w, inv);
+            } catch (...) {
+                background = false; /* out of memory: it ends now */
+                auto it = std::find(w->background.begin(), w->background.end(), inv);
+                if (it != w->background.end())
+                    w->background.erase(it);
+            }
+        }
+        if (!background)
+            end_invocation(w, inv);
         if (inv->kind == Invocation::Kind::kCall) {
             if (inv->code)
                 inv->cb(inv->cb_ud, inv->code, nullptr, 0, inv->msg.c_str());
@@ -319,6 +442,10 @@ void run_completions(iso_worker *w)
         } else {
             inv->sink->on_fail(inv->ud, inv->code, inv->msg.c_str());
         }
+        if (background)
+            continue;
+        if (on_done)
+            inv->sink->on_done(inv->ud, inv->bg_code, inv->bg_msg.c_str());
         recycle(w, inv);
     }
     w->completions.clear();

@@ -133,6 +133,10 @@ struct iso_worker_config {
     /* A child need not export a fetch handler: any entrypoint (default export, named
      * WorkerEntrypoint classes) is enough. */
     bool child;
+    /* eval() and new Function() work while the modules' top level runs (the operator's
+     * --allow-eval-at-startup). Either way they throw an EvalError ("Code generation from
+     * strings disallowed for this context") once the worker is built, as in Workers. */
+    bool allow_eval_at_startup;
 };
 
 /* A child's globalOutbound. */
@@ -231,7 +235,8 @@ struct iso_request {
      * into the isolate on its behalf (0 = none): the CPU it has used so far and the wall time
      * since the fetch started count against them. JavaScript that runs past either terminates
      * w (ED_ECPULIMIT / ED_EWALLLIMIT, w retired); a wall budget that runs out while the
-     * invocation only waits fails it alone with ED_EWALLLIMIT (w is not retired) the next
+     * invocation only waits fails it alone with ED_EWALLLIMIT (w is not retired) when the
+     * thread's timer driver reaches its deadline (see iso_timers_attach), or else the next
      * time it would move on. */
     uint64_t cpu_budget_ns, wall_budget_ns;
     /* Where the shim adds the CPU time this invocation used. Borrowed; must stay valid until
@@ -263,6 +268,15 @@ struct iso_response_sink {
      * (terminated through iso_worker_terminate; w is retired), ED_EHEAPLIMIT (heap limit;
      * w is retired). msg borrowed. */
     void (*on_fail)(void *ud, int code, const char *msg);
+    /* Optional; when set, the sink's last callback. The response is over at on_end, on_abort
+     * or on_fail, but the invocation may go on in the background: ctx.waitUntil() promises
+     * still pending keep it (and its timers) alive until they settle, bounded by the request's
+     * CPU and wall budgets. on_done comes once that work is over (at once after the response
+     * when there is none): code 0, or why it was cut short (ED_EWALLLIMIT, ED_EJS when its
+     * promises could never settle, a limit that stopped w, ED_ECANCELED when w was freed) with
+     * a message (borrowed). *cpu_used_ns keeps counting until then. When NULL, the background
+     * work runs all the same but its CPU is no longer added to *cpu_used_ns. */
+    void (*on_done)(void *ud, int code, const char *msg);
 };
 
 /* Starts w's fetch handler for req; its Response is streamed into sink, now or later. A
@@ -278,16 +292,48 @@ struct iso_response_sink {
  * iso_worker_retired() after the sink's last callback.
  *
  * A handler (or a response stream) waiting on a promise moves on whenever the shim next
- * enters w: an answer from the host, another fetch. When w has no call out awaiting an answer,
- * nothing can settle a pending promise any more (there are no timers or I/O of its own yet),
- * and what waits on one fails: on_fail ED_EJS "the fetch handler's promise never settled...",
- * or on_abort ED_EJS "the response body stream stalled..." (the stream is cancelled). */
+ * enters w: an answer from the host, a timer, another fetch. When w has no call out awaiting
+ * an answer and no timer that can fire (see iso_timers_attach), nothing can settle a pending
+ * promise any more, and what waits on one fails: on_fail ED_EJS "the fetch handler's promise
+ * never settled...", or on_abort ED_EJS "the response body stream stalled..." (the stream is
+ * cancelled). One that waits past its wall budget fails with ED_EWALLLIMIT (w goes on). */
 int iso_worker_fetch(struct iso_worker *w, const struct iso_request *req,
                      const struct iso_response_sink *sink, void *ud,
                      struct ed_error *err) ISO_NOEXCEPT;
 
-/* Invocations started on w whose sink or result callback has not had its last call yet. */
+/* Invocations started on w whose sink or result callback has not had its last call yet, and
+ * invocations answered whose ctx.waitUntil() work still runs. */
 size_t iso_worker_pending(const struct iso_worker *w) ISO_NOEXCEPT;
+
+/* ---- timers ------------------------------------------------------------------------------
+ * setTimeout and setInterval (and AbortSignal.timeout, scheduler.wait) run on the loop of the
+ * thread that owns the worker. The shim keeps every timer of the thread's workers; the thread
+ * attaches a driver that it asks to be woken at the earliest deadline, and from a task of its
+ * loop (never from inside an isolate) the thread calls iso_timers_run(). A timer belongs to
+ * the invocation that set it (setting one at a module's top level throws, as in Workers): it
+ * keeps that invocation alive while it waits, runs under its budgets, and is cancelled when
+ * the invocation ends (response sent and ctx.waitUntil() work over) or its worker is retired
+ * or freed. An invocation may have at most 10,000 timers pending (a RangeError says so), a
+ * worker 100,000. Without a driver, timers never fire, and what waits only on them fails as
+ * "never settled". */
+
+struct iso_timer_driver {
+    void *ud;
+    /* The earliest deadline of the thread's timers changed: call iso_timers_run() at (or after)
+     * deadline_ns, on ed_now_ns()'s clock; 0: no timer is pending. Called on the thread, from
+     * inside shim calls (never re-enter the shim from it). */
+    void (*schedule)(void *ud, uint64_t deadline_ns);
+};
+
+/* Attaches driver (borrowed; must stay valid until detached) to the calling thread, or
+ * detaches it (NULL). schedule is called at once with the current earliest deadline. */
+void iso_timers_attach(const struct iso_timer_driver *driver) ISO_NOEXCEPT;
+
+/* Runs the callbacks of every timer of the calling thread's workers that is due, each in its
+ * own entry (microtasks and the invocations they settle run in between, final callbacks are
+ * delivered after), then tells the driver the next deadline. Timers set meanwhile wait for
+ * the next call. Must not be called from inside an isolate. */
+void iso_timers_run(void) ISO_NOEXCEPT;
 
 /* ---- calls between isolates ------------------------------------------------------------
  * Parent and child never share a heap: arguments and results cross as V8-serialized bytes

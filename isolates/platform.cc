@@ -11,6 +11,8 @@
  * child's RSS and left out, so nobody tries them again: --single-threaded-gc, --single-threaded,
  * --optimize-for-size, --no-compact-maps (no change), --no-lazy-feedback-allocation (25 KB more).
  * Semi-space sizes are set per isolate instead (limits.cc: children only).
+ * V8 is given the default platform wrapped by clock.cc, whose wall clock is frozen while
+ * JavaScript runs.
  */
 #include <cstring>
 #include <new>
@@ -21,6 +23,7 @@
 namespace {
 
 std::unique_ptr<v8::Platform> g_platform;
+std::unique_ptr<v8::Platform> g_clock; /* what V8 is given: g_platform with the frozen clock */
 bool g_disposed;
 
 } // namespace
@@ -47,15 +50,18 @@ extern "C" int iso_platform_init(struct ed_error *err) noexcept
         g_platform =
             v8::platform::NewDefaultPlatform(0, v8::platform::IdleTaskSupport::kDisabled,
                                              v8::platform::InProcessStackDumping::kDisabled);
-        v8::V8::InitializePlatform(g_platform.get());
+        g_clock = iso::clock_platform(g_platform.get());
+        v8::V8::InitializePlatform(g_clock.get());
         if (!v8::V8::Initialize()) {
             v8::V8::DisposePlatform();
+            g_clock.reset();
             g_platform.reset();
             return ed_error_set(err, ED_EINVAL, "V8 failed to initialise");
         }
         iso::snapshot_build();
     } catch (...) {
         /* std::bad_alloc or std::length_error from a container: nothing else throws */
+        g_clock.reset();
         g_platform.reset();
         return ed_error_set(err, ED_ENOMEM, "out of memory starting V8");
     }
@@ -69,6 +75,7 @@ extern "C" void iso_platform_dispose(void) noexcept
     iso::snapshot_dispose();
     v8::V8::Dispose();
     v8::V8::DisposePlatform();
+    g_clock.reset();
     g_platform.reset();
     g_disposed = true;
 }

@@ -13,7 +13,9 @@
 #include <v8.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -168,10 +170,12 @@ struct ExportLog {
  * of in-flight invocations while the promise it waits on is pending; once it has an outcome
  * it moves to the completion queue, whose final callbacks run after the shim left the
  * isolate (so the CPU it used is counted first, and a callback may re-enter or free the
- * worker). */
+ * worker). An invocation whose ctx.waitUntil() promises are still pending when it answered
+ * lives on in the background list until they settle or its budget runs out; its timers are
+ * cancelled when it ends. */
 struct Invocation {
     enum class Kind : uint8_t { kFetch, kCall };
-    enum class State : uint8_t { kAwaitResult, kStreaming, kDone };
+    enum class State : uint8_t { kAwaitResult, kStreaming, kDone, kBackground };
     enum class Final : uint8_t { kEnd, kAbort, kFail, kResult };
     Kind kind;
     State state = State::kAwaitResult;
@@ -191,10 +195,29 @@ struct Invocation {
     v8::Global<v8::Value> reader;     /* kStreaming: the response body's reader */
     int code = 0;                     /* the outcome, once kDone */
     std::string msg, result;
+    bool responded = false; /* its final callback (sink or result) was called */
+    /* ctx.waitUntil() promises not yet seen settled; the invocation outlives its answer while
+     * any is pending. */
+    std::vector<v8::Global<v8::Promise>> wait_until;
+    int bg_code = 0; /* why its background work ended (0: every promise settled) */
+    std::string bg_msg;
+    uint32_t timers = 0;   /* its JS timers pending */
+    bool deadline = false; /* a deadline timer watches its wall budget */
 
     explicit Invocation(Kind k) : kind(k)
     {
     }
+};
+
+/* A timer of a worker (timers.cc): a JS callback (setTimeout, setInterval) owned by the
+ * invocation that set it, or an invocation's deadline (no callback: its wall budget ends). */
+struct Timer {
+    uint64_t due = 0;      /* ed_now_ns() clock */
+    uint64_t interval = 0; /* ns between runs; 0: runs once */
+    uint64_t inv = 0;      /* the owning invocation's id */
+    bool deadline = false;
+    v8::Global<v8::Function> fn;
+    std::vector<v8::Global<v8::Value>> args;
 };
 
 /* A call out of the worker (through iso_host.call) awaiting its answer. */
@@ -253,6 +276,18 @@ struct iso_worker {
     std::unordered_map<uint64_t, iso::Export> exports;
     uint64_t next_export = 1;
     iso::ExportLog *export_log = nullptr; /* the value being serialized, if any */
+    /* Invocations by id, from track() until they end (background included). */
+    std::unordered_map<uint64_t, iso::Invocation *> live;
+    std::vector<iso::Invocation *> background; /* answered, ctx.waitUntil() work pending */
+
+    /* Timers (timers.cc), owner thread only. */
+    std::map<uint64_t, iso::Timer> timers;               /* by id */
+    std::set<std::pair<uint64_t, uint64_t>> timer_queue; /* (due, id), earliest first */
+    uint64_t next_timer = 1;
+    size_t js_timers = 0;      /* timers with a callback (deadlines excluded) */
+    uint64_t timer_head = 0;   /* the due this worker is registered with on its thread, 0: none */
+    uint64_t timer_serial = 0; /* this worker in its thread's registry, 0: not registered */
+    bool building = false;     /* the bundle's top level is being evaluated */
 
     /* Shared with iso_worker_terminate() on other threads. */
     pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -389,6 +424,13 @@ void fetch_step(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
                 v8::TryCatch &try_catch);
 void call_step(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
                v8::TryCatch &try_catch);
+/* Fails an in-flight fetch with code and msg (on_fail, or on_abort once its head went, its
+ * stream cancelled). */
+void fetch_cancel(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
+                  v8::TryCatch &try_catch, int code, const std::string &msg);
+/* Ends the background work of inv (answered, in w->background): its final on_done gets code
+ * and msg once the shim left the isolate. */
+void background_end(iso_worker *w, Invocation *inv, int code, const std::string &msg);
 /* Ends an in-flight fetch whose stream can never produce more (cancelling it). */
 void fetch_stalled(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
                    v8::TryCatch &try_catch);
@@ -445,6 +487,33 @@ std::string utf8(v8::Isolate *isolate, v8::Local<v8::String> s, size_t max = kMa
 /* A V8 string from a UTF-8 C string; empty when too long for V8. */
 v8::MaybeLocal<v8::String> str(v8::Isolate *isolate, const char *s, size_t len);
 v8::Local<v8::String> str(v8::Isolate *isolate, const char *literal);
+
+/* ---- clock.cc: the frozen clock ---- */
+
+/* The platform V8 is given: base's everything, except that the wall clock behind Date.now()
+ * and new Date() is the calling thread's frozen clock. Takes nothing; base must outlive it. */
+std::unique_ptr<v8::Platform> clock_platform(v8::Platform *base);
+/* Moves the calling thread's frozen clock to now (never backwards): called when the shim
+ * enters an isolate for a new event. */
+void clock_tick();
+/* The calling thread's frozen clock, in ms since the epoch (whole ms). */
+double clock_ms();
+
+/* ---- timers.cc ---- */
+
+/* Pending JS timers of w may still fire: the thread has a timer driver and w has one. */
+bool timers_pending(iso_worker *w);
+/* Cancels inv's timers (it ended). Runs no JS. */
+void timers_cancel_for(iso_worker *w, Invocation *inv);
+/* Cancels every timer of w and takes it off its thread's registry (w retired or freed). */
+void timers_clear(iso_worker *w);
+/* A timer that ends inv when its wall budget runs out, if it has one and none yet. */
+void timers_deadline(iso_worker *w, Invocation *inv);
+/* The live invocation with this id (in flight, answering or in the background), or nullptr. */
+Invocation *live_invocation(iso_worker *w, uint64_t id);
+/* Logs an exception nobody caught (a timer callback's, a waitUntil() rejection) to the
+ * tenant's log as "Uncaught ...". */
+void report_uncaught(iso_worker *w, v8::Local<v8::Value> exception);
 
 /* Runs ready foreground tasks (GC finalisation and the like) for w's isolate. */
 void pump(iso_worker *w);
@@ -641,6 +710,7 @@ extern const NativeFunction kEncodingNatives[];
 extern const NativeFunction kConsoleNatives[];
 extern const NativeFunction kCallNatives[];
 extern const NativeFunction kCryptoNatives[];
+extern const NativeFunction kTimerNatives[];
 
 } // namespace iso
 

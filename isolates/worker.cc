@@ -2,8 +2,10 @@
  * A worker instance: one isolate with its heap limit and counting allocator, one context with
  * the runtime loaded, the bundle evaluated, and the pieces each invocation needs (the main
  * module's exports, the frozen env). Code generation from strings (eval, new Function) is
- * allowed while the modules' top level runs and disabled afterwards, as in Cloudflare Workers:
- * request-time code must be code the tenant deployed. A worker may be freed from inside its own
+ * refused with an EvalError, as in Cloudflare Workers: request-time code must be code the
+ * tenant deployed; the operator may allow it while the modules' top level runs
+ * (--allow-eval-at-startup). Atomics.wait is refused too (with no SharedArrayBuffer it could
+ * only block on nothing). A worker may be freed from inside its own
  * callbacks: it is then stopped at once and disposed when the shim's last frame using it
  * returns.
  */
@@ -85,6 +87,7 @@ int build(iso_worker *w, const iso_worker_config *cfg, ed_error *err)
         return ed_error_set(err, ED_ENOMEM, "cannot create an isolate");
     v8::Isolate *isolate = w->isolate;
     isolate->SetData(iso::kWorkerSlot, w);
+    isolate->SetAllowAtomicsWait(false);
     iso::install_limits(w);
     iso::init_markers(w);
     w->spare.reserve(iso::kSpareInvocations);
@@ -107,10 +110,13 @@ int build(iso_worker *w, const iso_worker_config *cfg, ed_error *err)
     rc = make_env(w, context, cfg, err);
     if (rc)
         return rc;
+    context->AllowCodeGenerationFromStrings(cfg->allow_eval_at_startup);
+    w->building = true;
     rc = iso::load_bundle(w, context, cfg, err);
+    w->building = false;
+    context->AllowCodeGenerationFromStrings(false);
     if (rc)
         return rc;
-    context->AllowCodeGenerationFromStrings(false);
     iso::save_runtime_cache(w);
     iso::save_module_caches(w);
     iso::pump(w);
@@ -136,6 +142,11 @@ void destroy(iso_worker *w)
         for (Invocation *inv : w->inflight)
             delete inv;
         w->inflight.clear();
+        for (Invocation *inv : w->background)
+            delete inv;
+        w->background.clear();
+        w->live.clear();
+        timers_clear(w);
         for (Invocation *inv : w->spare)
             delete inv;
         w->spare.clear();

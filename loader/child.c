@@ -2,7 +2,7 @@
  * Children of one parent instance: found by (binding, id), created from the code the parent
  * handed over, kept in their tenant's most-recently-used list on the shard, and evicted when
  * idle too long, when the tenant's caps on live children or their heap need room, or when a
- * limit retired them. A child is busy while calls are in flight or its parent holds stubs into
+ * limit retired them. A child is busy while calls (or their ctx.waitUntil() work) are in flight or its parent holds stubs into
  * it (RpcTargets it returned, response bodies still being read): a busy child is never evicted,
  * and a load() child whose stub was collected stays until it is idle. A child that leaves the
  * lists otherwise (a limit) keeps serving the calls in flight and its isolate is freed after
@@ -83,7 +83,8 @@ struct ld_child *ld__child_by_serial(struct ld_parent *p, uint64_t serial)
 
 bool ld__child_busy(const struct ld_child *c)
 {
-    return c->refs > 1 || (c->w && iso_worker_exports(c->w) > 0);
+    /* pending: ctx.waitUntil() work of calls already answered still runs in it */
+    return c->refs > 1 || (c->w && (iso_worker_exports(c->w) > 0 || iso_worker_pending(c->w) > 0));
 }
 
 void ld__child_release(struct ld_child *c)

@@ -51,6 +51,8 @@ struct ld_shard {
      * isolate's disposal takes ~0.25 ms), from the reap handle. */
     struct ld_child *dying;
     uv_idle_t reap;
+    uv_timer_t js_timers; /* the thread's JavaScript timers (iso_timers_run) */
+    struct iso_timer_driver timer_driver;
     size_t n_children;
     int handles_open;
     bool closing; /* ld_shard_close ran: no more refills */
@@ -124,7 +126,8 @@ struct ld_child *ld__child_find(struct ld_parent *p, const char *binding, const 
                                 size_t id_len);
 /* The live child with this serial, or NULL (gone: unloaded, evicted, stopped by a limit). */
 struct ld_child *ld__child_by_serial(struct ld_parent *p, uint64_t serial);
-/* Calls in flight, or stubs the parent holds into it (results, streams): never evicted. */
+/* Calls in flight, stubs the parent holds into it (results, streams), or ctx.waitUntil() work
+ * still running: never evicted. */
 bool ld__child_busy(const struct ld_child *c);
 /* A load() child's last stub was collected: it goes now, or once it is no longer busy. */
 void ld__child_release(struct ld_child *c);

@@ -4,7 +4,10 @@
  * isolates wait to be freed between requests, each tenant's share of its caps, the pool of
  * pre-created isolates its children start from, the reduction of idle children's memory, and
  * the usage counters it feeds. Tasks queued while the queue drains run on the next turn, so a
- * chain of calls between isolates cannot starve the connections of the shard.
+ * chain of calls between isolates cannot starve the connections of the shard. It is also the
+ * thread's JavaScript timer driver: one libuv timer, set to the earliest deadline of every
+ * timer the shim keeps for the thread's isolates (parents and children alike), runs them from
+ * the loop.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,27 @@
  * request arriving meanwhile waits at most one reduction), and again for a child only after it
  * ran JavaScript again. */
 #define REDUCE_QUIET_MS 100
+
+static void on_js_timers(uv_timer_t *h)
+{
+    (void)h;
+    iso_timers_run();
+}
+
+static void schedule_js_timers(void *ud, uint64_t deadline_ns)
+{
+    struct ld_shard *sh = ud;
+    if (deadline_ns == 0 || sh->closing) {
+        uv_timer_stop(&sh->js_timers);
+        return;
+    }
+    uint64_t now = ed_now_ns();
+    uint64_t ms = deadline_ns > now ? (deadline_ns - now + 999999) / 1000000 : 0;
+    /* libuv counts from the loop's cached time, which may lag: refresh it so no timer fires
+     * early (it would only find nothing due and wait again). */
+    uv_update_time(sh->cfg.loop);
+    uv_timer_start(&sh->js_timers, on_js_timers, ms, 0);
+}
 
 static void on_idle(uv_idle_t *h)
 {
@@ -225,9 +249,13 @@ int ld_shard_new(const struct ld_config *cfg, struct ld_shard **out, struct ed_e
     uv_idle_init(cfg->loop, &sh->reap);
     uv_timer_init(cfg->loop, &sh->reduce_timer);
     uv_idle_init(cfg->loop, &sh->reduce);
-    sh->idle.data = sh->sweep.data = sh->reap.data = sh;
+    uv_timer_init(cfg->loop, &sh->js_timers);
+    sh->idle.data = sh->sweep.data = sh->reap.data = sh->js_timers.data = sh;
     sh->reduce_timer.data = sh->reduce.data = sh;
-    sh->handles_open = 5;
+    sh->handles_open = 6;
+    sh->timer_driver.ud = sh;
+    sh->timer_driver.schedule = schedule_js_timers;
+    iso_timers_attach(&sh->timer_driver);
     uv_timer_start(&sh->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     /* eviction and reductions alone must not keep a draining loop up */
     uv_unref((uv_handle_t *)&sh->sweep);
@@ -247,7 +275,8 @@ void ld_shard_close(struct ld_shard *sh)
 {
     if (!sh)
         return;
-    sh->closing = true; /* no more refills; children are freed at their last reference */
+    sh->closing = true;      /* no more refills; children are freed at their last reference */
+    iso_timers_attach(NULL); /* timers still pending die with their isolates */
     /* tasks still queued belong to parents already freed: run them, they drop themselves */
     if (sh->head)
         on_idle(&sh->idle);
@@ -262,6 +291,7 @@ void ld_shard_close(struct ld_shard *sh)
         uv_close((uv_handle_t *)&sh->reap, on_closed);
         uv_close((uv_handle_t *)&sh->reduce_timer, on_closed);
         uv_close((uv_handle_t *)&sh->reduce, on_closed);
+        uv_close((uv_handle_t *)&sh->js_timers, on_closed);
     }
     iso_pool_drain();
 }

@@ -51,16 +51,25 @@
     }
     internals.errorCode = (e) => (typeof e === 'object' && e !== null ? codeOf.get(e) ?? 0 : 0);
 
-    // The ctx of a handler or entrypoint: props from the caller, waitUntil (which keeps
-    // nothing alive yet; it only keeps a rejected background task from being reported).
+    // The ctx of a handler or entrypoint: props from the caller, and waitUntil(promise), which
+    // keeps the invocation that made this ctx alive after its response (or result) went, until
+    // the promise settles or the request's CPU or wall budget runs out (the shim waits, see
+    // Invocation::wait_until); a rejection is logged as uncaught. passThroughOnException() is
+    // a documented no-op: there is no origin to pass a failed request through to.
     const NO_PROPS = Object.freeze({});
     class ExecutionContext {
+        #invocation;
+
         constructor(props) {
             this.props = props === undefined ? NO_PROPS : props;
+            this.#invocation = native.invocation();
         }
 
         waitUntil(promise) {
-            Promise.resolve(promise).catch(() => {});
+            if (!(#invocation in this))
+                throw new TypeError('Illegal invocation');
+            const watched = Promise.resolve(promise).then(undefined, (e) => native.reportError(e));
+            native.waitUntil(this.#invocation, watched);
         }
 
         passThroughOnException() {}

@@ -7,6 +7,7 @@
 'use strict';
 (function (internals) {
     internals.setup = function setup(vars, loaders, childEnv, outbound, outboundStub, parent) {
+        internals.startClock();
         const env = {};
         for (let i = 0; i + 1 < vars.length; i += 2)
             env[vars[i]] = vars[i + 1];

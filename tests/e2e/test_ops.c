@@ -292,6 +292,7 @@ Test(ops, help_names_every_flag)
         "--access-log",
         "--log-level",
         "--port-file",
+        "--allow-eval-at-startup",
         "--help",
         "--version",
     };

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/common.h"
 #include "isolates/isolates.h"
@@ -33,6 +34,8 @@ struct capture {
     char fail_msg[8192];
     int cancel_after_bodies; /* > 0: on_body returns non-zero on that call */
     int cancel_head;         /* on_head returns non-zero */
+    int dones, done_code;    /* on_done: the invocation's background work is over too */
+    char done_msg[512];
 };
 
 static inline int cap_head(void *ud, int status, const struct iso_header *h, size_t n, int64_t len)
@@ -77,9 +80,24 @@ static inline void cap_fail(void *ud, int code, const char *msg)
     snprintf(c->fail_msg, sizeof c->fail_msg, "%s", msg);
 }
 
+static inline void cap_on_done(void *ud, int code, const char *msg)
+{
+    struct capture *c = ud;
+    c->dones++;
+    c->done_code = code;
+    snprintf(c->done_msg, sizeof c->done_msg, "%s", msg ? msg : "");
+}
+
 static inline const struct iso_response_sink *cap_sink(void)
 {
-    static const struct iso_response_sink sink = {cap_head, cap_body, cap_end, cap_abort, cap_fail};
+    static const struct iso_response_sink sink = {
+        .on_head = cap_head,
+        .on_body = cap_body,
+        .on_end = cap_end,
+        .on_abort = cap_abort,
+        .on_fail = cap_fail,
+        .on_done = cap_on_done,
+    };
     return &sink;
 }
 
@@ -184,6 +202,46 @@ static inline const char *get_ok(struct iso_worker *w, const char *url, struct c
     cr_assert_eq(c->ends, 1, "aborted: %s", c->abort_msg);
     ed_error_dispose(&err);
     return c->body.data ? c->body.data : "";
+}
+
+/* A stand-in for the shard's loop as the thread's timer driver: tests attach it, then run the
+ * thread's timers the way the loop would. */
+static uint64_t iso_test_deadline;
+
+static inline void iso_test_schedule(void *ud, uint64_t deadline_ns)
+{
+    (void)ud;
+    iso_test_deadline = deadline_ns;
+}
+
+static inline void timers_attach(void)
+{
+    static const struct iso_timer_driver driver = {NULL, iso_test_schedule};
+    iso_test_deadline = 0;
+    iso_timers_attach(&driver);
+}
+
+/* Sleeps until each timer deadline and runs what is due, until *flag is non-zero (flag NULL:
+ * for the whole time), no timer is pending any more, or max_ms have passed. */
+static inline void timers_run(const int *flag, int max_ms)
+{
+    uint64_t end = ed_now_ns() + (uint64_t)max_ms * 1000000u;
+    while ((!flag || !*flag) && iso_test_deadline) {
+        uint64_t now = ed_now_ns();
+        if (now >= end)
+            break;
+        if (iso_test_deadline > now) {
+            uint64_t wait = iso_test_deadline - now;
+            if (wait > end - now)
+                wait = end - now;
+            struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
+            nanosleep(&ts, NULL);
+        }
+        if (ed_now_ns() >= iso_test_deadline) {
+            iso_test_deadline = 0; /* spent; iso_timers_run sets the next one */
+            iso_timers_run();
+        }
+    }
 }
 
 /* A module of a bundle from a string literal. */

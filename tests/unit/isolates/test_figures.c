@@ -47,8 +47,13 @@ Test(figures, hello_dispatch)
 {
     struct iso_worker *w =
         worker_ok("export default { fetch() { return new Response('hello'); } };");
-    static const struct iso_response_sink sink = {nop_head, nop_body, count_end, nop_fail,
-                                                  nop_fail};
+    static const struct iso_response_sink sink = {
+        .on_head = nop_head,
+        .on_body = nop_body,
+        .on_end = count_end,
+        .on_abort = nop_fail,
+        .on_fail = nop_fail,
+    };
     struct iso_header hs[] = {{"host", 4, "localhost", 9}, {"user-agent", 10, "wrk", 3}};
     struct iso_request req = {
         .method = "GET", .url = "http://localhost/", .url_len = 17, .headers = hs, .n_headers = 2};

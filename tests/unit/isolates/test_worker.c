@@ -440,18 +440,37 @@ Test(worker, env_is_frozen_and_ctx_has_wait_until)
     iso_worker_free(w);
 }
 
-Test(worker, eval_only_at_startup)
+Test(worker, eval_refused_unless_allowed_at_startup)
 {
-    struct iso_worker *w =
-        worker_ok("const early = eval('1 + 1');\n"
-                  "export default { fetch() {\n"
-                  "  try { eval('2'); } catch (e) { return new Response(`${early} ${e.name}`); }\n"
-                  "  return new Response('eval allowed');\n"
-                  "} };");
+    static const char src[] =
+        "const early = eval('1 + 1') + new Function('return 1')();\n"
+        "export default { fetch() {\n"
+        "  const out = [early];\n"
+        "  for (const f of [() => eval('2'), () => new Function('return 2'),\n"
+        "                   () => (0, eval)('3'), () => Function.prototype.constructor('4')])\n"
+        "    try { f(); out.push('ran'); } catch (e) { out.push(`${e.name}: ${e.message}`); }\n"
+        "  return new Response(out.join('|'));\n"
+        "} };";
+    struct iso_module m = MOD("worker.js", src);
+    struct iso_worker_config cfg = {
+        .modules = &m, .n_modules = 1, .main_module = "worker.js", .allow_eval_at_startup = true};
+    struct iso_worker *w = NULL;
+    struct ed_error err = {0};
+    cr_assert_eq(iso_worker_new(&cfg, &w, &err), 0, "%s", ed_error_msg(&err));
     struct capture c;
-    cr_assert_str_eq(get_ok(w, "http://x/", &c), "2 EvalError");
+    const char *refused = "EvalError: Code generation from strings disallowed for this context";
+    char want[512];
+    snprintf(want, sizeof want, "3|%s|%s|%s|%s", refused, refused, refused, refused);
+    cr_assert_str_eq(get_ok(w, "http://x/", &c), want);
     capture_dispose(&c);
     iso_worker_free(w);
+
+    /* by default not even the top level may */
+    cfg.allow_eval_at_startup = false;
+    cr_assert_eq(iso_worker_new(&cfg, &w, &err), ED_EBADWORKER);
+    cr_assert(strstr(ed_error_msg(&err), "EvalError: Code generation from strings disallowed"),
+              "%s", ed_error_msg(&err));
+    ed_error_dispose(&err);
 }
 
 static struct iso_worker *reentrant_w;
@@ -534,7 +553,8 @@ Test(worker, globals_are_only_the_standard_ones)
         "  const ours = ['Headers', 'Request', 'Response', 'ReadableStream', 'TextEncoder',\n"
         "    'TextDecoder', 'console', 'ReadableStreamDefaultReader', 'queueMicrotask',\n"
         "    'ReadableStreamDefaultController', 'fetch', 'crypto',\n"
-        "    'atob', 'btoa', 'structuredClone'];\n"
+        "    'atob', 'btoa', 'structuredClone', 'setTimeout', 'setInterval',\n"
+        "    'clearTimeout', 'clearInterval', 'scheduler', 'performance'];\n"
         "  const extra = own.filter((k) => !ours.includes(k) && /^[a-z_]/.test(k) &&\n"
         "    !['globalThis', 'undefined', 'escape', 'unescape', 'eval', 'isFinite', 'isNaN', 'parseFloat',\n"
         "      'parseInt', 'decodeURI', 'decodeURIComponent', 'encodeURI',\n"

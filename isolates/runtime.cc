@@ -23,7 +23,7 @@ namespace iso {
 namespace {
 
 const NativeFunction *const kNativeTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
-                                               kCryptoNatives};
+                                               kCryptoNatives, kFetchNatives};
 
 /* One code cache per runtime file; written once under lock, then only read. */
 struct CodeCache {

@@ -16,7 +16,7 @@ namespace iso {
 namespace {
 
 const NativeFunction *const kTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
-                                         kCryptoNatives};
+                                         kCryptoNatives, kFetchNatives};
 
 std::vector<intptr_t> g_refs;
 v8::StartupData g_blob = {nullptr, 0};

@@ -18,11 +18,14 @@
         return NORMALIZED.includes(upper) ? upper : s;
     }
 
+    const REDIRECTS = ['follow', 'manual', 'error'];
+
     class Request {
         #method;
         #url;
         #headers;
         #body;
+        #redirect = 'follow';
 
         constructor(input, init = undefined) {
             if (input === INTERNAL) {
@@ -39,6 +42,14 @@
             this.#url = base !== null ? base.#url : String(input);
             this.#method = init?.method !== undefined ? normalizeMethod(init.method)
                 : base !== null ? base.#method : 'GET';
+            if (init?.redirect !== undefined) {
+                const redirect = String(init.redirect);
+                if (!REDIRECTS.includes(redirect))
+                    throw new TypeError(`Request: redirect must be "follow", "manual" or "error", not "${redirect.slice(0, 32)}"`);
+                this.#redirect = redirect;
+            } else if (base !== null) {
+                this.#redirect = base.#redirect;
+            }
             const headersInit = init?.headers !== undefined ? init.headers
                 : base !== null ? base.#headers : undefined;
             this.#headers = new Headers(headersInit);
@@ -76,7 +87,7 @@
         }
 
         get redirect() {
-            return 'follow';
+            return this.#redirect;
         }
 
         static {
@@ -86,8 +97,10 @@
         }
 
         clone() {
-            return new Request(INTERNAL, [this.#method, this.#url, new Headers(this.#headers),
+            const copy = new Request(INTERNAL, [this.#method, this.#url, new Headers(this.#headers),
                 internals.cloneBody(this.#body)]);
+            copy.#redirect = this.#redirect;
+            return copy;
         }
 
         get [Symbol.toStringTag]() {

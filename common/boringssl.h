@@ -152,7 +152,6 @@ extern "C" {
     X(BIO_pending)                     \
     X(X509_VERIFY_PARAM_set1_host)     \
     X(X509_VERIFY_PARAM_set1_ip_asc)   \
-    X(X509_VERIFY_PARAM_set_hostflags) \
     X(X509_verify_cert_error_string)
 
 /* Every libssl function edged calls (resolved in BoringSSL's libssl). */

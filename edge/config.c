@@ -66,8 +66,8 @@ static const struct num_flag num_flags[] = {
     NUM(OPT_BODY_TIMEOUT, "body-timeout-ms", body_timeout_ms, 1, 3600000),
     NUM(OPT_IDLE_TIMEOUT, "idle-timeout-ms", idle_timeout_ms, 1, 86400000),
     NUM(OPT_DRAIN_TIMEOUT, "drain-timeout-ms", drain_timeout_ms, 0, 3600000),
-    NUM(OPT_OUTBOUND_CONNECT_TIMEOUT, "outbound-connect-timeout-ms", outbound_connect_timeout_ms,
-        1, 600000),
+    NUM(OPT_OUTBOUND_CONNECT_TIMEOUT, "outbound-connect-timeout-ms", outbound_connect_timeout_ms, 1,
+        600000),
     NUM(OPT_OUTBOUND_TIMEOUT, "outbound-timeout-ms", outbound_timeout_ms, 1, 3600000),
 };
 
@@ -202,8 +202,7 @@ static int add_rule_flag(char ***list, size_t *n, const char *flag, const char *
     int rc = edge__netlist_add(&check, arg, false, err);
     edge__netlist_dispose(&check);
     if (rc == ED_EINVAL)
-        return ed_error_set(err, rc, "%s %s: expected ADDRESS[/PREFIX] (IPv4 or IPv6)", flag,
-                            arg);
+        return ed_error_set(err, rc, "%s %s: expected ADDRESS[/PREFIX] (IPv4 or IPv6)", flag, arg);
     if (rc)
         return rc;
     char **p = realloc(*list, (*n + 1) * sizeof *p);

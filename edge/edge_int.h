@@ -170,8 +170,8 @@ struct edge_shard {
     struct iso_watch_slot *watch;
     struct ld_shard *loader;
     struct edge_fetcher *fetcher; /* workers' outbound fetch() */
-    struct ed_buf access;    /* access-log lines not yet written */
-    struct edge_conn *conns; /* doubly linked list of open connections */
+    struct ed_buf access;         /* access-log lines not yet written */
+    struct edge_conn *conns;      /* doubly linked list of open connections */
     size_t n_conns;
     char read_buf[65536]; /* reads are parsed at once, so one buffer serves every connection */
     bool read_buf_busy;
@@ -183,8 +183,8 @@ struct edge_server {
     struct edge_shard *shards;
     int n_shards;
     int access_fd;
-    struct st_db *db; /* control plane: usage counters */
-    atomic_int drain; /* 0 running, 1 draining, 2 forced */
+    struct st_db *db;              /* control plane: usage counters */
+    atomic_int drain;              /* 0 running, 1 draining, 2 forced */
     struct edge_outbound outbound; /* rules, TLS and counters every shard's client shares */
 };
 

@@ -80,10 +80,10 @@ struct ob_fetch {
     uint8_t *body; /* a fixed body (owned) */
     size_t body_len;
     bool body_stream;
-    int64_t content_length; /* a streamed body's declared length, or -1: chunked */
-    uint64_t body_sent;     /* streamed bytes framed so far */
-    bool body_ended;        /* the stream's end came (or there is no streamed body) */
-    bool body_dropped;      /* a redirect turned the request into a GET: writes are discarded */
+    int64_t content_length;     /* a streamed body's declared length, or -1: chunked */
+    uint64_t body_sent;         /* streamed bytes framed so far */
+    bool body_ended;            /* the stream's end came (or there is no streamed body) */
+    bool body_dropped;          /* a redirect turned the request into a GET: writes are discarded */
     struct ed_buf body_pending; /* framed stream bytes before the request could be sent */
     int redirect_mode;
     int hops;
@@ -277,7 +277,8 @@ static void answer_head(struct ob_fetch *f)
     if (f->rhead.len)
         memcpy(p, f->rhead.data, f->rhead.len);
     for (size_t i = 0; i < n; i++)
-        e->hdrs[i] = (struct iso_header){p + f->rh[i][0], f->rh[i][1], p + f->rh[i][2], f->rh[i][3]};
+        e->hdrs[i] =
+            (struct iso_header){p + f->rh[i][0], f->rh[i][1], p + f->rh[i][2], f->rh[i][3]};
     p += f->rhead.len;
     size_t ulen = strlen(f->url.href);
     memcpy(p, f->url.href, ulen + 1);
@@ -287,8 +288,8 @@ static void answer_head(struct ob_fetch *f)
     e->head.headers = e->hdrs;
     e->head.n_headers = n;
     e->head.redirected = f->redirected;
-    e->head.has_body = strcmp(f->method, "HEAD") != 0 && f->status != 204 && f->status != 205 &&
-                       f->status != 304;
+    e->head.has_body =
+        strcmp(f->method, "HEAD") != 0 && f->status != 204 && f->status != 205 && f->status != 304;
     e->head_cb = f->head_cb;
     e->ud = f->head_ud;
     f->head_cb = NULL;
@@ -314,8 +315,7 @@ static void maybe_answer_read(struct ob_fetch *f)
             ed_buf_dispose(&f->body_in);
         }
         struct ob_conn *c = f->conn;
-        if (c && !c->reading && !f->message_done && !f->err_code &&
-            f->body_in.len < OB_HIGH_WATER)
+        if (c && !c->reading && !f->message_done && !f->err_code && f->body_in.len < OB_HIGH_WATER)
             read_start(c);
     } else if (f->err_code) {
         answer_read(f, f->err_code, f->err_msg, NULL, 0);
@@ -431,9 +431,9 @@ static int on_headers_complete(llhttp_t *p)
     }
     f->status = status;
     size_t loc_len = 0;
-    bool redirect = (status == 301 || status == 302 || status == 303 || status == 307 ||
-                     status == 308) &&
-                    rheader(f, "location", &loc_len) && f->redirect_mode != ISO_REDIRECT_MANUAL;
+    bool redirect =
+        (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
+        rheader(f, "location", &loc_len) && f->redirect_mode != ISO_REDIRECT_MANUAL;
     if (redirect) {
         f->redirect_pending = true; /* its body is read and dropped */
     } else {
@@ -602,7 +602,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (edge__tls_take(c->tls, &c->out) == 0)
             conn_flush(c);
         if (r < 0) {
-            fetch_fail(f, r, "%s (%s)", ed_error_msg(&err), f->url.host);
+            fetch_fail(f, r, "TLS handshake with %s failed: %s", f->url.host, ed_error_msg(&err));
             ed_error_dispose(&err);
             return;
         }
@@ -627,7 +627,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (n == ED_ECANCELED) { /* close_notify: the server is done */
             on_peer_closed(f, UV_EOF);
         } else if (n < 0) {
-            fetch_fail(f, ED_EIO, "Network connection lost: %s", ed_error_msg(&err));
+            fetch_fail(f, ED_EIO, "Network connection lost: TLS: %s", ed_error_msg(&err));
         }
         break;
     }
@@ -672,8 +672,8 @@ static void on_write(uv_write_t *req, int status)
             return;
         }
         if (f)
-            fetch_fail(f, ED_EIO, "Network connection lost: sending to %s failed (%s)",
-                       f->url.host, uv_err_name(status));
+            fetch_fail(f, ED_EIO, "Network connection lost: sending to %s failed (%s)", f->url.host,
+                       uv_err_name(status));
         else
             conn_close(c);
         return;
@@ -716,7 +716,7 @@ static int conn_send(struct ob_conn *c, const void *data, size_t len)
         if (rc == 0)
             rc = edge__tls_take(c->tls, &c->out);
         if (rc) {
-            fetch_fail(f, ED_EIO, "Network connection lost: %s", ed_error_msg(&err));
+            fetch_fail(f, ED_EIO, "Network connection lost: TLS: %s", ed_error_msg(&err));
             ed_error_dispose(&err);
             return rc;
         }
@@ -944,8 +944,8 @@ static void on_connect(uv_connect_t *req, int status)
             uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
             return;
         }
-        fetch_fail(f, ED_EIO, "Network connection lost: cannot connect to %s:%u (%s)",
-                   f->url.host, f->url.port,
+        fetch_fail(f, ED_EIO, "Network connection lost: cannot connect to %s:%u (%s)", f->url.host,
+                   f->url.port,
                    status == UV_ECONNREFUSED ? "connection refused" : uv_strerror(status));
         return;
     }
@@ -967,7 +967,7 @@ static void on_connect(uv_connect_t *req, int status)
     if (rc == 0)
         rc = edge__tls_handshake(c->tls, &err);
     if (rc < 0) {
-        fetch_fail(f, rc, "%s", ed_error_msg(&err));
+        fetch_fail(f, rc, "TLS handshake with %s failed: %s", f->url.host, ed_error_msg(&err));
         ed_error_dispose(&err);
         return;
     }
@@ -1002,16 +1002,16 @@ static void conn_try_next(struct ob_conn *c)
         edge__addr_str(sa, addr, sizeof addr);
         if (edge__netlist_denied(&ob->net, sa, &why)) {
             atomic_fetch_add(&ob->denied, 1);
-            ED_INFO("event=outbound_denied tenant=%s host=%s addr=%s port=%u why=\"%s\"",
-                    f->tenant, f->url.host, addr, f->url.port, why);
+            ED_INFO("event=outbound_denied tenant=%s host=%s addr=%s port=%u why=\"%s\"", f->tenant,
+                    f->url.host, addr, f->url.port, why);
             if (!denied_why) {
                 denied_why = why;
                 snprintf(denied_addr, sizeof denied_addr, "%s", addr);
             }
             continue;
         }
-        ED_DEBUG("event=outbound_connect tenant=%s host=%s addr=%s port=%u", f->tenant,
-                 f->url.host, addr, f->url.port);
+        ED_DEBUG("event=outbound_connect tenant=%s host=%s addr=%s port=%u", f->tenant, f->url.host,
+                 addr, f->url.port);
         atomic_fetch_add(&ob->connects, 1);
         c->connect_req.data = c;
         int rc = uv_tcp_connect(&c->connect_req, &c->tcp, sa, on_connect);
@@ -1027,8 +1027,8 @@ static void conn_try_next(struct ob_conn *c)
                    "node",
                    f->url.host, denied_addr, denied_why);
     else
-        fetch_fail(f, ED_EIO, "Network connection lost: cannot connect to %s:%u (%s)",
-                   f->url.host, f->url.port,
+        fetch_fail(f, ED_EIO, "Network connection lost: cannot connect to %s:%u (%s)", f->url.host,
+                   f->url.port,
                    c->last_error == UV_ECONNREFUSED ? "connection refused"
                    : c->last_error                  ? uv_strerror(c->last_error)
                                                     : "no address");
@@ -1046,8 +1046,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     struct ob_fetch *f = c->f;
     if (status < 0) {
-        fetch_fail(f, ED_EIO, "Network connection lost: DNS lookup of %s failed (%s)",
-                   f->url.host, uv_strerror(status));
+        fetch_fail(f, ED_EIO, "Network connection lost: DNS lookup of %s failed (%s)", f->url.host,
+                   uv_strerror(status));
         return;
     }
     for (struct addrinfo *a = res; a && c->n_addrs < OB_MAX_ADDRS; a = a->ai_next) {
@@ -1138,13 +1138,13 @@ static void hop_start(struct ob_fetch *f)
         conn_try_next(c);
         return;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_ADDRCONFIG};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
     c->gai.data = c;
     int rc = uv_getaddrinfo(fc->loop, &c->gai, on_resolved, f->url.host, NULL, &hints);
     if (rc) {
-        fetch_fail(f, ED_EIO, "Network connection lost: DNS lookup of %s failed (%s)",
-                   f->url.host, uv_strerror(rc));
+        fetch_fail(f, ED_EIO, "Network connection lost: DNS lookup of %s failed (%s)", f->url.host,
+                   uv_strerror(rc));
         return;
     }
     c->gai_pending = true;
@@ -1200,8 +1200,8 @@ static void follow_redirect(struct ob_fetch *f)
     struct ed_error err = {0};
     f->redirect_pending = false;
     if (f->redirect_mode == ISO_REDIRECT_ERROR) {
-        fetch_fail(f, ED_EIO,
-                   "fetch() was redirected (%d) and its redirect mode is \"error\"", status);
+        fetch_fail(f, ED_EIO, "fetch() was redirected (%d) and its redirect mode is \"error\"",
+                   status);
         return;
     }
     if (f->hops >= OB_MAX_REDIRECTS) {
@@ -1215,9 +1215,9 @@ static void follow_redirect(struct ob_fetch *f)
         ed_error_dispose(&err);
         return;
     }
-    bool to_get = ((status == 301 || status == 302) && strcmp(f->method, "POST") == 0) ||
-                  (status == 303 && strcmp(f->method, "GET") != 0 &&
-                   strcmp(f->method, "HEAD") != 0);
+    bool to_get =
+        ((status == 301 || status == 302) && strcmp(f->method, "POST") == 0) ||
+        (status == 303 && strcmp(f->method, "GET") != 0 && strcmp(f->method, "HEAD") != 0);
     if (!to_get && f->body_stream && !f->body_dropped) {
         edge__url_dispose(&next);
         fetch_fail(f, ED_EIO,
@@ -1270,10 +1270,9 @@ static void follow_redirect(struct ob_fetch *f)
 /* Headers a worker may not set: framing and the connection are the client's. */
 static bool framing_header(const char *name, size_t n)
 {
-    static const char *const names[] = {"host",       "connection", "keep-alive",
-                                        "proxy-connection", "transfer-encoding", "te",
-                                        "trailer",    "upgrade",    "content-length",
-                                        "expect"};
+    static const char *const names[] = {
+        "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding",
+        "te",   "trailer",    "upgrade",    "content-length",   "expect"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0)
             return true;

@@ -48,7 +48,7 @@ struct edge_netrule {
     uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d */
     unsigned prefix;  /* over the 128 bits */
     bool allow;
-    bool builtin; /* one of the defaults */
+    bool builtin;     /* one of the defaults */
     const char *what; /* static: why a default denies ("link-local"...), or NULL */
 };
 
@@ -97,7 +97,7 @@ void edge__tls_free(struct edge_tls *t);
 int edge__tls_feed(struct edge_tls *t, const void *data, size_t len);
 /* Moves the handshake on: 0 done, 1 needs more input (send what edge__tls_take has first),
  * or a negative code with err saying why (a certificate that is not trusted, a name that does
- * not match, a protocol failure). */
+ * not match, a protocol failure). Messages are the reason alone, for the caller to place. */
 int edge__tls_handshake(struct edge_tls *t, struct ed_error *err);
 /* Plaintext: up to cap bytes into buf. Returns the count (> 0), 0 when more input is needed,
  * ED_ECANCELED when the peer closed the session (close_notify), or another negative code
@@ -117,8 +117,8 @@ const char *edge__tls_version(struct edge_tls *t);
  * the counters. */
 struct edge_outbound {
     struct edge_netlist net;
-    struct edge_tls_ctx *tls; /* NULL: https: fails with tls_error */
-    char *tls_error;          /* owned: why there is no TLS context */
+    struct edge_tls_ctx *tls;    /* NULL: https: fails with tls_error */
+    char *tls_error;             /* owned: why there is no TLS context */
     uint32_t connect_timeout_ms; /* DNS, connect and TLS handshake */
     uint32_t timeout_ms;         /* the server sends nothing while we wait for it */
     atomic_ullong connects, reused, denied, tls_handshakes, failures;

@@ -188,8 +188,7 @@ static bool is_local(const struct edge_netlist *l, const uint8_t a[16])
     return false;
 }
 
-bool edge__netlist_denied(const struct edge_netlist *l, const struct sockaddr *sa,
-                          const char **why)
+bool edge__netlist_denied(const struct edge_netlist *l, const struct sockaddr *sa, const char **why)
 {
     uint8_t a[16];
     *why = "not an IP address";

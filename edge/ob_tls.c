@@ -150,14 +150,13 @@ static int tls_failure(struct edge_tls *t, int r, const char *what, struct ed_er
         ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
         long v = b->SSL_get_verify_result(t->ssl);
         error_text(b, 0, why, sizeof why);
-        return ed_error_set(err, ED_EIO,
-                            "TLS %s failed: the server's certificate is not trusted (%s)", what,
+        return ed_error_set(err, ED_EIO, "the server's certificate is not trusted (%s)",
                             b->X509_verify_cert_error_string(v));
     }
+    (void)what;
     if (!code && e == SSL_ERROR_SYSCALL)
-        return ed_error_set(err, ED_EIO, "TLS %s failed: the connection was closed", what);
-    return ed_error_set(err, ED_EIO, "TLS %s failed: %s", what,
-                        error_text(b, code, why, sizeof why));
+        return ed_error_set(err, ED_EIO, "the connection was closed");
+    return ed_error_set(err, ED_EIO, "%s", error_text(b, code, why, sizeof why));
 }
 
 int edge__tls_handshake(struct edge_tls *t, struct ed_error *err)
@@ -170,9 +169,7 @@ int edge__tls_handshake(struct edge_tls *t, struct ed_error *err)
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
         return 1;
     int rc = tls_failure(t, r, "handshake", err);
-    return rc == ED_ECANCELED ? ed_error_set(err, ED_EIO, "TLS handshake failed: the server "
-                                                          "closed the session")
-                              : rc;
+    return rc == ED_ECANCELED ? ed_error_set(err, ED_EIO, "the server closed the session") : rc;
 }
 
 int edge__tls_read(struct edge_tls *t, void *buf, size_t cap, struct ed_error *err)

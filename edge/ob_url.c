@@ -226,7 +226,8 @@ static size_t remove_dot_segments(char *path, size_t n)
                 o--;
             if (o > 0)
                 o--;
-        } else if ((n - i == 1 && path[i] == '.') || (n - i == 2 && memcmp(path + i, "..", 2) == 0)) {
+        } else if ((n - i == 1 && path[i] == '.') ||
+                   (n - i == 2 && memcmp(path + i, "..", 2) == 0)) {
             i = n;
         } else {
             do {

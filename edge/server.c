@@ -186,9 +186,9 @@ static int serve(struct edge_server *srv, struct ed_error *err)
     if (rc && admin_fd >= 0 && srv->n_shards == 0)
         close(admin_fd);
     /* workers may not fetch() the node itself, on any of its ports (loops, the admin API) */
-    if (rc == 0 && (edge__netlist_self_port(&srv->outbound.net, (uint16_t)port) ||
-                    (admin_port >= 0 &&
-                     edge__netlist_self_port(&srv->outbound.net, (uint16_t)admin_port))))
+    if (rc == 0 &&
+        (edge__netlist_self_port(&srv->outbound.net, (uint16_t)port) ||
+         (admin_port >= 0 && edge__netlist_self_port(&srv->outbound.net, (uint16_t)admin_port))))
         rc = ed_error_set(err, ED_ENOMEM, "out of memory");
     if (rc == 0 && cfg->port_file)
         rc = write_port_file(cfg->port_file, port, admin_port, err);

@@ -306,8 +306,8 @@ static int load_tenant_dir(struct edge_site *site, const struct edge_config *cfg
                                   val);
             else
                 t->subrequests = (uint32_t)v;
-        } else if (strcmp(key, "max_children") == 0 ||
-                   strcmp(key, "max_children_heap_mb") == 0 || strcmp(key, "child_idle_ms") == 0) {
+        } else if (strcmp(key, "max_children") == 0 || strcmp(key, "max_children_heap_mb") == 0 ||
+                   strcmp(key, "child_idle_ms") == 0) {
             char *end;
             unsigned long v = strtoul(val, &end, 10);
             if (*end || !*val || v < 1 || v > 86400000)

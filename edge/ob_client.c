@@ -58,6 +58,8 @@ struct ob_conn {
     int n_addrs, next_addr;
     int last_error; /* the last connect failure (a libuv code) */
     enum ob_timer timer_for;
+    uint64_t connect_deadline; /* uv_now() by which DNS, connect and TLS must be done */
+    uint32_t timer_left;       /* ms to that deadline, once connected */
     int handles; /* tcp and timer, until their close callbacks */
     bool gai_pending, connect_pending, write_pending;
     bool connected, handshaken, reading, pooled, closing;
@@ -729,11 +731,6 @@ static int conn_send(struct ob_conn *c, const void *data, size_t len)
     return 0;
 }
 
-static bool method_may_send_body(const char *m)
-{
-    return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0;
-}
-
 /* The request head (and fixed body, and streamed bytes framed so far) onto c. */
 static void send_request(struct ob_fetch *f)
 {
@@ -757,8 +754,8 @@ static void send_request(struct ob_fetch *f)
             rc = ed_buf_appends(&h, "Transfer-Encoding: chunked\r\n");
         else if (f->body_stream && !f->body_dropped)
             rc = ed_buf_appendf(&h, "Content-Length: %lld\r\n", (long long)f->content_length);
-        else if (f->body || method_may_send_body(f->method))
-            rc = ed_buf_appendf(&h, "Content-Length: %zu\r\n", f->body_len);
+        else if (f->body || strcmp(f->method, "POST") == 0 || strcmp(f->method, "PUT") == 0)
+            rc = ed_buf_appendf(&h, "Content-Length: %zu\r\n", f->body_len); /* as Fetch */
     }
     rc = rc ? rc : ed_buf_appends(&h, "\r\n");
     if (rc == 0 && f->body_len)
@@ -937,6 +934,8 @@ static void on_connect(uv_connect_t *req, int status)
     if (c->closing)
         return;
     struct ob_fetch *f = c->f;
+    uint64_t now = uv_now(c->fc->loop);
+    c->timer_left = c->connect_deadline > now ? (uint32_t)(c->connect_deadline - now) : 1;
     if (status < 0) {
         c->last_error = status;
         if (c->next_addr < c->n_addrs) { /* the next address, on a fresh socket */
@@ -952,7 +951,7 @@ static void on_connect(uv_connect_t *req, int status)
     c->connected = true;
     uv_tcp_nodelay(&c->tcp, 1);
     read_start(c);
-    timer_arm(c, T_CONNECT, c->fc->ob->connect_timeout_ms); /* the handshake's share */
+    timer_arm(c, T_CONNECT, c->timer_left); /* what DNS and connect left for the handshake */
     if (!f->url.https) {
         conn_ready(c);
         return;
@@ -1122,6 +1121,7 @@ static void hop_start(struct ob_fetch *f)
     if (fc->conns)
         fc->conns->prev = c;
     fc->conns = c;
+    c->connect_deadline = uv_now(fc->loop) + fc->ob->connect_timeout_ms;
     timer_arm(c, T_CONNECT, fc->ob->connect_timeout_ms);
     if (f->url.host_is_ip) {
         struct sockaddr_in *in4 = (struct sockaddr_in *)&c->addrs[0];
@@ -1420,6 +1420,8 @@ static int ob_write(void *ud, struct iso_fetch *handle, const uint8_t *data, siz
         answer_write(f, f->err_code, f->err_msg);
         return 0;
     }
+    if (f->message_done || (f->head_done && !f->conn))
+        f->body_dropped = true; /* the server answered and is gone: it needs no more */
     if (f->body_dropped || f->body_ended) { /* a redirect to GET, or the server answered */
         answer_write(f, 0, NULL);
         return 0;

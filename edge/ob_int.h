@@ -52,8 +52,8 @@ struct edge_netrule {
     const char *what; /* static: why a default denies ("link-local"...), or NULL */
 };
 
-/* What a worker may connect to: the longest matching rule decides (a deny wins a tie), no
- * rule means allowed; and never a port the node itself listens on at an address of this
+/* What a worker may connect to: the longest matching rule decides (on a tie an operator's
+ * rule beats a default, then a deny beats an allow), no rule means allowed; and never a port the node itself listens on at an address of this
  * machine (so a worker cannot loop into the node or reach its admin listener). */
 struct edge_netlist {
     struct edge_netrule *rules;

@@ -4,7 +4,8 @@
  * controls its DNS. By default a worker reaches only the public internet: loopback, private
  * networks, link-local (the cloud metadata address 169.254.169.254 among them), multicast and
  * reserved ranges are refused, as are the node's own ports at any of this machine's addresses.
- * --outbound-allow punches holes (the longest matching prefix wins; a deny wins a tie),
+ * --outbound-allow punches holes (the longest matching prefix wins; on a tie the operator's rule
+ * beats a default, and a deny beats an allow),
  * --outbound-deny adds refusals. IPv4-mapped and NAT64 (64:ff9b::/96) IPv6 addresses are judged
  * as the IPv4 address they carry.
  */
@@ -207,7 +208,11 @@ bool edge__netlist_denied(const struct edge_netlist *l, const struct sockaddr *s
         const struct edge_netrule *r = &l->rules[i];
         if (!prefix_match(a, r->addr, r->prefix))
             continue;
-        if (!best || r->prefix > best->prefix || (r->prefix == best->prefix && !r->allow))
+        if (!best || r->prefix > best->prefix)
+            best = r;
+        else if (r->prefix == best->prefix && best->builtin && !r->builtin)
+            best = r; /* the operator's rule overrides a default of the same reach */
+        else if (r->prefix == best->prefix && r->builtin == best->builtin && !r->allow)
             best = r;
     }
     if (!best || best->allow)

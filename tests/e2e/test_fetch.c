@@ -806,9 +806,14 @@ Test(fetch_stream, a_100_mb_response_streams_through_a_worker)
                  (unsigned long long)n);
     cr_log_info("100 MB through a worker: %llu ms (%.0f MB/s), edged RSS %ld -> peak %ld KB",
                 (unsigned long long)ms, ms ? 100.0 * 1000 / (double)ms : 0.0, before, peak);
-    /* pulled, not buffered: the node holds a few chunks, never the body */
-    cr_expect_lt(peak - before, 48 * 1024, "RSS grew by %ld KB while streaming 100 MB",
-                 peak - before);
+    /* pulled, not buffered: the node holds a few chunks, never the body (under ASan freed memory
+     * sits in its quarantine, 256 MB, so RSS says nothing there) */
+    char *maps = e2e_read_file(e2e_fmt("/proc/%d/maps", (int)s->pid), NULL);
+    bool asan = maps && strstr(maps, "libasan");
+    free(maps);
+    if (!asan)
+        cr_expect_lt(peak - before, 48 * 1024, "RSS grew by %ld KB while streaming 100 MB",
+                     peak - before);
     E2E_STOP_OK(s);
 }
 

@@ -60,7 +60,7 @@ struct ob_conn {
     enum ob_timer timer_for;
     uint64_t connect_deadline; /* uv_now() by which DNS, connect and TLS must be done */
     uint32_t timer_left;       /* ms to that deadline, once connected */
-    int handles; /* tcp and timer, until their close callbacks */
+    int handles;               /* tcp and timer, until their close callbacks */
     bool gai_pending, connect_pending, write_pending;
     bool connected, handshaken, reading, pooled, closing;
     bool retiring_tcp; /* the tcp handle is closing to try the next address */
@@ -1421,7 +1421,7 @@ static int ob_write(void *ud, struct iso_fetch *handle, const uint8_t *data, siz
         return 0;
     }
     if (f->message_done || (f->head_done && !f->conn))
-        f->body_dropped = true; /* the server answered and is gone: it needs no more */
+        f->body_dropped = true;             /* the server answered and is gone: it needs no more */
     if (f->body_dropped || f->body_ended) { /* a redirect to GET, or the server answered */
         answer_write(f, 0, NULL);
         return 0;

@@ -12,6 +12,7 @@
  * address is refused before any connect is attempted, the node's own ports, loopback denied
  * by default), TLS (a trusted certificate, an untrusted one, a name mismatch, SNI), connection
  * refused, and a child whose globalOutbound is omitted fetching through its parent's outbound.
+ * TLS 1.3 and 1.2 are both spoken (s_server -tls1_2), and the peer is OpenSSL 3's own stack.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -1086,7 +1087,7 @@ static const char *make_certs(void)
     return d;
 }
 
-static pid_t servers[4];
+static pid_t servers[8];
 static size_t n_servers;
 
 static void kill_servers(void)
@@ -1105,10 +1106,12 @@ static void tls_fini(void)
 }
 
 /* `openssl s_server -WWW` serving <dir>/www on a free port with cert (and, for SNI
- * "localhost", cert2). Returns the port once it accepts connections. */
+ * "localhost", cert2; or, with cert2 "tls1.2", speaking TLS 1.2 only). Returns the port once
+ * it accepts connections. */
 static int s_server(const char *dir, const char *cert, const char *cert2)
 {
     int port;
+    cr_assert_lt(n_servers, sizeof servers / sizeof *servers);
     close(listen_on("127.0.0.1", 1, &port)); /* a free port (bound again right away) */
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
@@ -1122,7 +1125,10 @@ static int s_server(const char *dir, const char *cert, const char *cert2)
         dup2(null, 2);
         const char *accept = e2e_fmt("127.0.0.1:%d", port);
         const char *c = e2e_fmt("%s/%s.pem", dir, cert), *k = e2e_fmt("%s/%s.key", dir, cert);
-        if (cert2) {
+        if (cert2 && strcmp(cert2, "tls1.2") == 0) {
+            execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", c, "-key", k,
+                   "-tls1_2", "-WWW", "-quiet", (char *)NULL);
+        } else if (cert2) {
             const char *c2 = e2e_fmt("%s/%s.pem", dir, cert2),
                        *k2 = e2e_fmt("%s/%s.key", dir, cert2);
             execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", c, "-key", k,
@@ -1159,12 +1165,14 @@ Test(fetch_tls_servers, trusted_untrusted_mismatched_and_sni)
     int other = s_server(d, "other", NULL);
     /* default certificate other.test; localhost's only for SNI "localhost" */
     int sni = s_server(d, "other", "localhost");
+    int tls12 = s_server(d, "localhost", "tls1.2");
     struct upstream *up = up_start();
     const char *dir = fetch_tenant(origin_of(up), NULL);
     const char *more[] = {"--outbound-ca", e2e_fmt("%s/ca.pem", d), "--log-level", "debug", NULL};
     struct e2e_server *s = start_for(dir, more);
     EXPECT_BODY(s, e2e_fmt("/to?url=https://localhost:%d/hello.txt", good), "200 hello over tls");
     EXPECT_BODY(s, e2e_fmt("/to?url=https://127.0.0.1:%d/hello.txt", good), "200 hello over tls");
+    EXPECT_BODY(s, e2e_fmt("/to?url=https://127.0.0.1:%d/hello.txt", tls12), "200 hello over tls");
     EXPECT_BODY(s, e2e_fmt("/to?url=https://localhost:%d/hello.txt", self),
                 "TypeError: TLS handshake with localhost failed: the server's certificate is not "
                 "trusted (self signed certificate)");
@@ -1184,6 +1192,8 @@ Test(fetch_tls_servers, trusted_untrusted_mismatched_and_sni)
     char *err = e2e_server_stderr(s);
     cr_expect(strstr(err, "event=outbound_tls tenant=f host=localhost version=TLSv1.3"),
               "no TLS 1.3 handshake logged");
+    cr_expect(strstr(err, "event=outbound_tls tenant=f host=127.0.0.1 version=TLSv1.2"),
+              "no TLS 1.2 handshake logged");
     free(err);
 
     /* without --outbound-ca the system's bundle is used: the test CA is not in it */

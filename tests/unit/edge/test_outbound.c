@@ -167,18 +167,32 @@ Test(outbound_net, defaults)
     struct edge_netlist l = {0};
     cr_assert_eq(edge__netlist_defaults(&l), 0);
     const char *why;
-    const char *refused[] = {"127.0.0.1",     "127.255.0.9", "10.1.2.3",       "172.16.0.1",
-                             "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-                             "0.0.0.0",       "224.0.0.1",   "255.255.255.255", "::1",
-                             "::",            "fe80::1",     "fd00:ec2::254",   "ff02::1",
-                             "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "::ffff:10.0.0.1"};
+    const char *refused[] = {"127.0.0.1",
+                             "127.255.0.9",
+                             "10.1.2.3",
+                             "172.16.0.1",
+                             "172.31.255.255",
+                             "192.168.1.1",
+                             "169.254.169.254",
+                             "100.64.0.1",
+                             "0.0.0.0",
+                             "224.0.0.1",
+                             "255.255.255.255",
+                             "::1",
+                             "::",
+                             "fe80::1",
+                             "fd00:ec2::254",
+                             "ff02::1",
+                             "::ffff:127.0.0.1",
+                             "64:ff9b::a9fe:a9fe",
+                             "::ffff:10.0.0.1"};
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
         cr_expect(denied(&l, refused[i], 80, &why), "%s allowed", refused[i]);
     cr_expect(denied(&l, "169.254.169.254", 80, &why));
     cr_expect_str_eq(why, "link-local, where cloud metadata lives");
     cr_expect(denied(&l, "64:ff9b::a9fe:a9fe", 80, &why), "NAT64 of the metadata address");
     cr_expect_str_eq(why, "link-local, where cloud metadata lives");
-    const char *allowed[] = {"1.1.1.1",     "8.8.8.8",   "172.32.0.1",   "192.169.0.1",
+    const char *allowed[] = {"1.1.1.1",     "8.8.8.8",         "172.32.0.1",    "192.169.0.1",
                              "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"};
     for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++)
         cr_expect_not(denied(&l, allowed[i], 443, &why), "%s denied (%s)", allowed[i], why);

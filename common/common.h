@@ -31,6 +31,7 @@ extern "C" {
     X(BUSY, -EBUSY, "resource busy")                          \
     X(TIMEDOUT, -ETIMEDOUT, "timed out")                      \
     X(CANCELED, -ECANCELED, "operation canceled")             \
+    X(ACCES, -EACCES, "permission denied")                    \
     X(JS, -4001, "uncaught JavaScript exception")             \
     X(CPULIMIT, -4002, "exceeded CPU time limit")             \
     X(HEAPLIMIT, -4003, "exceeded memory limit")              \

@@ -32,6 +32,11 @@ enum {
     OPT_PORT_FILE,
     OPT_LOG_LEVEL,
     OPT_ALLOW_EVAL,
+    OPT_OUTBOUND_ALLOW,
+    OPT_OUTBOUND_DENY,
+    OPT_OUTBOUND_CA,
+    OPT_OUTBOUND_CONNECT_TIMEOUT,
+    OPT_OUTBOUND_TIMEOUT,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -62,6 +67,9 @@ static const struct num_flag num_flags[] = {
     NUM(OPT_BODY_TIMEOUT, "body-timeout-ms", body_timeout_ms, 1, 3600000),
     NUM(OPT_IDLE_TIMEOUT, "idle-timeout-ms", idle_timeout_ms, 1, 86400000),
     NUM(OPT_DRAIN_TIMEOUT, "drain-timeout-ms", drain_timeout_ms, 0, 3600000),
+    NUM(OPT_OUTBOUND_CONNECT_TIMEOUT, "outbound-connect-timeout-ms", outbound_connect_timeout_ms, 1,
+        600000),
+    NUM(OPT_OUTBOUND_TIMEOUT, "outbound-timeout-ms", outbound_timeout_ms, 1, 3600000),
 };
 
 static const struct option long_opts[] = {
@@ -84,6 +92,11 @@ static const struct option long_opts[] = {
     {"port-file", required_argument, 0, OPT_PORT_FILE},
     {"log-level", required_argument, 0, OPT_LOG_LEVEL},
     {"allow-eval-at-startup", no_argument, 0, OPT_ALLOW_EVAL},
+    {"outbound-allow", required_argument, 0, OPT_OUTBOUND_ALLOW},
+    {"outbound-deny", required_argument, 0, OPT_OUTBOUND_DENY},
+    {"outbound-ca", required_argument, 0, OPT_OUTBOUND_CA},
+    {"outbound-connect-timeout-ms", required_argument, 0, OPT_OUTBOUND_CONNECT_TIMEOUT},
+    {"outbound-timeout-ms", required_argument, 0, OPT_OUTBOUND_TIMEOUT},
     {"help", no_argument, 0, OPT_HELP},
     {"version", no_argument, 0, OPT_VERSION},
     {0, 0, 0, 0},
@@ -119,6 +132,14 @@ void edge__usage(FILE *out)
         "  --log-level LEVEL         error, warn, info or debug (info)\n"
         "  --allow-eval-at-startup   let parent workers use eval()/new Function() while their modules'\n"
         "                            top level runs (never at request time, never in child workers)\n"
+        "  --outbound-deny CIDR      workers' fetch() may not connect to these addresses (repeatable);\n"
+        "                            loopback, private, link-local (cloud metadata), multicast and\n"
+        "                            reserved ranges and the node's own ports are denied already\n"
+        "  --outbound-allow CIDR     punch a hole in the deny rules (repeatable; the longest prefix wins)\n"
+        "  --outbound-ca FILE        trust these PEM certificates for https: instead of the system's\n"
+        "                            (" EDGE_SYSTEM_CA ")\n"
+        "  --outbound-connect-timeout-ms N  DNS, connect and TLS handshake of a fetch() (10000)\n"
+        "  --outbound-timeout-ms N   a fetch() fails when the server sends nothing for N ms (60000)\n"
         "  --help                    print this help and exit\n"
         "  --version                 print the version and exit\n",
         out);
@@ -178,6 +199,27 @@ static int add_worker_flag(struct edge_config *cfg, const char *arg, struct ed_e
     return 0;
 }
 
+/* Checks one --outbound-allow/--outbound-deny rule and keeps it. */
+static int add_rule_flag(char ***list, size_t *n, const char *flag, const char *arg,
+                         struct ed_error *err)
+{
+    struct edge_netlist check = {0};
+    int rc = edge__netlist_add(&check, arg, false, err);
+    edge__netlist_dispose(&check);
+    if (rc == ED_EINVAL)
+        return ed_error_set(err, rc, "%s %s: expected ADDRESS[/PREFIX] (IPv4 or IPv6)", flag, arg);
+    if (rc)
+        return rc;
+    char **p = realloc(*list, (*n + 1) * sizeof *p);
+    if (!p)
+        return ED_ENOMEM;
+    *list = p;
+    if (!(p[*n] = strdup(arg)))
+        return ED_ENOMEM;
+    (*n)++;
+    return 0;
+}
+
 static int set_str(char **dst, const char *v)
 {
     free(*dst);
@@ -200,6 +242,8 @@ static void set_defaults(struct edge_config *cfg)
     cfg->body_timeout_ms = 30000;
     cfg->idle_timeout_ms = 60000;
     cfg->drain_timeout_ms = 10000;
+    cfg->outbound_connect_timeout_ms = 10000;
+    cfg->outbound_timeout_ms = 60000;
     cfg->log_level = ED_LOG_INFO;
 }
 
@@ -242,6 +286,17 @@ int edge__config_parse(struct edge_config *cfg, int argc, char **argv, struct ed
             break;
         case OPT_ALLOW_EVAL:
             cfg->allow_eval_at_startup = true;
+            break;
+        case OPT_OUTBOUND_ALLOW:
+            rc = add_rule_flag(&cfg->outbound_allow, &cfg->n_outbound_allow, "--outbound-allow",
+                               optarg, err);
+            break;
+        case OPT_OUTBOUND_DENY:
+            rc = add_rule_flag(&cfg->outbound_deny, &cfg->n_outbound_deny, "--outbound-deny",
+                               optarg, err);
+            break;
+        case OPT_OUTBOUND_CA:
+            rc = set_str(&cfg->outbound_ca, optarg);
             break;
         case OPT_HELP:
             edge__usage(stdout);
@@ -286,6 +341,13 @@ void edge__config_dispose(struct edge_config *cfg)
         free(cfg->worker_flags[i].file);
     }
     free(cfg->worker_flags);
+    for (size_t i = 0; i < cfg->n_outbound_allow; i++)
+        free(cfg->outbound_allow[i]);
+    for (size_t i = 0; i < cfg->n_outbound_deny; i++)
+        free(cfg->outbound_deny[i]);
+    free(cfg->outbound_allow);
+    free(cfg->outbound_deny);
+    free(cfg->outbound_ca);
     free(cfg->listen_host);
     free(cfg->admin_host);
     free(cfg->tenants_dir);

@@ -238,6 +238,7 @@ static int get_instance(struct edge_shard *sh, const struct edge_worker *w, uint
         .max_children = t->max_children,
         .max_children_heap = (uint64_t)t->max_children_heap_mb << 20,
         .idle_ms = t->child_idle_ms,
+        .sub_requests = t->subrequests,
         .log = on_child_console,
         .log_ud = (void *)w,
     };
@@ -475,6 +476,7 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
         .cpu_budget_ns = cpu_budget,
         .wall_budget_ns = wall_budget,
         .cpu_used_ns = &ex->cpu_ns,
+        .sub_requests = w->tenant->subrequests,
     };
     rc = iso_worker_fetch(inst->w, &ir, &sink, ex, &err);
     if (hs != hs_small)

@@ -12,6 +12,7 @@
 
 #include "common/common.h"
 #include "edge/h1_int.h"
+#include "edge/ob_int.h"
 #include "isolates/isolates.h"
 #include "loader/loader.h"
 #include "router/router.h"
@@ -42,11 +43,20 @@ struct edge_config {
     char *port_file;  /* owned or NULL */
     int log_level;
     bool allow_eval_at_startup; /* parents may eval while their modules' top level runs */
+    /* outbound fetch(): --outbound-allow / --outbound-deny rules (owned strings, checked), the
+     * trusted certificates (NULL: the system bundle) and the timeouts */
+    char **outbound_allow, **outbound_deny;
+    size_t n_outbound_allow, n_outbound_deny;
+    char *outbound_ca;
+    uint32_t outbound_connect_timeout_ms, outbound_timeout_ms;
 };
 
 /* How long after a request's wall budget the connection gives up on a worker that did not
  * answer (the shim's own deadline normally answers first). */
 #define EDGE_WALL_GRACE_NS (50u * 1000000u)
+
+/* The system's trusted certificates (Debian's ca-certificates). */
+#define EDGE_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
 
 enum edge_parse_result { EDGE_CONFIG_RUN = 0, EDGE_CONFIG_EXIT_OK = 1 };
 
@@ -69,6 +79,7 @@ struct edge_tenant {
     uint32_t max_children;         /* live children of the tenant (0: the loader's) */
     uint32_t max_children_heap_mb; /* their total heap (0: the loader's) */
     uint32_t child_idle_ms;        /* an unused child is evicted after this (0: the loader's) */
+    uint32_t subrequests;          /* fetch() calls per request, and per child call (50) */
     struct iso_var *vars;          /* names and values owned */
     size_t n_vars;
     /* SHA-256 of each token that reads this tenant's usage on the admin listener
@@ -167,8 +178,9 @@ struct edge_shard {
     struct edge_instance *graveyard;  /* retired instances waiting to be freed */
     struct iso_watch_slot *watch;
     struct ld_shard *loader;
-    struct ed_buf access;    /* access-log lines not yet written */
-    struct edge_conn *conns; /* doubly linked list of open connections */
+    struct edge_fetcher *fetcher; /* workers' outbound fetch() */
+    struct ed_buf access;         /* access-log lines not yet written */
+    struct edge_conn *conns;      /* doubly linked list of open connections */
     size_t n_conns;
     char read_buf[65536]; /* reads are parsed at once, so one buffer serves every connection */
     bool read_buf_busy;
@@ -180,9 +192,17 @@ struct edge_server {
     struct edge_shard *shards;
     int n_shards;
     int access_fd;
-    struct st_db *db; /* control plane: usage counters */
-    atomic_int drain; /* 0 running, 1 draining, 2 forced */
+    struct st_db *db;              /* control plane: usage counters */
+    atomic_int drain;              /* 0 running, 1 draining, 2 forced */
+    struct edge_outbound outbound; /* rules, TLS and counters every shard's client shares */
 };
+
+/* Fills srv->outbound from the flags (rules, the TLS context; the node's own ports are added
+ * once its listeners are bound). Returns 0 or a negative code with err (an unreadable
+ * --outbound-ca). edge__outbound_dispose frees it. */
+int edge__outbound_init(struct edge_outbound *ob, const struct edge_config *cfg,
+                        struct ed_error *err);
+void edge__outbound_dispose(struct edge_outbound *ob);
 
 struct edge_conn {
     uv_tcp_t tcp;

@@ -53,6 +53,46 @@ int edge__open_listener(const char *host, int port, int *bound_port, struct ed_e
     return fd;
 }
 
+int edge__outbound_init(struct edge_outbound *ob, const struct edge_config *cfg,
+                        struct ed_error *err)
+{
+    memset(ob, 0, sizeof *ob);
+    ob->connect_timeout_ms = cfg->outbound_connect_timeout_ms;
+    ob->timeout_ms = cfg->outbound_timeout_ms;
+    int rc = edge__netlist_defaults(&ob->net);
+    for (size_t i = 0; rc == 0 && i < cfg->n_outbound_allow; i++)
+        rc = edge__netlist_add(&ob->net, cfg->outbound_allow[i], true, err);
+    for (size_t i = 0; rc == 0 && i < cfg->n_outbound_deny; i++)
+        rc = edge__netlist_add(&ob->net, cfg->outbound_deny[i], false, err);
+    if (rc)
+        return rc == ED_ENOMEM ? ed_error_set(err, rc, "out of memory") : rc;
+    /* https: needs trusted certificates; without the system's a node still serves (fetch() to
+     * https: fails saying why), but an operator's --outbound-ca must load */
+    const char *ca = cfg->outbound_ca ? cfg->outbound_ca : EDGE_SYSTEM_CA;
+    struct ed_error tls_err = {0};
+    rc = edge__tls_ctx_new(ca, &ob->tls, &tls_err);
+    if (rc && cfg->outbound_ca) {
+        ed_error_set(err, ED_ECONFIG, "--outbound-ca: %s", ed_error_msg(&tls_err));
+        ed_error_dispose(&tls_err);
+        return ED_ECONFIG;
+    }
+    if (rc) {
+        ED_WARN("event=outbound_tls_unavailable error=\"%s\"", ed_error_msg(&tls_err));
+        ob->tls_error = ed_strdup(ed_error_msg(&tls_err));
+    }
+    ed_error_dispose(&tls_err);
+    return 0;
+}
+
+void edge__outbound_dispose(struct edge_outbound *ob)
+{
+    edge__netlist_dispose(&ob->net);
+    edge__tls_ctx_free(ob->tls);
+    free(ob->tls_error);
+    ob->tls = NULL;
+    ob->tls_error = NULL;
+}
+
 /* Written via rename so a reader never sees a half-written port. */
 static int write_port_file(const char *path, int port, int admin_port, struct ed_error *err)
 {
@@ -145,6 +185,11 @@ static int serve(struct edge_server *srv, struct ed_error *err)
     }
     if (rc && admin_fd >= 0 && srv->n_shards == 0)
         close(admin_fd);
+    /* workers may not fetch() the node itself, on any of its ports (loops, the admin API) */
+    if (rc == 0 &&
+        (edge__netlist_self_port(&srv->outbound.net, (uint16_t)port) ||
+         (admin_port >= 0 && edge__netlist_self_port(&srv->outbound.net, (uint16_t)admin_port))))
+        rc = ed_error_set(err, ED_ENOMEM, "out of memory");
     if (rc == 0 && cfg->port_file)
         rc = write_port_file(cfg->port_file, port, admin_port, err);
 
@@ -232,12 +277,18 @@ int edge_main(int argc, char **argv)
     rc = iso_watchdog_start(&err);
     if (rc)
         goto out_platform;
+    struct edge_server srv = {.cfg = &cfg, .site = site, .access_fd = access_fd};
+    rc = edge__outbound_init(&srv.outbound, &cfg, &err);
+    if (rc) {
+        exit_code = 2;
+        goto out_outbound;
+    }
     struct st_db *db = NULL;
     rc = st_open(cfg.data_dir, 0, &db, &err);
     if (rc)
-        goto out_watchdog;
+        goto out_outbound;
 
-    struct edge_server srv = {.cfg = &cfg, .site = site, .access_fd = access_fd, .db = db};
+    srv.db = db;
     atomic_init(&srv.drain, 0);
     rc = serve(&srv, &err);
     if (rc == 0) {
@@ -249,10 +300,19 @@ int edge_main(int argc, char **argv)
                 (unsigned long long)cc.hits, (unsigned long long)cc.misses,
                 (unsigned long long)cc.rejected, (unsigned long long)cc.evicted,
                 (unsigned long long)cc.entries, (unsigned long long)cc.bytes);
+        struct edge_outbound *ob = &srv.outbound;
+        ED_INFO("event=outbound connects=%llu reused=%llu denied=%llu tls_handshakes=%llu "
+                "failures=%llu",
+                (unsigned long long)atomic_load(&ob->connects),
+                (unsigned long long)atomic_load(&ob->reused),
+                (unsigned long long)atomic_load(&ob->denied),
+                (unsigned long long)atomic_load(&ob->tls_handshakes),
+                (unsigned long long)atomic_load(&ob->failures));
         ED_INFO("event=stopped");
     }
     st_close(db); /* flushes the usage counters the shards queued */
-out_watchdog:
+out_outbound:
+    edge__outbound_dispose(&srv.outbound);
     iso_watchdog_stop();
 out_platform:
     iso_platform_dispose();

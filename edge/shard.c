@@ -43,6 +43,7 @@ static void on_connection(uv_stream_t *listener, int status)
 static void close_shard_handles(struct edge_shard *sh)
 {
     ld_shard_close(sh->loader);
+    edge__fetcher_close(sh->fetcher); /* pooled connections, fetches still in flight */
     uv_handle_t *hs[] = {(uv_handle_t *)&sh->wake, (uv_handle_t *)&sh->flush,
                          (uv_handle_t *)&sh->drain_timer, (uv_handle_t *)&sh->listener};
     for (size_t i = 0; i < sizeof hs / sizeof *hs; i++)
@@ -153,12 +154,18 @@ void edge__shard_run(void *arg)
         ED_ERROR("event=watchdog_error shard=%d", sh->id);
         atomic_store(&sh->srv->drain, 2);
     }
-    /* the loader runs children on this thread, under this thread's watchdog slot */
+    struct ed_error err = {0};
+    if (edge__fetcher_new(&sh->loop, &sh->srv->outbound, &sh->fetcher, &err) != 0) {
+        ED_ERROR("event=outbound_error shard=%d error=\"%s\"", sh->id, ed_error_msg(&err));
+        atomic_store(&sh->srv->drain, 2);
+    }
+    /* the loader runs children on this thread, under this thread's watchdog slot; parents and
+     * children fetch() through this shard's client */
     struct ld_config lc = {.loop = &sh->loop,
                            .watch = sh->watch,
                            .db = sh->srv->db,
-                           .shards = (uint32_t)sh->srv->n_shards};
-    struct ed_error err = {0};
+                           .shards = (uint32_t)sh->srv->n_shards,
+                           .fetcher = sh->fetcher ? edge__fetcher_iface(sh->fetcher) : NULL};
     if (ld_shard_new(&lc, &sh->loader, &err) != 0) {
         ED_ERROR("event=loader_error shard=%d error=\"%s\"", sh->id, ed_error_msg(&err));
         atomic_store(&sh->srv->drain, 2);
@@ -177,6 +184,11 @@ void edge__shard_run(void *arg)
     }
     edge__shard_bury(sh, true); /* isolates die on the thread that made them */
     ld_shard_free(sh->loader);
+    if (sh->fetcher) { /* after the isolates: their last answers come now */
+        edge__fetcher_close(sh->fetcher);
+        edge__fetcher_free(sh->fetcher);
+        uv_run(&sh->loop, UV_RUN_DEFAULT);
+    }
     free(sh->instances);
     if (sh->watch)
         iso_watch_slot_free(sh->watch);

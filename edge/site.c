@@ -132,6 +132,7 @@ static int add_tenant(struct edge_site *site, const struct edge_config *cfg, con
     t->name = strdup(name);
     t->cpu_ms = cfg->cpu_ms;
     t->heap_mb = cfg->heap_mb;
+    t->subrequests = 50;
     site->tenants[site->n_tenants++] = t;
     if (!t->name)
         return ed_error_set(err, ED_ENOMEM, "out of memory");
@@ -297,8 +298,16 @@ static int load_tenant_dir(struct edge_site *site, const struct edge_config *cfg
         }
         *eq = '\0';
         char *key = trim(s), *val = trim(eq + 1);
-        if (strcmp(key, "max_children") == 0 || strcmp(key, "max_children_heap_mb") == 0 ||
-            strcmp(key, "child_idle_ms") == 0) {
+        if (strcmp(key, "subrequests") == 0) {
+            char *end;
+            unsigned long v = strtoul(val, &end, 10);
+            if (*end || !*val || v < 1 || v > 100000)
+                rc = ed_error_set(err, ED_ECONFIG, "%s: bad subrequests '%s' (1 to 100000)", where,
+                                  val);
+            else
+                t->subrequests = (uint32_t)v;
+        } else if (strcmp(key, "max_children") == 0 || strcmp(key, "max_children_heap_mb") == 0 ||
+                   strcmp(key, "child_idle_ms") == 0) {
             char *end;
             unsigned long v = strtoul(val, &end, 10);
             if (*end || !*val || v < 1 || v > 86400000)

@@ -36,28 +36,6 @@ void throw_error(v8::Isolate *isolate, v8::Local<v8::Value> (*make)(v8::Local<v8
     isolate->ThrowException(make(s));
 }
 
-void link(iso_worker *w, Call *c)
-{
-    c->prev = nullptr;
-    c->next = w->calls;
-    if (w->calls)
-        w->calls->prev = c;
-    w->calls = c;
-    w->calls_out++;
-}
-
-void unlink(iso_worker *w, Call *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->calls = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = nullptr;
-    w->calls_out--;
-}
-
 /* The Error a failed call rejects with (65_rpc.js rebuilds the callee's error type). */
 v8::Local<v8::Value> call_error(iso_worker *w, v8::Local<v8::Context> context, int code,
                                 const char *msg)
@@ -124,7 +102,7 @@ void on_answer(void *ud, int code, const uint8_t *data, size_t len, const char *
         delete c;
         return;
     }
-    unlink(w, c);
+    unlink_call(w, c);
     settle_exports(w, c, peer);
     if (w->stop_reason.load() || w->free_requested) {
         c->resolver.Reset();
@@ -167,11 +145,11 @@ v8::Local<v8::Promise> start_call(iso_worker *w, v8::Local<v8::Context> context,
             ((it->second.kind & kHeld) ? c->held : c->scoped).push_back(id);
     }
     c->resolver.Reset(isolate, resolver);
-    link(w, c);
+    link_call(w, c);
     ed_error err = {0, nullptr};
     int rc = w->host->call(w->host->ud, w, call, on_answer, c, &err);
     if (rc) {
-        unlink(w, c);
+        unlink_call(w, c);
         c->resolver.Reset();
         delete c;
         undo();
@@ -580,6 +558,28 @@ void error_codes(const v8::FunctionCallbackInfo<v8::Value> &info)
 }
 
 } // namespace
+
+void link_call(iso_worker *w, Call *c)
+{
+    c->prev = nullptr;
+    c->next = w->calls;
+    if (w->calls)
+        w->calls->prev = c;
+    w->calls = c;
+    w->calls_out++;
+}
+
+void unlink_call(iso_worker *w, Call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = nullptr;
+    w->calls_out--;
+}
 
 int describe_error(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> thrown,
                    std::string *msg)

@@ -343,6 +343,7 @@ extern "C" int iso_worker_fetch(struct iso_worker *w, const struct iso_request *
     inv->ud = ud;
     inv->cpu_budget = req->cpu_budget_ns;
     inv->wall_budget = req->wall_budget_ns;
+    inv->sub_limit = req->sub_requests;
     inv->cpu_used_out = req->cpu_used_ns;
     try {
         iso::track(w, inv);

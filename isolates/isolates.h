@@ -125,9 +125,9 @@ struct iso_worker_config {
      * to: the parent, as host names it. */
     uint64_t env_peer;
     /* A child's egress (globalOutbound): see enum iso_outbound. outbound_stub names the
-     * parent's stub when outbound is ISO_OUTBOUND_STUB. Outbound HTTP does not exist yet, so
-     * ISO_OUTBOUND_INHERIT (and every parent) gets a global fetch() that rejects with a
-     * TypeError saying so. */
+     * parent's stub when outbound is ISO_OUTBOUND_STUB. With ISO_OUTBOUND_INHERIT (every
+     * parent, and a child whose globalOutbound was omitted) fetch() goes out through
+     * host->fetcher (see "outbound HTTP" below); without one it rejects with a TypeError. */
     int outbound;
     uint64_t outbound_stub;
     /* A child need not export a fetch handler: any entrypoint (default export, named
@@ -242,6 +242,9 @@ struct iso_request {
     /* Where the shim adds the CPU time this invocation used. Borrowed; must stay valid until
      * the sink's last callback. May be NULL. */
     uint64_t *cpu_used_ns;
+    /* fetch() calls this invocation may make (0: no limit); the one past it rejects with
+     * "Too many subrequests...". */
+    uint32_t sub_requests;
 };
 
 /* How the response leaves the isolate. Every pointer passed to a callback is borrowed for
@@ -441,6 +444,8 @@ struct iso_call {
     size_t args_len;
 };
 
+struct iso_fetcher;
+
 /* What an isolate needs from the thread that runs it. */
 struct iso_host {
     void *ud;
@@ -455,6 +460,88 @@ struct iso_host {
      * getCode callback). */
     bool (*child_live)(void *ud, struct iso_worker *from, const char *binding, const char *id,
                        size_t id_len);
+    /* A fetch() out of from (its outbound is ISO_OUTBOUND_INHERIT): returns the HTTP client
+     * that carries it (borrowed; it must outlive every fetch it starts), having counted the
+     * subrequest, or NULL with err set to what fetch() rejects with (no outbound here, a
+     * limit). NULL member: fetch() rejects with a TypeError. */
+    const struct iso_fetcher *(*fetcher)(void *ud, struct iso_worker *from, struct ed_error *err);
+};
+
+/* ---- outbound HTTP ----------------------------------------------------------------------
+ * A worker's fetch() to the network goes to an HTTP client (edge/ implements it) through the
+ * struct iso_fetcher its host hands out. One request is a struct iso_fetch of the client's:
+ * start() sends the request (following redirects as asked) and answers its response head;
+ * write() sends the next piece of a streamed request body; read() answers the next piece of
+ * the response body, so the body comes only as fast as the worker reads it; close() ends the
+ * request (at the end of the body, on abort, or when the worker lets go of the Response).
+ *
+ * Every callback comes exactly once per call that returned 0, never from inside start, write,
+ * read or close (always from the loop later), and also after close (then with ED_ECANCELED or
+ * whatever it had): the caller frees its record of the operation there. After close the
+ * caller never passes f again. Errors are a negative code and a one-line message that fetch()
+ * rejects with as a TypeError (ED_ECANCELED once closed). */
+
+struct iso_fetch;
+
+enum iso_redirect {
+    ISO_REDIRECT_FOLLOW = 0, /* up to 20 hops, methods rewritten as the Fetch Standard says */
+    ISO_REDIRECT_MANUAL,     /* the 3xx response is the answer */
+    ISO_REDIRECT_ERROR,      /* a redirect fails the request */
+};
+
+/* A request. Borrowed for the duration of start(). */
+struct iso_fetch_request {
+    const char *tenant; /* whose request: the client keeps connections apart per tenant */
+    const char *method; /* NUL-terminated */
+    const char *url;    /* absolute http: or https: URL */
+    size_t url_len;
+    const struct iso_header *headers; /* as the worker set them; framing is the client's */
+    size_t n_headers;
+    const uint8_t *body; /* a fixed body (NULL and 0: none) */
+    size_t body_len;
+    bool body_stream;       /* the body comes through write() instead... */
+    int64_t content_length; /* ...of this many bytes (Content-Length), or -1: chunked */
+    int redirect;           /* enum iso_redirect */
+};
+
+/* A response head. Borrowed for the callback only. */
+struct iso_fetch_head {
+    int status;
+    const char *status_text;
+    size_t status_text_len;
+    const struct iso_header *headers; /* in the order received; repeated names repeat */
+    size_t n_headers;
+    const char *url; /* the URL that answered (after redirects) */
+    size_t url_len;
+    bool redirected;
+    bool has_body; /* false: no body will follow (HEAD, 204, 304); read() answers the end */
+};
+
+/* start()'s answer: code 0 and head, or a negative code and msg (head NULL). */
+typedef void (*iso_fetch_head_cb)(void *ud, int code, const struct iso_fetch_head *head,
+                                  const char *msg);
+/* read()'s answer: code 0 and the next bytes (len > 0), or code 0 and len 0 at the end of
+ * the body, or a negative code and msg. data and msg borrowed for the call. */
+typedef void (*iso_fetch_data_cb)(void *ud, int code, const uint8_t *data, size_t len,
+                                  const char *msg);
+/* write()'s answer: 0 once the bytes were handed to the connection, or a negative code. */
+typedef void (*iso_fetch_done_cb)(void *ud, int code, const char *msg);
+
+struct iso_fetcher {
+    void *ud;
+    /* Starts req; *out is the client's until close(). Returns 0 (cb comes later) or a
+     * negative code with err set (no callback; nothing to close). */
+    int (*start)(void *ud, const struct iso_fetch_request *req, iso_fetch_head_cb cb, void *cb_ud,
+                 struct iso_fetch **out, struct ed_error *err);
+    /* The next piece of a streamed body (copied; len 0: the end). One at a time: the next
+     * only once cb came. Returns 0 or a negative code (no callback). */
+    int (*write)(void *ud, struct iso_fetch *f, const uint8_t *data, size_t len,
+                 iso_fetch_done_cb cb, void *cb_ud);
+    /* The next piece of the response body, once the head came. One at a time. Returns 0 or
+     * a negative code (no callback). */
+    int (*read)(void *ud, struct iso_fetch *f, iso_fetch_data_cb cb, void *cb_ud);
+    /* Ends the request; a connection whose response was read to its end may be reused. */
+    void (*close)(void *ud, struct iso_fetch *f);
 };
 
 /* Calls method of entrypoint (NULL: the default export) in w with serialized args (an

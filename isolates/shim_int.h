@@ -189,11 +189,12 @@ struct Invocation {
     uint64_t cpu_budget = 0, wall_budget = 0; /* 0 = none */
     uint64_t started = 0;                     /* ed_now_ns() at start, when wall_budget */
     uint64_t cpu_used = 0;
-    uint64_t *cpu_used_out = nullptr; /* borrowed from the caller until the final callback */
-    uint64_t peer = 0;                /* kCall: the caller, who holds the result's stubs */
-    v8::Global<v8::Value> awaited;    /* the promise (or value) it waits on */
-    v8::Global<v8::Value> reader;     /* kStreaming: the response body's reader */
-    int code = 0;                     /* the outcome, once kDone */
+    uint64_t *cpu_used_out = nullptr;     /* borrowed from the caller until the final callback */
+    uint32_t sub_limit = 0, sub_used = 0; /* fetch() calls allowed (0: any) and made */
+    uint64_t peer = 0;                    /* kCall: the caller, who holds the result's stubs */
+    v8::Global<v8::Value> awaited;        /* the promise (or value) it waits on */
+    v8::Global<v8::Value> reader;         /* kStreaming: the response body's reader */
+    int code = 0;                         /* the outcome, once kDone */
     std::string msg, result;
     bool responded = false; /* its final callback (sink or result) was called */
     /* ctx.waitUntil() promises not yet seen settled; the invocation outlives its answer while
@@ -229,6 +230,14 @@ struct Call {
     /* Exports made for its arguments: released when it is answered (scoped), or then handed
      * to the callee that answered (held: streams, which outlive the call). */
     std::vector<uint64_t> scoped, held;
+    /* An operation of this outbound fetch (fetch.cc), 0 for a call to another isolate. */
+    uint64_t fetch = 0;
+};
+
+/* An outbound fetch in flight: the HTTP client's record of it and the client (fetch.cc). */
+struct OutFetch {
+    iso_fetch *f;
+    const iso_fetcher *via;
 };
 
 } // namespace iso
@@ -275,6 +284,8 @@ struct iso_worker {
     size_t calls_out = 0;
     std::unordered_map<uint64_t, iso::Export> exports;
     uint64_t next_export = 1;
+    std::unordered_map<uint64_t, iso::OutFetch> fetches; /* outbound fetches not closed yet */
+    uint64_t next_fetch = 1;
     iso::ExportLog *export_log = nullptr; /* the value being serialized, if any */
     /* Invocations by id, from track() until they end (background included). */
     std::unordered_map<uint64_t, iso::Invocation *> live;
@@ -679,6 +690,15 @@ constexpr size_t kMaxSerialized = 64u << 20;
 /* Detaches w's calls out awaiting an answer: their answers will be dropped. */
 void orphan_calls(iso_worker *w);
 
+/* Adds c to (takes it off) w's calls out awaiting an answer. */
+void link_call(iso_worker *w, Call *c);
+void unlink_call(iso_worker *w, Call *c);
+
+/* ---- fetch.cc ---- */
+
+/* Closes w's outbound fetches (w is going; their calls were orphaned already). */
+void close_fetches(iso_worker *w);
+
 /* The (code, "Name: message") the runtime makes of a thrown value; never throws. */
 int describe_error(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> thrown,
                    std::string *msg);
@@ -711,6 +731,7 @@ extern const NativeFunction kConsoleNatives[];
 extern const NativeFunction kCallNatives[];
 extern const NativeFunction kCryptoNatives[];
 extern const NativeFunction kTimerNatives[];
+extern const NativeFunction kFetchNatives[];
 
 } // namespace iso
 

@@ -29,7 +29,7 @@ namespace iso {
 namespace {
 
 const NativeFunction *const kTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
-                                         kCryptoNatives, kTimerNatives};
+                                         kCryptoNatives,   kTimerNatives,   kFetchNatives};
 
 std::vector<intptr_t> g_refs;
 v8::StartupData g_blob = {nullptr, 0};

@@ -151,6 +151,7 @@ void destroy(iso_worker *w)
             delete inv;
         w->spare.clear();
         orphan_calls(w);
+        close_fetches(w);
         /* Handles first: a Global must die before its isolate. */
         w->exports.clear();
         w->handler.Reset();

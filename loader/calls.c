@@ -579,3 +579,47 @@ bool ld__child_host_child_live(void *ud, struct iso_worker *from, const char *bi
     (void)id_len;
     return false;
 }
+
+/* ---- outbound HTTP ------------------------------------------------------------------------- */
+
+/* A parent's fetch(): the shard's client, counted as one of the tenant's subrequests (the
+ * shim enforces the per-request limit, which it counts per invocation). */
+const struct iso_fetcher *ld__host_fetcher(void *ud, struct iso_worker *from, struct ed_error *err)
+{
+    struct ld_parent *p = ud;
+    (void)from;
+    if (p->dead) {
+        ed_error_set(err, ED_ECANCELED, "worker is shutting down");
+        return NULL;
+    }
+    if (!p->shard->cfg.fetcher) {
+        ed_error_set(err, ED_EINVAL, "fetch() to the internet is not available on this node.");
+        return NULL;
+    }
+    struct st_usage u = {.subrequests = 1};
+    ld__usage(p, &u);
+    return p->shard->cfg.fetcher;
+}
+
+/* A child's fetch() with globalOutbound omitted: the parent's outbound, i.e. the same client,
+ * within the child's subrequest cap per call (as its fetch() through a stub outbound). */
+const struct iso_fetcher *ld__child_host_fetcher(void *ud, struct iso_worker *from,
+                                                 struct ed_error *err)
+{
+    struct ld_child *c = ud;
+    (void)from;
+    if (c->has_outbound || c->no_outbound) { /* the runtime never asks then */
+        ed_error_set(err, ED_EINVAL, "this worker's fetch() does not go to the network");
+        return NULL;
+    }
+    if (c->parent->dead) {
+        ed_error_set(err, ED_ECANCELED, "the parent worker of this child is gone");
+        return NULL;
+    }
+    if (++c->sub_used > c->sub_limit) {
+        ed_error_set(err, ED_ERANGE, "Too many subrequests: this worker may make %u per call",
+                     c->sub_limit);
+        return NULL;
+    }
+    return ld__host_fetcher(c->parent, NULL, err);
+}

@@ -248,10 +248,12 @@ int ld__child_create(struct ld_parent *p, const char *binding, const char *id, s
     c->cpu_ms = lowest(lowest(p->cfg.cpu_ms, code->cpu_ms), call_cpu_ms);
     c->sub_requests = lowest(p->cfg.sub_requests ? p->cfg.sub_requests : 50, code->sub_requests);
     c->has_outbound = code->outbound == ISO_OUTBOUND_STUB;
+    c->no_outbound = code->outbound == ISO_OUTBOUND_NONE;
     c->outbound_stub = code->outbound_stub;
     c->host.ud = c;
     c->host.call = ld__child_host_call;
     c->host.child_live = ld__child_host_child_live;
+    c->host.fetcher = ld__child_host_fetcher;
 
     struct iso_worker_config wc = {
         .tenant = p->tenant,

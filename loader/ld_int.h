@@ -81,6 +81,7 @@ struct ld_child {
     uint32_t sub_requests; /* outbound fetches per call: the child's cap */
     uint32_t sub_limit, sub_used; /* this call's cap (getEntrypoint may lower it), and use */
     bool has_outbound;            /* globalOutbound is a stub of the parent's */
+    bool no_outbound;             /* globalOutbound is null: no fetch() at all */
     uint64_t outbound_stub;
     uint64_t last_used_ns;
     bool dirty; /* JavaScript ran in it since its memory was last reduced */
@@ -154,6 +155,9 @@ int ld__child_host_call(void *ud, struct iso_worker *from, const struct iso_call
                         iso_answer_cb cb, void *cb_ud, struct ed_error *err);
 bool ld__child_host_child_live(void *ud, struct iso_worker *from, const char *binding,
                                const char *id, size_t id_len);
+const struct iso_fetcher *ld__host_fetcher(void *ud, struct iso_worker *from, struct ed_error *err);
+const struct iso_fetcher *ld__child_host_fetcher(void *ud, struct iso_worker *from,
+                                                 struct ed_error *err);
 
 /* hash.c: SHA-256 of (id, main module, modules) — what makes a child "the same worker". */
 void ld__code_key(const char *id, size_t id_len, const struct iso_child_code *code,

@@ -42,6 +42,10 @@ struct ld_config {
     struct st_db *db;             /* borrowed: usage counters; NULL counts nothing */
     uint32_t idle_ms;             /* a child unused this long is evicted (0: 60000) */
     uint32_t shards;              /* shards sharing each tenant's caps (0: 1) */
+    /* Borrowed: the shard's HTTP client, for the fetch() of parents and of children whose
+     * globalOutbound was omitted (each counted as a subrequest of the tenant). NULL: no
+     * outbound HTTP (fetch() rejects). */
+    const struct iso_fetcher *fetcher;
 };
 
 /* Per-shard loader state. Returns owned (free with ld_shard_free on the shard's thread, after

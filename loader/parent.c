@@ -36,6 +36,7 @@ int ld_parent_new(struct ld_shard *sh, const struct ld_parent_config *cfg, struc
     p->host.ud = p;
     p->host.call = ld__host_call;
     p->host.child_live = ld__host_child_live;
+    p->host.fetcher = ld__host_fetcher;
     p->refs = 1;
     p->next = sh->parents;
     if (sh->parents)

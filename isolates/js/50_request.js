@@ -20,12 +20,15 @@
         return NORMALIZED.includes(upper) ? upper : s;
     }
 
+    const REDIRECTS = ['follow', 'manual', 'error'];
+
     class Request {
         #method;
         #url;
         #urlParsed = true; // false: #url is as the edge or a parent gave it, not yet parsed
         #headers;
         #body;
+        #redirect = 'follow';
 
         constructor(input, init = undefined) {
             if (input === INTERNAL) {
@@ -51,6 +54,14 @@
             }
             this.#method = init?.method !== undefined ? normalizeMethod(init.method)
                 : base !== null ? base.#method : 'GET';
+            if (init?.redirect !== undefined) {
+                const redirect = String(init.redirect);
+                if (!REDIRECTS.includes(redirect))
+                    throw new TypeError(`Request: redirect must be "follow", "manual" or "error", not "${redirect.slice(0, 32)}"`);
+                this.#redirect = redirect;
+            } else if (base !== null) {
+                this.#redirect = base.#redirect;
+            }
             const headersInit = init?.headers !== undefined ? init.headers
                 : base !== null ? base.#headers : undefined;
             this.#headers = new Headers(headersInit);
@@ -93,7 +104,7 @@
         }
 
         get redirect() {
-            return 'follow';
+            return this.#redirect;
         }
 
         static {
@@ -103,8 +114,10 @@
         }
 
         clone() {
-            return new Request(INTERNAL, [this.#method, this.url, new Headers(this.#headers),
+            const copy = new Request(INTERNAL, [this.#method, this.url, new Headers(this.#headers),
                 internals.cloneBody(this.#body)]);
+            copy.#redirect = this.#redirect;
+            return copy;
         }
 
         get [Symbol.toStringTag]() {

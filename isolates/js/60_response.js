@@ -19,6 +19,8 @@
         #statusText;
         #headers;
         #body;
+        #url = '';
+        #redirected = false;
 
         constructor(body = null, init = undefined) {
             if (body === INTERNAL) {
@@ -76,11 +78,11 @@
         }
 
         get url() {
-            return '';
+            return this.#url;
         }
 
         get redirected() {
-            return false;
+            return this.#redirected;
         }
 
         get status() {
@@ -104,8 +106,11 @@
         }
 
         clone() {
-            return new Response(INTERNAL, [this.#status, this.#statusText,
+            const copy = new Response(INTERNAL, [this.#status, this.#statusText,
                 new Headers(this.#headers), internals.cloneBody(this.#body)]);
+            copy.#url = this.#url;
+            copy.#redirected = this.#redirected;
+            return copy;
         }
 
         get [Symbol.toStringTag]() {
@@ -115,6 +120,11 @@
         static {
             internals.isResponse = (v) => typeof v === 'object' && v !== null && #status in v;
             internals.responseBody = (r) => r.#body; // for sending it to another worker
+            // A response fetch() received: the URL that answered, and whether redirects led there.
+            internals.setResponseUrl = (r, url, redirected) => {
+                r.#url = url;
+                r.#redirected = redirected;
+            };
             internals.responseParts = function responseParts(v) {
                 if (typeof v !== 'object' || v === null || !(#status in v))
                     return undefined;

@@ -314,6 +314,8 @@ Test(calls, env_stubs_with_answers_on_later_turns)
     iso_worker_free(w);
 }
 
+/* A host without a fetcher (the fake's) gives no network: a parent's fetch() and an inheriting
+ * child's reject with a TypeError. */
 Test(calls, global_outbound_modes)
 {
     struct fake_host fh;
@@ -339,10 +341,8 @@ Test(calls, global_outbound_modes)
                 "functions like fetch(). It must use capabilities (such as bindings in 'env') to "
                 "talk to the outside world.\n"
                 "203 via parent http://example.com/x v\n"
-                "TypeError: fetch() to the internet is not available yet: outbound requests are "
-                "not implemented in edged. Use the bindings in env to reach other workers.\n"
-                "fetch() to the internet is not available yet: outbound requests are not "
-                "implemented in edged. Use the bindings in env to reach other workers.");
+                "TypeError: fetch() to the internet is not available in this worker.\n"
+                "fetch() to the internet is not available in this worker.");
     fake_host_dispose(&fh);
     iso_worker_free(w);
 }

@@ -47,9 +47,29 @@ Test(crypto, boringssl_binding)
     for (size_t i = 0; i < sizeof(struct ed_bssl) / sizeof(void *); i++)
         cr_expect(ed_bssl_contains(fns[i]), "table entry %zu outside BoringSSL", i);
 
+    /* libssl: its own symbols bound inside it, its ~360 references to libcrypto bound inside
+     * our libcrypto copy (not OpenSSL's libcrypto.so.3, where glibc first bound those whose
+     * names OpenSSL also exports: the loader rebinds them, and counts them), the rest (libc,
+     * libstdc++) in no OpenSSL. */
+    cr_expect_gt(bind.ssl_own, 0, "libssl own relocations: %u", bind.ssl_own);
+    cr_expect_gt(bind.ssl_crypto, 200, "libssl -> libcrypto relocations: %u", bind.ssl_crypto);
+    cr_expect_gt(bind.ssl_external, 10, "libssl imports: %u", bind.ssl_external);
+    cr_expect_gt(bind.ssl_rebound, 50, "libssl references glibc bound to OpenSSL: %u",
+                 bind.ssl_rebound);
+    cr_log_info("libssl from %s: %u own, %u into libcrypto (%u rebound from OpenSSL), %u imports",
+                bind.ssl_path, bind.ssl_own, bind.ssl_crypto, bind.ssl_rebound, bind.ssl_external);
+
+    /* A libssl function that calls into libcrypto reaches BoringSSL: an SSL_CTX is made with
+     * BoringSSL's allocator and X509 store (OpenSSL's would crash or misbehave here). */
+    SSL_CTX *ctx = b->SSL_CTX_new(b->TLS_method());
+    cr_assert_not_null(ctx);
+    cr_expect_eq(b->SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION), 1);
+    b->SSL_CTX_free(ctx);
+
     /* BoringSSL's names are not in the global scope: nothing else can bind to them, and the
      * process's SHA256 (if any) is OpenSSL's, not BoringSSL's. */
     cr_expect_null(dlsym(RTLD_DEFAULT, "BORINGSSL_self_test"));
+    cr_expect_null(dlsym(RTLD_DEFAULT, "SSL_CTX_set_strict_cipher_list"));
     void *global_sha = dlsym(RTLD_DEFAULT, "SHA256");
     if (global_sha)
         cr_expect_not(ed_bssl_contains(global_sha));

@@ -22,7 +22,8 @@ namespace iso {
 
 namespace {
 
-const NativeFunction *const kNativeTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives};
+const NativeFunction *const kNativeTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
+                                               kStreamNatives};
 
 /* One code cache per runtime file; written once under lock, then only read. */
 struct CodeCache {

@@ -15,7 +15,8 @@ namespace iso {
 
 namespace {
 
-const NativeFunction *const kTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives};
+const NativeFunction *const kTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
+                                         kStreamNatives};
 
 std::vector<intptr_t> g_refs;
 v8::StartupData g_blob = {nullptr, 0};

@@ -141,6 +141,7 @@ void destroy(iso_worker *w)
         orphan_calls(w);
         /* Handles first: a Global must die before its isolate. */
         w->exports.clear();
+        w->bodies.clear();
         w->handler.Reset();
         w->ns.Reset();
         w->env.Reset();

@@ -1,7 +1,8 @@
 // Response (Fetch Standard): status, headers and a body, plus Response.json() and
 // Response.redirect(). internals.responseParts is how the shim takes a Response apart once the
-// handler resolved: [status, flat headers, body] where body is null, a string, a Uint8Array or
-// a ReadableStream, and the body is marked used so it leaves exactly once.
+// handler resolved: [status, flat headers, body, length] where body is null, a string, a
+// Uint8Array or a ReadableStream (length: the bytes a stream will produce when known, else -1),
+// and the body is marked used so it leaves exactly once.
 'use strict';
 (function (internals) {
     const { INTERNAL, Headers } = internals;
@@ -62,7 +63,17 @@
             const s = toUnsignedShort(status);
             if (!REDIRECT_STATUS.includes(s))
                 throw new RangeError(`Response.redirect: ${s} is not a redirect status`);
-            const headers = new Headers([['location', String(url)]]);
+            // The URL as the URL Standard serializes it when the runtime has URL, else as given.
+            let location = String(url);
+            const URLClass = globalThis.URL;
+            if (typeof URLClass === 'function') {
+                try {
+                    location = new URLClass(location).href;
+                } catch {
+                    throw new TypeError(`Response.redirect: invalid URL: ${location.slice(0, 200)}`);
+                }
+            }
+            const headers = new Headers([['location', location]]);
             internals.freezeHeaders(headers);
             return new Response(INTERNAL, [s, '', headers, internals.newBody(null)]);
         }
@@ -96,7 +107,7 @@
         }
 
         static {
-            internals.mixinBody(Response.prototype, (r) => r.#body);
+            internals.mixinBody(Response.prototype, (r) => r.#body, (r) => r.#headers);
         }
 
         clone() {
@@ -124,7 +135,8 @@
                 const flat = [];
                 for (const [name, value] of internals.headersList(v.#headers))
                     flat.push(name, value);
-                return [v.#status, flat, body];
+                const length = state.stream !== null ? internals.streamLength(state.stream) : -1;
+                return [v.#status, flat, body, length];
             };
         }
     }

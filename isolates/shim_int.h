@@ -265,6 +265,7 @@ struct iso_worker {
     /* Things only the host can move on: request bodies awaited and response streams paused
      * (while any, a pending promise may still settle). */
     size_t host_waits = 0;
+    size_t buffers_seen = 0; /* ArrayBuffer bytes at the last look of collect_chunks() */
     std::unordered_map<uint64_t, iso::BodyRef> bodies; /* request bodies still arriving */
     uint64_t next_body = 1;
     std::unordered_map<uint64_t, iso::Export> exports;

@@ -83,10 +83,15 @@ int peek(const v8::FunctionCallbackInfo<v8::Value> &info, BodyRef *b, const uint
     *data = nullptr;
     *len = 0;
     int rc = b->src->peek(b->ud, data, len);
-    if (rc < 0)
+    if (rc < 0) {
+        const char *why = rc == ED_ETOOBIG     ? "it is larger than the request body limit"
+                          : rc == ED_ETIMEDOUT ? "the client sent it too slowly"
+                          : rc == ED_ECANCELED ? "the client went away"
+                          : rc == ED_EHTTP     ? "it was malformed"
+                                               : ed_strerror(rc);
         throw_type_error(info.GetIsolate(),
-                         std::string("The request body could not be received completely: ") +
-                             ed_strerror(rc));
+                         std::string("The request body could not be received completely: ") + why);
+    }
     return rc;
 }
 

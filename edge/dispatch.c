@@ -64,8 +64,11 @@ static int on_body(void *ud, const uint8_t *data, size_t len)
     struct ed_buf *out = out_of(ex);
     if (!out)
         return ED_ECANCELED; /* the client is gone: stop the worker's stream */
-    if (ex->head_only)
-        return 0;
+    if (ex->head_only) {
+        /* HEAD, 204, 304: none of the body is sent, so none of it is produced either */
+        ex->body_skipped = true;
+        return ED_ECANCELED;
+    }
     int rc = ex->chunked ? edge_h1_write_chunk(out, data, len) : ed_buf_append(out, data, len);
     if (rc)
         return rc;
@@ -164,7 +167,10 @@ static void on_end(void *ud)
 static void on_abort(void *ud, int code, const char *msg)
 {
     struct edge_exchange *ex = ud;
-    (void)code;
+    if (ex->body_skipped && code == ED_ECANCELED) { /* on_body stopped it: a whole answer */
+        finish(ex);
+        return;
+    }
     if (ex->c && !ex->abandoned) {
         /* The head is gone already: the only honest signal left is a truncated body. */
         ex->keep_alive = H1_CLOSE;

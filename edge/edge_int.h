@@ -140,10 +140,11 @@ struct edge_exchange {
     int keep_alive; /* enum h1_conn */
     int body_error; /* its streamed request body cannot be completed: why (ED_E...) */
     bool head_only, chunked, http10;
-    bool head_sent;   /* the response head is out: the body streams at the client's pace */
-    bool paused;      /* the sink asked the worker to wait until the output drains */
-    bool body_wanted; /* the worker waits for more of the streamed request body */
-    bool abandoned;   /* answered by the node (wall time) or the client left: ignore the sink */
+    bool head_sent;    /* the response head is out: the body streams at the client's pace */
+    bool body_skipped; /* a response without a body (HEAD...): its stream was cancelled */
+    bool paused;       /* the sink asked the worker to wait until the output drains */
+    bool body_wanted;  /* the worker waits for more of the streamed request body */
+    bool abandoned;    /* answered by the node (wall time) or the client left: ignore the sink */
 };
 
 struct edge_shard {

@@ -319,6 +319,26 @@ Test(streams, client_going_away_cancels_the_stream)
     E2E_STOP_OK(s);
 }
 
+Test(streams, head_of_a_stream_sends_no_body_and_stops_it)
+{
+    struct e2e_server *s = start_streams(NULL);
+    struct e2e_conn *c = E2E_CONNECT(s->port);
+    E2E_SEND(c, "HEAD /forever HTTP/1.1\r\nHost: s.test\r\n\r\n");
+    struct e2e_response r;
+    E2E_READ(c, &r, E2E_HEAD_REQUEST);
+    cr_expect_eq(r.status, 200);
+    cr_expect_eq(r.body_len, 0);
+    e2e_response_dispose(&r);
+    expect_canceled(s, "HEAD");
+    /* the connection is kept */
+    E2E_SEND(c, "GET /fixed HTTP/1.1\r\nHost: s.test\r\n\r\n");
+    E2E_READ(c, &r, 0);
+    E2E_EXPECT(&r, 200, "hello world");
+    e2e_response_dispose(&r);
+    e2e_close(c);
+    E2E_STOP_OK(s);
+}
+
 Test(streams, known_length_is_content_length)
 {
     struct e2e_server *s = start_streams(NULL);

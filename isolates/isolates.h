@@ -296,8 +296,9 @@ struct iso_response_sink {
  * iso_worker_retired() after the sink's last callback.
  *
  * A handler (or a response stream) waiting on a promise moves on whenever the shim next
- * enters w: an answer from the host, another fetch. When w has no call out awaiting an answer,
- * nothing can settle a pending promise any more (there are no timers or I/O of its own yet),
+ * enters w: an answer from the host, another fetch, more of a request body. When w has no call
+ * out awaiting an answer, waits for no request body and has no response stream paused by its
+ * sink, nothing can settle a pending promise any more (there are no timers of its own yet),
  * and what waits on one fails: on_fail ED_EJS "the fetch handler's promise never settled...",
  * or on_abort ED_EJS "the response body stream stalled..." (the stream is cancelled). */
 int iso_worker_fetch(struct iso_worker *w, const struct iso_request *req,

@@ -471,13 +471,26 @@ test('pipeTo: an AbortSignal stops the pipe', async () => {
     const ac = new AbortController();
     let canceled = false;
     const src = new ReadableStream({ pull(c) { c.enqueue(1); }, cancel() { canceled = true; } });
-    const { log, stream } = recorder({ write: () => new Promise(() => {}) });
+    const { log, stream } = recorder();
     const p = src.pipeTo(stream, { signal: ac.signal });
-    await tick();
+    await tick(20);
     ac.abort();
     await assert.rejects(p, { name: 'AbortError' });
-    assert.ok(canceled);
-    void log;
+    assert.ok(canceled, 'the source was cancelled');
+    assert.equal(log[log.length - 1][0], 'abort', 'the destination was aborted');
+    assert.ok(log.length > 1, 'chunks were piped before the abort');
+
+    const already = new AbortController();
+    already.abort(new RangeError('early'));
+    await assert.rejects(new ReadableStream().pipeTo(new WritableStream(), { signal: already.signal }), RangeError);
+    const kept = recorder();
+    const ac2 = new AbortController();
+    const p2 = new ReadableStream({ pull(c) { c.enqueue(2); } })
+        .pipeTo(kept.stream, { signal: ac2.signal, preventAbort: true, preventCancel: true });
+    await tick(5);
+    ac2.abort();
+    await assert.rejects(p2, { name: 'AbortError' });
+    assert.notEqual(kept.log[kept.log.length - 1][0], 'abort', 'preventAbort');
 });
 
 test('pipeThrough: returns the readable side; locks are checked', async () => {

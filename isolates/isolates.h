@@ -310,14 +310,15 @@ int iso_worker_fetch(struct iso_worker *w, const struct iso_request *req,
 
 /* Reads on from the response stream of the fetch whose sink ud is ud, paused by on_body
  * returning ISO_SINK_PAUSE; its sink may be called before this returns. Returns 0, or
- * ED_ENOENT when no such fetch is paused. Not from inside a callback of w's sink. */
+ * ED_ENOENT when no such fetch is paused. Not from inside on_head or on_body (the final
+ * callbacks may call it, as they may start a fetch). */
 int iso_worker_fetch_resume(struct iso_worker *w, void *ud) ISO_NOEXCEPT;
 
 /* Cancels the response stream of the fetch whose sink ud is ud (the client went away): the
  * worker's stream is cancelled and the sink gets on_abort with ED_ECANCELED, possibly before
  * this returns. A fetch that has not produced its head yet is cancelled when it does (its
- * on_head should then return non-zero). Returns 0 or ED_ENOENT. Not from inside a callback of
- * w's sink. */
+ * on_head should then return non-zero). Returns 0 or ED_ENOENT. Not from inside on_head or
+ * on_body. */
 int iso_worker_fetch_cancel(struct iso_worker *w, void *ud) ISO_NOEXCEPT;
 
 /* More of the request body whose source ud is body_ud arrived, or it ended or failed: wakes the

@@ -12,6 +12,10 @@
 
 #define MAX_PENDING_OUT (1u << 20) /* stop reading while this much response is unsent */
 #define LINGER_MS 2000
+/* A request body larger than this (or chunked) is streamed to the worker as it arrives, and
+ * reading pauses while more than BODY_BUFFER of it waits for the worker to read it. */
+#define STREAM_BODY_OVER (64u << 10)
+#define BODY_BUFFER (256u << 10)
 
 static void on_close(uv_handle_t *h)
 {
@@ -19,6 +23,13 @@ static void on_close(uv_handle_t *h)
     if (--c->handles_open > 0)
         return;
     struct edge_shard *sh = c->shard;
+    if (c->dirty) {
+        struct edge_conn **pp = &sh->dirty;
+        while (*pp && *pp != c)
+            pp = &(*pp)->next_dirty;
+        if (*pp)
+            *pp = c->next_dirty;
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -100,6 +111,20 @@ static void stop_reading(struct edge_conn *c)
     }
 }
 
+/* Whether c should read more of a streamed request body for its exchange. */
+static bool want_body(const struct edge_conn *c)
+{
+    return c->ex && !c->closing && !c->close_after_write && !c->lingering &&
+           edge_h1_body_streaming(&c->parser) && c->parser.req.body.len <= BODY_BUFFER &&
+           c->out.len + c->writing.len <= MAX_PENDING_OUT;
+}
+
+void edge__conn_read_body(struct edge_conn *c)
+{
+    if (want_body(c))
+        start_reading(c);
+}
+
 static void after_output(struct edge_conn *c)
 {
     if (c->closing || c->write_pending || c->out.len || c->ex)
@@ -124,6 +149,8 @@ static void on_write(uv_write_t *req, int status)
         edge__conn_close(c);
         return;
     }
+    if (c->ex && c->ex->head_sent)
+        c->ex->progress_ns = ed_now_ns(); /* the client is reading: the stream moves */
     flush(c);
 }
 
@@ -134,9 +161,10 @@ static void flush(struct edge_conn *c)
     if (c->out.len && !c->write_pending) {
         uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        if (n > 0)
+        if (n > 0) {
+            c->out_base += (uint64_t)n;
             ed_buf_consume(&c->out, (size_t)n);
-        else if (n < 0 && n != UV_EAGAIN) {
+        } else if (n < 0 && n != UV_EAGAIN) {
             edge__conn_close(c);
             return;
         }
@@ -145,6 +173,7 @@ static void flush(struct edge_conn *c)
             struct ed_buf tmp = c->writing;
             c->writing = c->out;
             c->out = tmp;
+            c->out_base += c->writing.len;
             ed_buf_clear(&c->out);
             b = uv_buf_init(c->writing.data, (unsigned)c->writing.len);
             c->wreq.data = c;
@@ -157,9 +186,14 @@ static void flush(struct edge_conn *c)
     }
     if (c->out.len + c->writing.len > MAX_PENDING_OUT)
         stop_reading(c);
+    else if (want_body(c))
+        start_reading(c);
     after_output(c);
     if (!c->closing && !c->lingering)
         arm_timer(c);
+    /* Last: a paused response stream that may now read on can finish the exchange. */
+    if (!c->closing)
+        edge__conn_resume(c);
 }
 
 static void fail(struct edge_conn *c, int status, const char *msg)
@@ -171,9 +205,39 @@ static void fail(struct edge_conn *c, int status, const char *msg)
     edge__access_log(c->shard, "-", "-", NULL, status, c->out.len - out0, 0, 0);
 }
 
+static uint64_t body_deadline(const struct edge_conn *c)
+{
+    return c->headers_done_ns + (uint64_t)c->shard->srv->cfg->body_timeout_ms * 1000000u;
+}
+
+/* When c's exchange times out: the wall-time limit from its start or, once its response
+ * head is out, from its last progress. */
+static uint64_t exchange_deadline(const struct edge_conn *c)
+{
+    const struct edge_exchange *ex = c->ex;
+    return (ex->head_sent ? ex->progress_ns : ex->t0) +
+           (uint64_t)c->shard->srv->cfg->wall_ms * 1000000u;
+}
+
+/* Whether the streamed request body's timeout is what c's timer waits for. */
+static bool body_timer(const struct edge_conn *c)
+{
+    return c->ex && edge_h1_body_streaming(&c->parser) && !c->ex->body_error &&
+           body_deadline(c) <= exchange_deadline(c);
+}
+
 static void on_timeout(uv_timer_t *t)
 {
     struct edge_conn *c = t->data;
+    if (body_timer(c)) {
+        /* The streamed request body did not arrive in time: 408 unless the worker answered
+         * already, its reads fail, and the connection closes. */
+        c->close_after_write = true;
+        stop_reading(c);
+        edge__exchange_body_failed(c->ex, ED_ETIMEDOUT, 408, "Request body timeout");
+        flush(c);
+        return;
+    }
     if (c->ex) {
         edge__exchange_timeout(c->ex);
         return;
@@ -193,10 +257,14 @@ static void arm_timer(struct edge_conn *c)
     const struct edge_config *cfg = c->shard->srv->cfg;
     uint64_t now = ed_now_ns(), deadline;
     if (c->ex) {
-        /* a worker awaiting something: the request's wall-time limit. The shim fails a
-         * request that only waits at its wall budget by itself (the isolate stays); this is
-         * the backstop, a little later, that retires the isolate. */
-        deadline = c->ex->t0 + (uint64_t)cfg->wall_ms * 1000000u + EDGE_WALL_GRACE_NS;
+        /* a worker awaiting something: the request's wall-time limit (the shim fails a request
+         * that only waits at its wall budget by itself, the isolate staying; this is the
+         * backstop, a little later, that retires the isolate); a streamed response that makes
+         * no progress (no chunk, no write) for as long; a streamed request body that does not
+         * arrive within the body timeout */
+        deadline = body_timer(c)
+                       ? body_deadline(c)
+                       : exchange_deadline(c) + (c->ex->head_sent ? 0 : EDGE_WALL_GRACE_NS);
     } else if (c->parser.in_message && !c->write_pending) {
         if (!c->request_start_ns)
             c->request_start_ns = now;
@@ -227,23 +295,55 @@ static void process(struct edge_conn *c, const char *data, size_t len)
     size_t off = 0;
     c->in_process = true;
     while (off < len && !c->close_after_write && !c->closing) {
-        size_t used = 0;
-        enum h1_event ev = edge_h1_feed(&c->parser, data + off, len - off, &used);
-        off += used;
-        if (ev == H1_ERROR) {
-            fail(c, c->parser.error_status, c->parser.error_reason);
-            break;
-        }
-        if (ev == H1_NEED_MORE)
-            break;
-        edge__dispatch(c, &c->parser.req);
-        if (c->ex) { /* answered later: hold the pipelined rest, stop reading meanwhile */
-            if (off < len && ed_buf_append(&c->pending_in, data + off, len - off) != 0)
+        if (c->ex && !edge_h1_body_streaming(&c->parser)) {
+            /* answered later: hold the pipelined rest, stop reading meanwhile */
+            if (ed_buf_append(&c->pending_in, data + off, len - off) != 0)
                 c->close_after_write = true;
             off = len;
             stop_reading(c);
             break;
         }
+        size_t used = 0;
+        enum h1_event ev = edge_h1_feed(&c->parser, data + off, len - off, &used);
+        off += used;
+        if (ev == H1_ERROR) {
+            if (c->ex) { /* a streamed body went wrong: its worker's reads fail, we close */
+                int status = c->parser.error_status;
+                c->close_after_write = true;
+                stop_reading(c);
+                edge__exchange_body_failed(c->ex, status == 413 ? ED_ETOOBIG : ED_EHTTP, status,
+                                           c->parser.error_reason);
+                break;
+            }
+            fail(c, c->parser.error_status, c->parser.error_reason);
+            break;
+        }
+        if (ev == H1_HEADERS) { /* a large or chunked body: the worker starts now */
+            if (c->parser.req.expect_continue && !c->continue_sent) {
+                ed_buf_appends(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+                c->continue_sent = true;
+            }
+            c->headers_done_ns = ed_now_ns();
+            edge__dispatch(c, &c->parser.req);
+            continue;
+        }
+        if (ev == H1_NEED_MORE) {
+            if (c->ex && edge_h1_body_streaming(&c->parser)) {
+                if (c->parser.req.body.len > BODY_BUFFER)
+                    stop_reading(c); /* the worker reads on: edge__conn_read_body */
+                edge__exchange_body_arrived(c->ex);
+            }
+            break;
+        }
+        if (c->parser.req.streamed) { /* the end of a body whose request is being answered */
+            if (!c->ex) {
+                c->close_after_write = true;
+                break;
+            }
+            edge__exchange_body_arrived(c->ex);
+            continue;
+        }
+        edge__dispatch(c, &c->parser.req);
     }
     if (c->parser.headers_done && c->parser.req.expect_continue && !c->continue_sent &&
         !c->close_after_write && !c->ex) {
@@ -255,6 +355,14 @@ static void process(struct edge_conn *c, const char *data, size_t len)
 
 void edge__conn_answered(struct edge_conn *c)
 {
+    if (edge_h1_body_streaming(&c->parser)) {
+        /* answered before its body arrived: the rest is not read, the connection closes */
+        c->close_after_write = true;
+        stop_reading(c);
+        if (!c->in_process && !c->closing)
+            flush(c);
+        return;
+    }
     edge_h1_next(&c->parser);
     c->request_start_ns = c->headers_done_ns = 0;
     c->continue_sent = false;
@@ -274,6 +382,39 @@ void edge__conn_answered(struct edge_conn *c)
 void edge__conn_flush(struct edge_conn *c)
 {
     flush(c);
+}
+
+static void on_write_dirty(uv_idle_t *h)
+{
+    edge__shard_write_dirty(h->data);
+}
+
+void edge__conn_mark_dirty(struct edge_conn *c)
+{
+    struct edge_shard *sh = c->shard;
+    if (c->dirty || c->closing)
+        return;
+    c->dirty = true;
+    c->next_dirty = sh->dirty;
+    sh->dirty = c;
+    if (!uv_is_active((uv_handle_t *)&sh->writer) && !uv_is_closing((uv_handle_t *)&sh->writer))
+        uv_idle_start(&sh->writer, on_write_dirty);
+}
+
+/* One write (and at most one resumed read of the worker's stream) per dirty connection per
+ * loop turn: a fast stream cannot starve the shard's other connections. */
+void edge__shard_write_dirty(struct edge_shard *sh)
+{
+    struct edge_conn *list = sh->dirty;
+    sh->dirty = NULL;
+    uv_idle_stop(&sh->writer);
+    while (list) {
+        struct edge_conn *c = list;
+        list = c->next_dirty;
+        c->dirty = false;
+        c->next_dirty = NULL;
+        flush(c);
+    }
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -299,7 +440,8 @@ void edge__conn_accept(struct edge_shard *sh, uv_stream_t *listener, bool admin)
         return;
     c->shard = sh;
     struct h1_limits lim = {.max_header_bytes = sh->srv->cfg->max_header_bytes,
-                            .max_body_bytes = sh->srv->cfg->max_body_bytes};
+                            .max_body_bytes = sh->srv->cfg->max_body_bytes,
+                            .stream_body_over = admin ? 0 : STREAM_BODY_OVER};
     if (edge_h1_init(&c->parser, &lim) != 0) {
         free(c);
         return;

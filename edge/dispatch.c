@@ -18,6 +18,12 @@
 
 /* ---- the sink: the worker's response into the connection --------------------------------- */
 
+/* A streamed response stops being read from the worker while the connection holds more than
+ * STREAM_HIGH bytes it has not handed to the kernel, and reads on once that fell to STREAM_LOW:
+ * the node holds at most about STREAM_HIGH plus one chunk per streaming connection. */
+#define STREAM_HIGH (256u << 10)
+#define STREAM_LOW (64u << 10)
+
 static struct ed_buf *out_of(struct edge_exchange *ex)
 {
     return ex->abandoned || !ex->c ? NULL : &ex->c->out;
@@ -29,7 +35,12 @@ static int on_head(void *ud, int status, const struct iso_header *h, size_t n,
     struct edge_exchange *ex = ud;
     struct ed_buf *out = out_of(ex);
     if (!out)
-        return 0;
+        return ED_ECANCELED; /* nobody to send it to: the worker's stream is cancelled */
+    ex->head_sent = true;
+    ex->progress_ns = ed_now_ns();
+    /* The rest of a streamed request body is not waited for once the answer is done. */
+    if (edge_h1_body_streaming(&ex->c->parser))
+        ex->keep_alive = H1_CLOSE;
     struct h1_out_header small[32], *hs = n ? small : NULL;
     if (n > sizeof small / sizeof *small && !(hs = malloc(n * sizeof *hs)))
         return ED_ENOMEM;
@@ -53,12 +64,95 @@ static int on_body(void *ud, const uint8_t *data, size_t len)
 {
     struct edge_exchange *ex = ud;
     struct ed_buf *out = out_of(ex);
-    if (!out || ex->head_only)
-        return 0;
+    if (!out)
+        return ED_ECANCELED; /* the client is gone: stop the worker's stream */
+    if (ex->head_only) {
+        /* HEAD, 204, 304: none of the body is sent, so none of it is produced either */
+        ex->body_skipped = true;
+        return ED_ECANCELED;
+    }
     int rc = ex->chunked ? edge_h1_write_chunk(out, data, len) : ed_buf_append(out, data, len);
-    if (rc == 0 && !ex->c->in_process)
-        edge__conn_flush(ex->c); /* a body produced later leaves as it comes */
-    return rc;
+    if (rc)
+        return rc;
+    struct edge_conn *c = ex->c;
+    ex->progress_ns = ed_now_ns();
+    if (!c->in_process)
+        edge__conn_mark_dirty(c); /* a body produced later leaves as it comes */
+    if (c->out.len + c->writing.len > STREAM_HIGH) {
+        ex->paused = true; /* edge__conn_resume reads on once the client took enough */
+        return ISO_SINK_PAUSE;
+    }
+    return 0;
+}
+
+void edge__conn_resume(struct edge_conn *c)
+{
+    struct edge_exchange *ex = c->ex;
+    if (!ex || !ex->paused || ex->abandoned || c->out.len + c->writing.len > STREAM_LOW)
+        return;
+    ex->paused = false;
+    ex->progress_ns = ed_now_ns();
+    iso_worker_fetch_resume(ex->inst->w, ex); /* may finish ex, even free it */
+}
+
+/* ---- a streamed request body: what the worker's request.body reads ----------------------- */
+
+static int body_peek(void *ud, const uint8_t **data, size_t *len)
+{
+    struct edge_exchange *ex = ud;
+    if (ex->body_error)
+        return ex->body_error;
+    if (!ex->c)
+        return ED_ECANCELED; /* the client went away before the body was read */
+    const struct h1_parser *p = &ex->c->parser;
+    *data = (const uint8_t *)p->req.body.data;
+    *len = p->req.body.len;
+    if (!edge_h1_body_streaming(p))
+        return ISO_BODY_END;
+    if (*len == 0)
+        ex->body_wanted = true;
+    return 0;
+}
+
+static void body_consume(void *ud, size_t n)
+{
+    struct edge_exchange *ex = ud;
+    if (!ex->c)
+        return;
+    edge_h1_body_consume(&ex->c->parser, n);
+    edge__conn_read_body(ex->c); /* reading may start again: the body buffer has room */
+}
+
+static const struct iso_body_source body_source = {body_peek, body_consume};
+
+void edge__exchange_body_arrived(struct edge_exchange *ex)
+{
+    if (!ex->body_wanted || !ex->inst)
+        return;
+    ex->body_wanted = false;
+    iso_worker_body_ready(ex->inst->w, ex);
+}
+
+void edge__exchange_body_failed(struct edge_exchange *ex, int code, int status, const char *reason)
+{
+    if (!ex->body_error)
+        ex->body_error = code;
+    ex->keep_alive = H1_CLOSE;
+    struct edge_conn *c = ex->c;
+    if (status && c && !ex->abandoned && !ex->head_sent) {
+        /* The client's fault, and the worker has not answered yet: the node answers as it
+         * would have before the body was streamed (400, 408, 413), the worker's answer is
+         * dropped. */
+        ex->status = status;
+        edge_h1_write_simple(&c->out, status, reason, H1_CLOSE);
+        edge__access_log(ex->shard, ex->worker->tenant->name, ex->worker->name, ex->req, status,
+                         edge__conn_out_pos(c) - ex->out0, ed_now_ns() - ex->t0, ex->cpu_ns);
+        c->close_after_write = true;
+        c->ex = NULL;
+        ex->c = NULL;
+        ex->abandoned = true;
+    }
+    edge__exchange_body_arrived(ex); /* may free ex */
 }
 
 static void respond_done(struct edge_exchange *ex);
@@ -76,7 +170,10 @@ static void on_end(void *ud)
 static void on_abort(void *ud, int code, const char *msg)
 {
     struct edge_exchange *ex = ud;
-    (void)code;
+    if (ex->body_skipped && code == ED_ECANCELED) { /* on_body stopped it: a whole answer */
+        respond_done(ex);
+        return;
+    }
     if (ex->c && !ex->abandoned) {
         /* The head is gone already: the only honest signal left is a truncated body. */
         ex->keep_alive = H1_CLOSE;
@@ -319,7 +416,7 @@ static void respond_done(struct edge_exchange *ex)
         c->close_after_write = true;
     const char *tenant = ex->worker ? ex->worker->tenant->name : "-";
     const char *worker = ex->worker ? ex->worker->name : "-";
-    edge__access_log(sh, tenant, worker, ex->req, ex->status, c->out.len - ex->out0,
+    edge__access_log(sh, tenant, worker, ex->req, ex->status, edge__conn_out_pos(c) - ex->out0,
                      ed_now_ns() - ex->t0, ex->cpu_ns);
     ex->req = NULL; /* the parser's, gone with the connection's next request */
     c->ex = NULL;
@@ -360,6 +457,12 @@ void edge__exchange_detach(struct edge_exchange *ex)
 {
     ex->c = NULL;
     ex->abandoned = true;
+    /* A response being streamed stops now rather than at its next chunk (a paused one would
+     * never get there); a worker waiting for the request body learns it will not come. */
+    if (ex->inst && ex->head_sent)
+        iso_worker_fetch_cancel(ex->inst->w, ex); /* may free ex */
+    else if (ex->inst)
+        edge__exchange_body_failed(ex, ED_ECANCELED, 0, NULL);
 }
 
 /* The absolute URL the worker sees. Returns 0 or an HTTP status to fail with. */
@@ -403,7 +506,7 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
     ex->shard = sh;
     ex->req = req;
     ex->t0 = ed_now_ns();
-    ex->out0 = c->out.len;
+    ex->out0 = edge__conn_out_pos(c);
     ex->http10 = http10;
     ex->head_only = strcmp(req->method, "HEAD") == 0;
     ex->keep_alive = !req->keep_alive || sh->draining ? H1_CLOSE
@@ -465,14 +568,18 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
     for (size_t i = 0; i < req->n_headers; i++)
         hs[i] = (struct iso_header){edge_h1_hname(req, i), req->headers[i].name_len,
                                     edge_h1_hvalue(req, i), req->headers[i].value_len};
+    bool streamed = edge_h1_body_streaming(&c->parser);
     struct iso_request ir = {
         .method = req->method,
         .url = url.data,
         .url_len = url.len,
         .headers = hs,
         .n_headers = req->n_headers,
-        .body = req->body.len ? (const uint8_t *)req->body.data : NULL,
-        .body_len = req->body.len,
+        .body = req->body.len && !streamed ? (const uint8_t *)req->body.data : NULL,
+        .body_len = streamed ? 0 : req->body.len,
+        .body_source = streamed ? &body_source : NULL,
+        .body_ud = ex,
+        .body_length = req->body_length,
         .cpu_budget_ns = cpu_budget,
         .wall_budget_ns = wall_budget,
         .cpu_used_ns = &ex->cpu_ns,
@@ -499,15 +606,28 @@ void edge__exchange_timeout(struct edge_exchange *ex)
     if (!inst || !c)
         return;
     struct edge_shard *sh = c->shard;
+    if (ex->head_sent) {
+        /* A streamed response that neither produced nor sent anything for the wall-time
+         * limit: cancel it and close (the client sees a truncated body). */
+        static const char msg[] =
+            "the response body stream made no progress for the wall time limit";
+        ex->keep_alive = H1_CLOSE;
+        edge__tenant_log(inst->worker->tenant, inst->worker->name, "error", msg, sizeof msg - 1);
+        if (iso_worker_fetch_cancel(inst->w, ex) == 0)
+            return;
+    }
     for (struct edge_exchange *o = inst->exchanges; o; o = o->next) {
         if (o->abandoned || !o->c)
             continue;
         struct edge_conn *oc = o->c;
-        failure_response(o, inst->worker, ED_EWALLLIMIT, "");
+        if (o->head_sent) /* mid-body: only a truncated body can say it */
+            o->keep_alive = H1_CLOSE;
+        else
+            failure_response(o, inst->worker, ED_EWALLLIMIT, "");
         o->abandoned = true;
         oc->ex = NULL;
         edge__access_log(sh, inst->worker->tenant->name, inst->worker->name, o->req, o->status,
-                         oc->out.len - o->out0, ed_now_ns() - o->t0, o->cpu_ns);
+                         edge__conn_out_pos(oc) - o->out0, ed_now_ns() - o->t0, o->cpu_ns);
         if (o->keep_alive == H1_CLOSE)
             oc->close_after_write = true;
         o->c = NULL;

@@ -154,11 +154,17 @@ struct edge_exchange {
     struct edge_exchange *prev, *next; /* inst->exchanges */
     const struct h1_request *req;      /* valid while c is (the parser waits for us) */
     uint64_t t0, cpu_ns;
-    size_t out0;
+    uint64_t progress_ns; /* last time its streamed response moved (a chunk, a write) */
+    uint64_t out0;        /* edge__conn_out_pos() when it started */
     int status;
     int keep_alive; /* enum h1_conn */
+    int body_error; /* its streamed request body cannot be completed: why (ED_E...) */
     bool head_only, chunked, http10;
-    bool abandoned; /* answered by the node (wall time) or the client left: ignore the sink */
+    bool head_sent;    /* the response head is out: the body streams at the client's pace */
+    bool body_skipped; /* a response without a body (HEAD...): its stream was cancelled */
+    bool paused;       /* the sink asked the worker to wait until the output drains */
+    bool body_wanted;  /* the worker waits for more of the streamed request body */
+    bool abandoned;    /* answered by the node (wall time) or the client left: ignore the sink */
 };
 
 struct edge_shard {
@@ -169,8 +175,10 @@ struct edge_shard {
     uv_tcp_t listener;
     uv_tcp_t admin; /* shard 0 only, when --admin-listen is given */
     bool has_admin;
-    uv_async_t wake;  /* the main thread asks for a drain */
-    uv_check_t flush; /* writes the buffered access log once per loop turn */
+    uv_async_t wake;         /* the main thread asks for a drain */
+    uv_check_t flush;        /* writes the buffered access log once per loop turn */
+    uv_idle_t writer;        /* writes connections a worker's stream gave output (conn.c) */
+    struct edge_conn *dirty; /* those connections, linked by next_dirty */
     uv_timer_t drain_timer;
     int listen_fd;
     bool draining;
@@ -226,7 +234,22 @@ struct edge_conn {
     bool admin;               /* accepted on the admin listener: operator endpoints, no workers */
     struct edge_exchange *ex; /* the request being answered, if any */
     struct ed_buf pending_in; /* input after a request whose answer is still being made */
+    uint64_t out_base;        /* bytes taken from the front of out so far (edge__conn_out_pos) */
+    struct edge_conn *next_dirty; /* in shard->dirty: output to write on the next loop turn */
+    bool dirty;
 };
+
+/* Bytes of output c produced so far (what an exchange measures its response by). */
+static inline uint64_t edge__conn_out_pos(const struct edge_conn *c)
+{
+    return c->out_base + c->out.len;
+}
+
+/* c got output from inside an isolate: it is written on the next loop turn, outside any
+ * isolate (so the kernel's copy is not the tenant's CPU time). */
+void edge__conn_mark_dirty(struct edge_conn *c);
+/* The shard's writer idle handle: writes every dirty connection. */
+void edge__shard_write_dirty(struct edge_shard *sh);
 
 /* Accepts on one of a shard's listeners (admin: the operator's). */
 void edge__conn_accept(struct edge_shard *sh, uv_stream_t *listener, bool admin);
@@ -252,8 +275,20 @@ void edge__exchange_timeout(struct edge_exchange *ex);
 void edge__conn_answered(struct edge_conn *c);
 /* Writes what c->out holds (progress of a response produced later). */
 void edge__conn_flush(struct edge_conn *c);
-/* The connection is going away while its exchange is pending. */
+/* The connection is going away while its exchange is pending: a streamed response is
+ * cancelled (the worker's stream gets cancel()). */
 void edge__exchange_detach(struct edge_exchange *ex);
+/* c's output drained: a response stream paused for it reads on. Not from inside a sink. */
+void edge__conn_resume(struct edge_conn *c);
+/* The worker read some of c's streamed request body: reading may start again. */
+void edge__conn_read_body(struct edge_conn *c);
+/* More of ex's streamed request body arrived, or it ended (a worker waiting for it wakes). */
+void edge__exchange_body_arrived(struct edge_exchange *ex);
+/* ex's streamed request body cannot be completed (code: ED_ETOOBIG, ED_ETIMEDOUT, ED_EHTTP,
+ * ED_ECANCELED): the worker's reads fail from now on. With status (not 0) and no response
+ * head out yet, the node answers status with reason (static) itself and the connection
+ * closes; c->ex is then NULL. May free ex. */
+void edge__exchange_body_failed(struct edge_exchange *ex, int code, int status, const char *reason);
 /* Frees retired instances that no longer run anything; called once per loop turn. */
 void edge__shard_bury(struct edge_shard *sh, bool all);
 

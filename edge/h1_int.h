@@ -23,6 +23,10 @@ struct h1_limits {
     size_t max_header_bytes; /* request line + all header lines; over it: 431 (414 if the
                                 request target alone is over it) */
     uint64_t max_body_bytes; /* declared or received body; over it: 413 */
+    /* A body that is chunked or declares more than this many bytes is streamed: the request
+     * comes out at the end of its head (H1_HEADERS) and its body after it, piece by piece,
+     * as it is fed (0: every body is buffered whole before H1_REQUEST). */
+    uint64_t stream_body_over;
 };
 
 /* One header of the current request: offsets into h1_request.raw. */
@@ -39,7 +43,10 @@ struct h1_request {
     uint32_t url_off, url_len;
     struct h1_header *headers;
     size_t n_headers, cap_headers;
-    struct ed_buf body; /* de-chunked body */
+    struct ed_buf body;     /* de-chunked body (streamed: what arrived and was not consumed) */
+    uint64_t body_received; /* body bytes received so far (counted against the limit) */
+    int64_t body_length;    /* declared Content-Length, -1 when chunked or absent */
+    bool streamed;          /* dispatched at H1_HEADERS; body bytes follow */
     int http_major, http_minor;
     bool keep_alive;      /* llhttp_should_keep_alive() once complete */
     bool expect_continue; /* "Expect: 100-continue" was sent */
@@ -48,8 +55,9 @@ struct h1_request {
 
 enum h1_event {
     H1_NEED_MORE = 0, /* all input consumed, no complete request yet */
-    H1_REQUEST,       /* a complete request is in parser->req */
+    H1_REQUEST,       /* a complete request is in parser->req (or a streamed one's body ended) */
     H1_ERROR,         /* malformed or over a limit: answer error_status and close */
+    H1_HEADERS,       /* the head of a request whose body is streamed (req.streamed) */
 };
 
 struct h1_parser {
@@ -61,6 +69,7 @@ struct h1_parser {
     bool in_message;        /* first byte of a request seen and not yet complete */
     bool headers_done;      /* headers of the current request complete */
     bool complete;          /* current request complete, parser paused */
+    bool head_pause;        /* paused at the end of a streamed request's head */
     bool in_value;          /* not inside a header name: the next name piece starts a new header */
     const char *feed_start; /* the data of the current edge_h1_feed call */
     char feed_prev;         /* last non-blank byte fed before it (obs-fold detection) */
@@ -73,7 +82,11 @@ int edge_h1_init(struct h1_parser *p, const struct h1_limits *limits);
 void edge_h1_dispose(struct h1_parser *p);
 
 /* Feeds len bytes. Sets *consumed to the bytes used (less than len only when a complete
- * request was found: the rest belongs to the next, pipelined request) and returns the event.
+ * request or a streamed request's head was found: the rest belongs to the next, pipelined
+ * request, or is the streamed body, to be fed next) and returns the event. A streamed request
+ * (limits.stream_body_over) comes out as H1_HEADERS once its head is complete; the caller then
+ * feeds on, takes body bytes from req.body as they arrive (edge_h1_body_consume), and gets
+ * H1_REQUEST when the body is complete (req stays valid until edge_h1_next()).
  * After H1_REQUEST, call edge_h1_next() before feeding again. After H1_ERROR the connection
  * must be answered with p->error_status and closed; further feeds return H1_ERROR. data is borrowed
  * for the call only. Once headers_done, req's headers (and expect_continue, for sending
@@ -86,6 +99,15 @@ enum h1_event edge_h1_feed(struct h1_parser *p, const char *data, size_t len, si
 
 /* Releases the complete request and readies the parser for the next one on the connection. */
 void edge_h1_next(struct h1_parser *p);
+
+/* n bytes of a streamed request's body (the front of req.body) were read. */
+void edge_h1_body_consume(struct h1_parser *p, size_t n);
+
+/* Whether a streamed request's body is still arriving (its head came out, not its end). */
+static inline bool edge_h1_body_streaming(const struct h1_parser *p)
+{
+    return p->req.streamed && p->in_message;
+}
 
 /* Pointers into a complete (or partial) request. Borrowed: valid as for h1_request. */
 static inline const char *edge_h1_url(const struct h1_request *r)

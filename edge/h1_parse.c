@@ -60,6 +60,9 @@ static void request_reset(struct h1_request *r)
     r->url_off = r->url_len = 0;
     r->n_headers = 0;
     ed_buf_clear(&r->body);
+    r->body_received = 0;
+    r->body_length = -1;
+    r->streamed = false;
     r->http_major = r->http_minor = 0;
     r->keep_alive = false;
     r->expect_continue = false;
@@ -220,9 +223,19 @@ static int on_headers_complete(llhttp_t *llh)
         return fail(p, 400, "missing Host header");
 
     /* Refuse a declared body before any of it is read. */
-    if (!(llh->flags & F_CHUNKED) && (llh->flags & F_CONTENT_LENGTH) &&
-        llh->content_length > p->limits.max_body_bytes)
+    bool chunked = llh->flags & F_CHUNKED;
+    bool declared = !chunked && (llh->flags & F_CONTENT_LENGTH);
+    if (declared && llh->content_length > p->limits.max_body_bytes)
         return fail(p, 413, "request body too large");
+    r->body_length = declared ? (int64_t)llh->content_length : -1;
+    /* A large or chunked body is streamed: the request leaves now, its body follows. */
+    if (p->limits.stream_body_over &&
+        (chunked || (declared && llh->content_length > p->limits.stream_body_over))) {
+        r->streamed = true;
+        r->keep_alive = llhttp_should_keep_alive(llh); /* known from the head already */
+        p->head_pause = true;
+        return HPE_PAUSED;
+    }
     return 0;
 }
 
@@ -230,7 +243,7 @@ static int on_chunk_header(llhttp_t *llh)
 {
     struct h1_parser *p = parser_of(llh);
     /* content_length holds the size of the chunk about to be read. */
-    if (llh->content_length > p->limits.max_body_bytes - p->req.body.len)
+    if (llh->content_length > p->limits.max_body_bytes - p->req.body_received)
         return fail(p, 413, "request body too large");
     return 0;
 }
@@ -238,10 +251,11 @@ static int on_chunk_header(llhttp_t *llh)
 static int on_body(llhttp_t *llh, const char *at, size_t len)
 {
     struct h1_parser *p = parser_of(llh);
-    if (len > p->limits.max_body_bytes - p->req.body.len)
+    if (len > p->limits.max_body_bytes - p->req.body_received)
         return fail(p, 413, "request body too large");
     if (ed_buf_append(&p->req.body, at, len))
         return fail(p, 500, "out of memory");
+    p->req.body_received += len;
     return 0;
 }
 
@@ -262,6 +276,7 @@ int edge_h1_init(struct h1_parser *p, const struct h1_limits *limits)
     ed_buf_init(&p->req.raw);
     ed_buf_init(&p->req.body);
     p->req.host_index = -1;
+    p->req.body_length = -1;
     /* Reserve now so that an empty request still has a valid raw.data for edge_h1_url. */
     if (ed_buf_reserve(&p->req.raw, 256))
         return ED_ENOMEM;
@@ -326,6 +341,12 @@ enum h1_event edge_h1_feed(struct h1_parser *p, const char *data, size_t len, si
     } else if (err == HPE_PAUSED && p->complete) {
         *consumed = (size_t)(llhttp_get_error_pos(&p->llh) - data);
         ev = H1_REQUEST;
+    } else if (err == HPE_PAUSED && p->head_pause) {
+        /* A streamed request's head: the body is fed on from here. */
+        *consumed = (size_t)(llhttp_get_error_pos(&p->llh) - data);
+        p->head_pause = false;
+        llhttp_resume(&p->llh);
+        ev = H1_HEADERS;
     } else if (!p->error_status) {
         p->error_status = 400;
         p->error_reason = llhttp_reason(p, err);
@@ -338,6 +359,11 @@ enum h1_event edge_h1_feed(struct h1_parser *p, const char *data, size_t len, si
     return ev;
 }
 
+void edge_h1_body_consume(struct h1_parser *p, size_t n)
+{
+    ed_buf_consume(&p->req.body, n);
+}
+
 void edge_h1_next(struct h1_parser *p)
 {
     request_reset(&p->req);
@@ -345,6 +371,7 @@ void edge_h1_next(struct h1_parser *p)
     p->in_message = false;
     p->headers_done = false;
     p->complete = false;
+    p->head_pause = false;
     p->in_value = true;
     if (!p->error_status)
         llhttp_resume(&p->llh);

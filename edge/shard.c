@@ -45,7 +45,8 @@ static void close_shard_handles(struct edge_shard *sh)
     ld_shard_close(sh->loader);
     edge__fetcher_close(sh->fetcher); /* pooled connections, fetches still in flight */
     uv_handle_t *hs[] = {(uv_handle_t *)&sh->wake, (uv_handle_t *)&sh->flush,
-                         (uv_handle_t *)&sh->drain_timer, (uv_handle_t *)&sh->listener};
+                         (uv_handle_t *)&sh->writer, (uv_handle_t *)&sh->drain_timer,
+                         (uv_handle_t *)&sh->listener};
     for (size_t i = 0; i < sizeof hs / sizeof *hs; i++)
         if (!uv_is_closing(hs[i]))
             uv_close(hs[i], NULL);
@@ -115,8 +116,10 @@ int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int
     uv_tcp_init(&sh->loop, &sh->listener);
     uv_async_init(&sh->loop, &sh->wake, on_wake);
     uv_check_init(&sh->loop, &sh->flush);
+    uv_idle_init(&sh->loop, &sh->writer);
     uv_timer_init(&sh->loop, &sh->drain_timer);
     sh->listener.data = sh->wake.data = sh->flush.data = sh->drain_timer.data = sh;
+    sh->writer.data = sh;
     rc = uv_tcp_open(&sh->listener, listen_fd);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&sh->listener, 1024, on_connection);

@@ -22,7 +22,8 @@ int emit_body(void *p, const uint8_t *data, size_t len)
     auto *inv = static_cast<Invocation *>(p);
     if (len == 0)
         return 0;
-    return inv->sink->on_body(inv->ud, data, len) ? ED_ECANCELED : 0;
+    int rc = inv->sink->on_body(inv->ud, data, len);
+    return rc && rc != ISO_SINK_PAUSE ? ED_ECANCELED : 0; /* a whole body is handed over */
 }
 
 std::string error_text(ed_error *e)
@@ -54,9 +55,13 @@ std::string describe_type(v8::Isolate *isolate, v8::Local<v8::Value> v)
     return (type == "object" ? "an " : "a ") + type;
 }
 
-/* dispatch()'s arguments: handler, env, method, url, flat headers, body buffer. */
+/* dispatch()'s arguments: handler, env, method, url, flat headers, body buffer, and for a
+ * body still arriving its handle and declared length. */
+constexpr int kDispatchArgs = 8;
+
 int request_args(iso_worker *w, v8::Local<v8::Context> context, const iso_request *req,
-                 v8::Local<v8::Value> *args, v8::TryCatch &try_catch, ed_error *err)
+                 Invocation *inv, v8::Local<v8::Value> *args, v8::TryCatch &try_catch,
+                 ed_error *err)
 {
     v8::Isolate *isolate = w->isolate;
     args[0] = w->handler.Get(isolate);
@@ -75,6 +80,13 @@ int request_args(iso_worker *w, v8::Local<v8::Context> context, const iso_reques
     }
     args[4] = v8::Array::New(isolate, flat.data(), flat.size());
     args[5] = v8::Undefined(isolate);
+    args[6] = v8::Undefined(isolate);
+    args[7] = v8::Undefined(isolate);
+    if (!req->body && req->body_source) {
+        inv->body_id = register_body(w, req->body_source, req->body_ud, inv->id);
+        args[6] = v8::Number::New(isolate, (double)inv->body_id);
+        args[7] = v8::Number::New(isolate, (double)req->body_length);
+    }
     if (req->body) {
         v8::Local<v8::Value> n = v8::Number::New(isolate, (double)req->body_len);
         v8::Local<v8::Value> buffer;
@@ -166,6 +178,25 @@ void fail_js(iso_worker *w, Invocation *inv, v8::TryCatch &try_catch, int code, 
     fail(w, inv, rc, error_text(&e));
 }
 
+/* A streamed body is usually a new ArrayBuffer per chunk that is garbage once sent, and V8
+ * collects young ArrayBuffers only when its heap (not their memory) asks for it: a 100 MB
+ * stream left ~40 MB of dead chunks behind. Once the worker's ArrayBuffer memory has grown by
+ * kChunkGarbage since the last look, collect: the node's memory stays flat whatever the size
+ * of the stream. */
+constexpr size_t kChunkGarbage = 8u << 20;
+
+void collect_chunks(iso_worker *w)
+{
+    size_t used = w->allocator->used();
+    if (used < w->buffers_seen + kChunkGarbage) {
+        if (used < w->buffers_seen)
+            w->buffers_seen = used;
+        return;
+    }
+    w->isolate->MemoryPressureNotification(v8::MemoryPressureLevel::kModerate);
+    w->buffers_seen = w->allocator->used();
+}
+
 /* Asks the stream for its next chunk: inv then waits on that promise. */
 void read_next(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
                v8::Local<v8::Value> reader, v8::TryCatch &try_catch)
@@ -193,10 +224,11 @@ void respond(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
         return fail(w, inv, ED_EBADRESPONSE,
                     "the fetch handler's result is " + describe_type(isolate, value) +
                         ", not a Response");
-    v8::Local<v8::Value> status_v, headers_v, body;
+    v8::Local<v8::Value> status_v, headers_v, body, length_v;
     if (!parts->IsArray() || !parts.As<v8::Array>()->Get(context, 0).ToLocal(&status_v) ||
         !parts.As<v8::Array>()->Get(context, 1).ToLocal(&headers_v) ||
-        !parts.As<v8::Array>()->Get(context, 2).ToLocal(&body) || !status_v->IsInt32())
+        !parts.As<v8::Array>()->Get(context, 2).ToLocal(&body) ||
+        !parts.As<v8::Array>()->Get(context, 3).ToLocal(&length_v) || !status_v->IsInt32())
         return fail(w, inv, ED_EBADRESPONSE, "malformed Response");
     int status = status_v.As<v8::Int32>()->Value();
     if (status < 200 || status > 599)
@@ -220,7 +252,12 @@ void respond(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
         length = (int64_t)body.As<v8::Uint8Array>()->ByteLength();
         bytes = view_bytes(body.As<v8::Uint8Array>(), scratch);
     } else if (body->IsObject()) {
-        length = -1;
+        /* A stream whose length is known (FixedLengthStream, a body of fixed bytes) leaves
+         * with a Content-Length; the shim holds it to that length. */
+        length = length_v->IsNumber() && length_v.As<v8::Number>()->Value() >= 0
+                     ? (int64_t)length_v.As<v8::Number>()->Value()
+                     : -1;
+        inv->expected = length;
         if (!w->hooks.open_stream.Get(isolate)
                  ->Call(context, v8::Undefined(isolate), 1, &body)
                  .ToLocal(&reader))
@@ -239,7 +276,7 @@ void respond(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
         if (utf8_pieces(isolate, body.As<v8::String>(), emit_body, inv))
             return fail(w, inv, ED_ECANCELED, ed_strerror(ED_ECANCELED));
     } else if (bytes) {
-        if (length > 0 && inv->sink->on_body(inv->ud, bytes, (size_t)length))
+        if (length > 0 && emit_body(inv, bytes, (size_t)length))
             return fail(w, inv, ED_ECANCELED, ed_strerror(ED_ECANCELED));
     } else if (!reader.IsEmpty()) {
         inv->state = Invocation::State::kStreaming;
@@ -254,8 +291,13 @@ void on_chunk(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
               v8::Local<v8::Value> chunk, v8::TryCatch &try_catch)
 {
     v8::Isolate *isolate = w->isolate;
-    if (chunk->IsNull())
+    if (chunk->IsNull()) {
+        if (inv->expected >= 0 && inv->sent != inv->expected)
+            return fail(w, inv, ED_EBADRESPONSE,
+                        "the response body stream ended after " + std::to_string(inv->sent) +
+                            " of the " + std::to_string(inv->expected) + " bytes it declared");
         return complete(w, inv, Invocation::Final::kEnd, 0);
+    }
     v8::Local<v8::Value> reader = inv->reader.Get(isolate);
     if (!chunk->IsUint8Array()) {
         cancel(w, context, reader, try_catch);
@@ -263,9 +305,23 @@ void on_chunk(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
     }
     v8::Local<v8::Uint8Array> view = chunk.As<v8::Uint8Array>();
     size_t len = view->ByteLength();
+    if (inv->expected >= 0 && (int64_t)len > inv->expected - inv->sent) {
+        cancel(w, context, reader, try_catch);
+        return fail(w, inv, ED_EBADRESPONSE,
+                    "the response body stream produced more than the " +
+                        std::to_string(inv->expected) + " bytes it declared");
+    }
+    inv->sent += (int64_t)len;
+    collect_chunks(w);
     std::vector<uint8_t> scratch;
     const uint8_t *data = view_bytes(view, scratch);
-    if (len && inv->sink->on_body(inv->ud, data, len)) {
+    int rc = len ? inv->sink->on_body(inv->ud, data, len) : 0;
+    if (rc == ISO_SINK_PAUSE) {
+        inv->paused = true; /* iso_worker_fetch_resume reads on */
+        w->host_waits++;
+        return;
+    }
+    if (rc) {
         cancel(w, context, reader, try_catch);
         return fail(w, inv, ED_ECANCELED, ed_strerror(ED_ECANCELED));
     }
@@ -354,14 +410,14 @@ extern "C" int iso_worker_fetch(struct iso_worker *w, const struct iso_request *
     iso::run_in(w, inv,
                 [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch, iso::Entry &entry) {
                     v8::Isolate *isolate = w->isolate;
-                    v8::Local<v8::Value> args[6];
+                    v8::Local<v8::Value> args[iso::kDispatchArgs];
                     ed_error e = {0, nullptr};
-                    int rc = iso::request_args(w, context, req, args, try_catch, &e);
+                    int rc = iso::request_args(w, context, req, inv, args, try_catch, &e);
                     if (rc)
                         return iso::fail(w, inv, rc, iso::error_text(&e));
                     v8::Local<v8::Value> promise;
                     if (!w->hooks.dispatch.Get(isolate)
-                             ->Call(context, v8::Undefined(isolate), 6, args)
+                             ->Call(context, v8::Undefined(isolate), iso::kDispatchArgs, args)
                              .ToLocal(&promise))
                         return iso::fail_js(w, inv, try_catch, ED_EJS, nullptr);
                     if (entry.outermost()) {
@@ -374,5 +430,57 @@ extern "C" int iso_worker_fetch(struct iso_worker *w, const struct iso_request *
                     }
                     inv->awaited.Reset(isolate, promise);
                 });
+    return 0;
+}
+
+namespace {
+
+/* The in-flight fetch of w whose sink ud is ud, or nullptr. */
+iso::Invocation *fetch_of(struct iso_worker *w, void *ud)
+{
+    for (iso::Invocation *inv : w->inflight)
+        if (inv->kind == iso::Invocation::Kind::kFetch && inv->ud == ud)
+            return inv;
+    return nullptr;
+}
+
+} // namespace
+
+extern "C" int iso_worker_fetch_resume(struct iso_worker *w, void *ud) noexcept
+{
+    if (!w || w->stop_reason.load() || w->free_requested)
+        return ED_ENOENT;
+    iso::Invocation *inv = fetch_of(w, ud);
+    if (!inv || !inv->paused)
+        return ED_ENOENT;
+    inv->paused = false;
+    w->host_waits--;
+    try {
+        iso::run_in(w, inv,
+                    [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch, iso::Entry &) {
+                        iso::read_next(w, inv, context, inv->reader.Get(w->isolate), try_catch);
+                    });
+    } catch (...) {
+        return ED_ENOMEM;
+    }
+    return 0;
+}
+
+extern "C" int iso_worker_fetch_cancel(struct iso_worker *w, void *ud) noexcept
+{
+    if (!w || w->stop_reason.load() || w->free_requested)
+        return ED_ENOENT;
+    iso::Invocation *inv = fetch_of(w, ud);
+    if (!inv || inv->state != iso::Invocation::State::kStreaming)
+        return ED_ENOENT; /* no head yet: the sink refuses it when it comes */
+    try {
+        iso::run_in(w, inv,
+                    [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch, iso::Entry &) {
+                        iso::cancel(w, context, inv->reader.Get(w->isolate), try_catch);
+                        iso::fail(w, inv, ED_ECANCELED, ed_strerror(ED_ECANCELED));
+                    });
+    } catch (...) {
+        return ED_ENOMEM;
+    }
     return 0;
 }

@@ -72,12 +72,14 @@ void Entry::arm()
 {
     uint64_t cpu = w_->cpu_budget, wall = w_->wall_budget;
     bool want_cpu = false;
-    uint64_t waited = inv_ && inv_->wall_budget ? ed_now_ns() - inv_->started : 0;
+    /* A response whose head left streams at the client's pace: no wall budget. */
+    uint64_t budget = inv_ && !inv_->head_sent ? inv_->wall_budget : 0;
+    uint64_t waited = budget ? ed_now_ns() - inv_->started : 0;
     /* An invocation whose wall time ran out while it waited is failed alone by settle(); until
      * then the worker's own budgets apply, so that w is not terminated on its account. */
-    if (inv_ && (!inv_->wall_budget || waited < inv_->wall_budget)) {
+    if (inv_ && (!budget || waited < budget)) {
         cpu = left(inv_->cpu_budget, inv_->cpu_used);
-        wall = inv_->wall_budget ? inv_->wall_budget - waited : 0;
+        wall = budget ? budget - waited : 0;
         want_cpu = inv_->cpu_used_out != nullptr;
     }
     if (w_->watch) {
@@ -165,6 +167,12 @@ void complete(iso_worker *w, Invocation *inv, Invocation::Final final, int code,
     inv->result = std::move(result);
     inv->awaited.Reset();
     inv->reader.Reset();
+    if (inv->paused) {
+        inv->paused = false;
+        w->host_waits--;
+    }
+    if (inv->body_id)
+        release_body(w, inv->body_id);
     w->completions.push_back(inv);
 }
 
@@ -248,7 +256,7 @@ bool ready(iso_worker *w, Invocation *inv)
 
 bool wall_spent(Invocation *inv)
 {
-    return inv->wall_budget && ed_now_ns() - inv->started >= inv->wall_budget;
+    return inv->wall_budget && !inv->head_sent && ed_now_ns() - inv->started >= inv->wall_budget;
 }
 
 /* Runs microtasks and steps what settled, until a round moves nothing. False when w was
@@ -345,9 +353,11 @@ void finish(iso_worker *w, Entry &e, v8::Local<v8::Context> context, v8::TryCatc
     }
     if (!is_stopped(w))
         prune_background(w);
-    if (!is_stopped(w) && w->calls_out == 0 && !timers_pending(w))
+    /* nothing can wake w: no answer, no timer, no body or paused stream the host will resume */
+    bool idle = w->calls_out == 0 && w->host_waits == 0 && !timers_pending(w);
+    if (!is_stopped(w) && idle)
         background_dead(w);
-    if (!is_stopped(w) && w->calls_out == 0 && !timers_pending(w) && !w->inflight.empty()) {
+    if (!is_stopped(w) && idle && !w->inflight.empty()) {
         std::vector<Invocation *> dead = w->inflight;
         for (Invocation *inv : dead) {
             e.act_for(inv);

@@ -222,6 +222,22 @@ struct iso_header {
     size_t value_len;
 };
 
+/* A request body that is still arriving while the worker runs (the edge streams large and
+ * chunked bodies). The shim reads it only while the fetch it came with is in flight, on the
+ * worker's thread, and never after the sink's last callback. */
+struct iso_body_source {
+    /* What arrived and was not read yet: *data (borrowed until consume or the next peek) and
+     * *len. Returns 0 (with *len 0 when nothing arrived yet: the host then calls
+     * iso_worker_body_ready() once more arrived, or the body ended or failed), ISO_BODY_END
+     * once the body is complete (*len may still be > 0: the last bytes), or a negative code
+     * when the body can never be completed (the client went away, a limit, a timeout). */
+    int (*peek)(void *ud, const uint8_t **data, size_t *len);
+    /* n bytes of what peek gave were read. */
+    void (*consume)(void *ud, size_t n);
+};
+
+#define ISO_BODY_END 1
+
 /* The request handed to the worker's fetch(request, env, ctx). All borrowed for the call. */
 struct iso_request {
     const char *method; /* NUL-terminated, e.g. "GET" */
@@ -231,13 +247,20 @@ struct iso_request {
     size_t n_headers;
     const uint8_t *body; /* NULL when there is no body */
     size_t body_len;
+    /* Or a body still arriving (body is then NULL): request.body reads it as the worker
+     * pulls. body_ud is the source's (and identifies it to iso_worker_body_ready); borrowed
+     * until the sink's last callback. body_length: its declared length, -1 when unknown. */
+    const struct iso_body_source *body_source;
+    void *body_ud;
+    int64_t body_length;
     /* Budgets of this invocation, enforced through the config's watch slot on every entry
      * into the isolate on its behalf (0 = none): the CPU it has used so far and the wall time
      * since the fetch started count against them. JavaScript that runs past either terminates
      * w (ED_ECPULIMIT / ED_EWALLLIMIT, w retired); a wall budget that runs out while the
      * invocation only waits fails it alone with ED_EWALLLIMIT (w is not retired) when the
      * thread's timer driver reaches its deadline (see iso_timers_attach), or else the next
-     * time it would move on. */
+     * time it would move on. The wall budget ends with the head: a streamed body takes the
+     * client's time, which the caller bounds (it pauses and cancels the stream). */
     uint64_t cpu_budget_ns, wall_budget_ns;
     /* Where the shim adds the CPU time this invocation used. Borrowed; must stay valid until
      * the sink's last callback. May be NULL. */
@@ -258,7 +281,10 @@ struct iso_response_sink {
      * caller chooses chunked encoding). Called exactly once, first. */
     int (*on_head)(void *ud, int status, const struct iso_header *headers, size_t n_headers,
                    int64_t content_length);
-    /* A piece of body, in order. Zero or more times, after on_head. */
+    /* A piece of body, in order. Zero or more times, after on_head. Returning ISO_SINK_PAUSE
+     * asks the shim not to read the worker's stream further until iso_worker_fetch_resume()
+     * (the client's connection has enough unsent output; a body the shim holds whole is
+     * handed over regardless). */
     int (*on_body)(void *ud, const uint8_t *data, size_t len);
     /* The body is complete. */
     void (*on_end)(void *ud);
@@ -295,14 +321,35 @@ struct iso_response_sink {
  * iso_worker_retired() after the sink's last callback.
  *
  * A handler (or a response stream) waiting on a promise moves on whenever the shim next
- * enters w: an answer from the host, a timer, another fetch. When w has no call out awaiting
- * an answer and no timer that can fire (see iso_timers_attach), nothing can settle a pending
+ * enters w: an answer from the host, a timer, another fetch, more of a request body. When w
+ * has no call out awaiting an answer, no timer that can fire (see iso_timers_attach), waits for
+ * no request body and has no response stream paused by its sink, nothing can settle a pending
  * promise any more, and what waits on one fails: on_fail ED_EJS "the fetch handler's promise
  * never settled...", or on_abort ED_EJS "the response body stream stalled..." (the stream is
  * cancelled). One that waits past its wall budget fails with ED_EWALLLIMIT (w goes on). */
 int iso_worker_fetch(struct iso_worker *w, const struct iso_request *req,
                      const struct iso_response_sink *sink, void *ud,
                      struct ed_error *err) ISO_NOEXCEPT;
+
+/* on_body's answer: hold the stream until iso_worker_fetch_resume(). */
+#define ISO_SINK_PAUSE 1
+
+/* Reads on from the response stream of the fetch whose sink ud is ud, paused by on_body
+ * returning ISO_SINK_PAUSE; its sink may be called before this returns. Returns 0, or
+ * ED_ENOENT when no such fetch is paused. Not from inside on_head or on_body (the final
+ * callbacks may call it, as they may start a fetch). */
+int iso_worker_fetch_resume(struct iso_worker *w, void *ud) ISO_NOEXCEPT;
+
+/* Cancels the response stream of the fetch whose sink ud is ud (the client went away): the
+ * worker's stream is cancelled and the sink gets on_abort with ED_ECANCELED, possibly before
+ * this returns. A fetch that has not produced its head yet is cancelled when it does (its
+ * on_head should then return non-zero). Returns 0 or ED_ENOENT. Not from inside on_head or
+ * on_body. */
+int iso_worker_fetch_cancel(struct iso_worker *w, void *ud) ISO_NOEXCEPT;
+
+/* More of the request body whose source ud is body_ud arrived, or it ended or failed: wakes the
+ * worker if it waits for it. From the worker's thread, outside its callbacks. */
+void iso_worker_body_ready(struct iso_worker *w, void *body_ud) ISO_NOEXCEPT;
 
 /* Invocations started on w whose sink or result callback has not had its last call yet, and
  * invocations answered whose ctx.waitUntil() work still runs. */

@@ -23,7 +23,8 @@ namespace iso {
 namespace {
 
 const NativeFunction *const kNativeTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
-                                               kCryptoNatives,   kTimerNatives,   kFetchNatives};
+                                               kCryptoNatives,   kTimerNatives,   kFetchNatives,
+                                               kStreamNatives};
 
 /* A runtime file's text as an external string: V8 reads it where it is embedded instead of
  * copying it into the heap. Listed among the snapshot's external references (source_refs), it

@@ -194,6 +194,10 @@ struct Invocation {
     uint64_t peer = 0;                    /* kCall: the caller, who holds the result's stubs */
     v8::Global<v8::Value> awaited;        /* the promise (or value) it waits on */
     v8::Global<v8::Value> reader;         /* kStreaming: the response body's reader */
+    bool paused = false;                  /* kStreaming: the sink asked to wait (host resumes) */
+    uint64_t body_id = 0;                 /* kFetch: its request body still arriving (bodies) */
+    int64_t expected = -1;                /* kStreaming: the body's declared length, -1 unknown */
+    int64_t sent = 0;                     /* kStreaming: bytes handed to the sink */
     int code = 0;                         /* the outcome, once kDone */
     std::string msg, result;
     bool responded = false; /* its final callback (sink or result) was called */
@@ -219,6 +223,15 @@ struct Timer {
     bool deadline = false;
     v8::Global<v8::Function> fn;
     std::vector<v8::Global<v8::Value>> args;
+};
+
+/* A request body that is still arriving (iso_request.body_source), readable until its fetch
+ * completes. waiting: the runtime awaits iso_worker_body_ready(). */
+struct BodyRef {
+    const iso_body_source *src = nullptr;
+    void *ud = nullptr;
+    uint64_t inv = 0; /* the fetch it belongs to */
+    v8::Global<v8::Promise::Resolver> waiting;
 };
 
 /* A call out of the worker (through iso_host.call) awaiting its answer. */
@@ -282,6 +295,12 @@ struct iso_worker {
     uint64_t next_invocation = 1;
     iso::Call *calls = nullptr; /* calls out awaiting an answer */
     size_t calls_out = 0;
+    /* Things only the host can move on: request bodies awaited and response streams paused
+     * (while any, a pending promise may still settle). */
+    size_t host_waits = 0;
+    size_t buffers_seen = 0; /* ArrayBuffer bytes at the last look of collect_chunks() */
+    std::unordered_map<uint64_t, iso::BodyRef> bodies; /* request bodies still arriving */
+    uint64_t next_body = 1;
     std::unordered_map<uint64_t, iso::Export> exports;
     uint64_t next_export = 1;
     std::unordered_map<uint64_t, iso::OutFetch> fetches; /* outbound fetches not closed yet */
@@ -732,6 +751,14 @@ extern const NativeFunction kCallNatives[];
 extern const NativeFunction kCryptoNatives[];
 extern const NativeFunction kTimerNatives[];
 extern const NativeFunction kFetchNatives[];
+extern const NativeFunction kStreamNatives[];
+
+/* ---- streams.cc ---- */
+
+/* Registers a request body that is still arriving for invocation inv; returns its handle. */
+uint64_t register_body(iso_worker *w, const iso_body_source *src, void *ud, uint64_t inv);
+/* Forgets a request body (its fetch completed): later reads throw. Runs no JavaScript. */
+void release_body(iso_worker *w, uint64_t id);
 
 } // namespace iso
 

@@ -29,7 +29,8 @@ namespace iso {
 namespace {
 
 const NativeFunction *const kTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
-                                         kCryptoNatives,   kTimerNatives,   kFetchNatives};
+                                         kCryptoNatives,   kTimerNatives,   kFetchNatives,
+                                         kStreamNatives};
 
 std::vector<intptr_t> g_refs;
 v8::StartupData g_blob = {nullptr, 0};

@@ -154,6 +154,7 @@ void destroy(iso_worker *w)
         close_fetches(w);
         /* Handles first: a Global must die before its isolate. */
         w->exports.clear();
+        w->bodies.clear();
         w->handler.Reset();
         w->ns.Reset();
         w->env.Reset();

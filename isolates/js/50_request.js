@@ -5,7 +5,7 @@
 // relative URL is a TypeError) and keeps it serialized; an incoming request's URL, built by the
 // edge (or a parent), is parsed only when a worker first reads `url`.
 'use strict';
-(function (internals) {
+(function (internals, native) {
     const { INTERNAL, Headers } = internals;
     const NORMALIZED = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
     const FORBIDDEN = ['CONNECT', 'TRACE', 'TRACK'];
@@ -29,6 +29,7 @@
         #headers;
         #body;
         #redirect = 'follow';
+        #signal = null; // an AbortSignal, or null until `signal` is read
 
         constructor(input, init = undefined) {
             if (input === INTERNAL) {
@@ -65,6 +66,24 @@
             const headersInit = init?.headers !== undefined ? init.headers
                 : base !== null ? base.#headers : undefined;
             this.#headers = new Headers(headersInit);
+            if (init?.redirect !== undefined) {
+                const r = String(init.redirect);
+                if (!REDIRECTS.includes(r))
+                    throw new TypeError(`Request: "${r.slice(0, 64)}" is not a valid redirect mode`);
+                this.#redirect = r;
+            } else if (base !== null) {
+                this.#redirect = base.#redirect;
+            }
+            if (init?.signal !== undefined && init.signal !== null) {
+                const AS = globalThis.AbortSignal;
+                const ok = typeof AS === 'function' ? init.signal instanceof AS
+                    : typeof init.signal.addEventListener === 'function';
+                if (!ok)
+                    throw new TypeError('Request: init.signal must be an AbortSignal');
+                this.#signal = init.signal;
+            } else if (init?.signal === undefined && base !== null) {
+                this.#signal = base.#signal;
+            }
 
             const bodyInit = init?.body;
             if (bodyInit !== undefined && bodyInit !== null) {
@@ -107,17 +126,25 @@
             return this.#redirect;
         }
 
+        // The request's AbortSignal: the one it was made with, else one that never aborts.
+        get signal() {
+            if (this.#signal === null && typeof globalThis.AbortController === 'function')
+                this.#signal = new globalThis.AbortController().signal;
+            return this.#signal;
+        }
+
         static {
-            internals.mixinBody(Request.prototype, (r) => r.#body);
+            internals.mixinBody(Request.prototype, (r) => r.#body, (r) => r.#headers);
             internals.isRequest = (v) => typeof v === 'object' && v !== null && #body in v;
             internals.requestBody = (r) => r.#body; // for sending it to another worker
         }
 
         clone() {
-            const copy = new Request(INTERNAL, [this.#method, this.url, new Headers(this.#headers),
+            const r = new Request(INTERNAL, [this.#method, this.url, new Headers(this.#headers),
                 internals.cloneBody(this.#body)]);
-            copy.#redirect = this.#redirect;
-            return copy;
+            r.#redirect = this.#redirect;
+            r.#signal = this.#signal;
+            return r;
         }
 
         get [Symbol.toStringTag]() {
@@ -125,11 +152,47 @@
         }
     }
 
+    // A request body still arriving from the client: a byte stream whose pulls take what the
+    // edge received (native.bodyAvailable/bodyTake) and wait for more (native.bodyWait). Its
+    // length is the declared Content-Length (-1: chunked).
+    const MAX_PIECE = 256 * 1024;
+    function incomingBodyStream(handle, length) {
+        let s;
+        const pull = async () => {
+            for (;;) {
+                const n = native.bodyAvailable(handle);
+                if (n < 0) {
+                    internals.rs.ctrlClose(s.controller);
+                    return;
+                }
+                if (n > 0) {
+                    const buffer = new ArrayBuffer(Math.min(n, MAX_PIECE));
+                    const got = native.bodyTake(handle, buffer);
+                    internals.rs.ctrlEnqueue(s.controller, new Uint8Array(buffer, 0, got));
+                    return;
+                }
+                await native.bodyWait(handle);
+            }
+        };
+        s = internals.createByteStream(() => undefined, pull, () => Promise.resolve(undefined), 0);
+        s.length = length;
+        return s.object;
+    }
+
     // The shim's request: method and URL as the edge parsed them, headers as a flat
-    // [name, value...] array, the body as an ArrayBuffer the shim filled (or undefined).
-    internals.newIncomingRequest = function newIncomingRequest(method, url, flatHeaders, buffer) {
+    // [name, value...] array, the body as an ArrayBuffer the shim filled (or undefined), or the
+    // handle of a body still arriving and its declared length.
+    internals.newIncomingRequest = function newIncomingRequest(method, url, flatHeaders, buffer,
+        bodyHandle, bodyLength) {
         const headers = internals.headersFromFlat(flatHeaders, true);
-        const body = internals.newBody(buffer === undefined ? null : new Uint8Array(buffer));
+        let body;
+        if (bodyHandle !== undefined) {
+            const stream = incomingBodyStream(bodyHandle, bodyLength);
+            body = internals.newBody(stream);
+            body.stream = stream;
+        } else {
+            body = internals.newBody(buffer === undefined ? null : new Uint8Array(buffer));
+        }
         return new Request(INTERNAL, [method, url, headers, body, false]);
     };
 

@@ -1,7 +1,8 @@
 // Response (Fetch Standard): status, headers and a body, plus Response.json() and
 // Response.redirect(). internals.responseParts is how the shim takes a Response apart once the
-// handler resolved: [status, flat headers, body] where body is null, a string, a Uint8Array or
-// a ReadableStream, and the body is marked used so it leaves exactly once.
+// handler resolved: [status, flat headers, body, length] where body is null, a string, a
+// Uint8Array or a ReadableStream (length: the bytes a stream will produce when known, else -1),
+// and the body is marked used so it leaves exactly once.
 'use strict';
 (function (internals) {
     const { INTERNAL, Headers } = internals;
@@ -102,7 +103,7 @@
         }
 
         static {
-            internals.mixinBody(Response.prototype, (r) => r.#body);
+            internals.mixinBody(Response.prototype, (r) => r.#body, (r) => r.#headers);
         }
 
         clone() {
@@ -138,7 +139,8 @@
                 const flat = [];
                 for (const [name, value] of internals.headersList(v.#headers))
                     flat.push(name, value);
-                return [v.#status, flat, body];
+                const length = state.stream !== null ? internals.streamLength(state.stream) : -1;
+                return [v.#status, flat, body, length];
             };
         }
     }

@@ -23,9 +23,11 @@
         return Object.freeze(env);
     };
 
-    internals.dispatch = function dispatch(handler, env, method, url, flatHeaders, buffer) {
+    internals.dispatch = function dispatch(handler, env, method, url, flatHeaders, buffer,
+        bodyHandle, bodyLength) {
         try {
-            const request = internals.newIncomingRequest(method, url, flatHeaders, buffer);
+            const request = internals.newIncomingRequest(method, url, flatHeaders, buffer,
+                bodyHandle, bodyLength);
             const ctx = internals.newContext(undefined);
             if (typeof handler === 'function')
                 return Promise.resolve(new handler(ctx, env).fetch(request));

@@ -1814,7 +1814,13 @@ Test(loader_streams, a_large_post_body_reaches_the_child_as_a_stream)
     body[n] = '\0';
     json_t *j = request_json(s, "POST", "r.test", "/count", body, 200);
     free(body);
-    EXPECT_AT(j, "", "{\"isStream\":true,\"bytes\":8388608,\"chunks\":32}");
+    /* The body streams from the client's socket on: pieces of at most 256 KiB, cut where the
+     * reads were, so at least 32 of them. */
+    EXPECT_AT(j, "isStream", "true");
+    EXPECT_AT(j, "bytes", "8388608");
+    json_t *chunks = at(j, "chunks");
+    cr_expect(json_is_integer(chunks) && json_integer_value(chunks) >= 32, "chunks: %s",
+              dump(chunks));
     j = request_json(s, "POST", "r.test", "/count", "tiny", 200);
     EXPECT_AT(j, "", "{\"isStream\":true,\"bytes\":4,\"chunks\":1}");
     E2E_STOP_OK(s);

@@ -531,3 +531,95 @@ Test(h1_parse, expect_continue_known_at_headers)
     cr_assert_not(p.req.expect_continue);
     edge_h1_dispose(&p);
 }
+
+/* A streamed request (limits.stream_body_over) at every split point: H1_HEADERS once the head is
+ * complete, the body taken piece by piece (consumed as it comes), H1_REQUEST at its end, and
+ * the pipelined request after it parses as usual. */
+static void check_streamed(const char *msg, size_t len, const char *want_body, int64_t declared)
+{
+    static const struct h1_limits limits = {
+        .max_header_bytes = 8192, .max_body_bytes = 1 << 20, .stream_body_over = 4};
+    for (size_t cut = 1; cut < len; cut++) {
+        struct h1_parser p;
+        cr_assert_eq(edge_h1_init(&p, &limits), 0);
+        struct ed_buf body;
+        ed_buf_init(&body);
+        int heads = 0, requests = 0;
+        size_t pos = 0;
+        for (int round = 0; round < 100 && pos < len; round++) {
+            size_t end = pos < cut ? cut : len;
+            size_t used = 0;
+            enum h1_event ev = edge_h1_feed(&p, msg + pos, end - pos, &used);
+            pos += used;
+            cr_assert_neq(ev, H1_ERROR, "cut %zu: error %d", cut, p.error_status);
+            if (ev == H1_HEADERS) {
+                heads++;
+                cr_assert(p.req.streamed && edge_h1_body_streaming(&p));
+                cr_assert_eq(p.req.body_length, declared, "cut %zu", cut);
+                cr_assert(p.req.keep_alive, "keep-alive is known at the head");
+            }
+            if (p.req.streamed && p.req.body.len) {
+                ed_buf_append(&body, p.req.body.data, p.req.body.len);
+                edge_h1_body_consume(&p, p.req.body.len);
+            }
+            if (ev == H1_REQUEST) {
+                requests++;
+                if (requests == 1) {
+                    cr_assert(p.req.streamed && !edge_h1_body_streaming(&p));
+                } else {
+                    cr_assert(!p.req.streamed, "the next request is not streamed");
+                    cr_assert_str_eq(p.req.method, "GET");
+                }
+                edge_h1_next(&p);
+            }
+        }
+        cr_assert_eq(heads, 1, "cut %zu", cut);
+        cr_assert_eq(requests, 2, "cut %zu", cut);
+        cr_assert_eq(body.len, strlen(want_body), "cut %zu", cut);
+        cr_assert(memcmp(body.data, want_body, body.len) == 0, "cut %zu", cut);
+        ed_buf_dispose(&body);
+        edge_h1_dispose(&p);
+    }
+}
+
+Test(h1_parse, streamed_bodies_at_every_split)
+{
+    check_streamed(S("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789"
+                     "GET /n HTTP/1.1\r\nHost: a\r\n\r\n"),
+                   "0123456789", 10);
+    check_streamed(S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nGET /n HTTP/1.1\r\nHost: a\r\n\r\n"),
+                   "abcde", -1);
+}
+
+Test(h1_parse, small_bodies_are_not_streamed)
+{
+    static const struct h1_limits limits = {
+        .max_header_bytes = 8192, .max_body_bytes = 1 << 20, .stream_body_over = 4};
+    struct h1_parser p;
+    cr_assert_eq(edge_h1_init(&p, &limits), 0);
+    size_t used;
+    const char msg[] = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nabcd";
+    cr_assert_eq(edge_h1_feed(&p, msg, sizeof msg - 1, &used), H1_REQUEST);
+    cr_assert(!p.req.streamed);
+    cr_assert_eq(p.req.body.len, 4);
+    edge_h1_dispose(&p);
+}
+
+Test(h1_parse, streamed_body_over_the_limit_is_413)
+{
+    static const struct h1_limits limits = {
+        .max_header_bytes = 8192, .max_body_bytes = 8, .stream_body_over = 4};
+    struct h1_parser p;
+    cr_assert_eq(edge_h1_init(&p, &limits), 0);
+    size_t used;
+    const char head[] = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    cr_assert_eq(edge_h1_feed(&p, head, sizeof head - 1, &used), H1_HEADERS);
+    const char c1[] = "5\r\nabcde\r\n";
+    cr_assert_eq(edge_h1_feed(&p, c1, sizeof c1 - 1, &used), H1_NEED_MORE);
+    edge_h1_body_consume(&p, p.req.body.len); /* consumed bytes still count */
+    const char c2[] = "5\r\nfghij\r\n";
+    cr_assert_eq(edge_h1_feed(&p, c2, sizeof c2 - 1, &used), H1_ERROR);
+    cr_assert_eq(p.error_status, 413);
+    edge_h1_dispose(&p);
+}

@@ -32,7 +32,8 @@ struct capture {
     struct ed_buf body;
     char abort_msg[512];
     char fail_msg[8192];
-    int cancel_after_bodies; /* > 0: on_body returns non-zero on that call */
+    int cancel_after_bodies; /* > 0: on_body cancels (ED_ECANCELED) on that call */
+    int pause_after_bodies;  /* > 0: on_body returns ISO_SINK_PAUSE every that many calls */
     int cancel_head;         /* on_head returns non-zero */
     int dones, done_code;    /* on_done: the invocation's background work is over too */
     char done_msg[512];
@@ -56,7 +57,9 @@ static inline int cap_body(void *ud, const uint8_t *data, size_t len)
     struct capture *c = ud;
     c->bodies++;
     ed_buf_append(&c->body, data, len);
-    return c->cancel_after_bodies && c->bodies >= c->cancel_after_bodies;
+    if (c->cancel_after_bodies && c->bodies >= c->cancel_after_bodies)
+        return ED_ECANCELED;
+    return c->pause_after_bodies && c->bodies % c->pause_after_bodies == 0 ? ISO_SINK_PAUSE : 0;
 }
 
 static inline void cap_end(void *ud)

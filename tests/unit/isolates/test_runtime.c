@@ -181,7 +181,7 @@ Test(runtime, readable_stream)
         "eq(out, [0, 1, 2], 'async iteration');\n"
         "const s5 = new ReadableStream({ start(c) { eq(c.desiredSize, 1, 'desiredSize'); } });\n"
         "throws(() => new ReadableStreamDefaultController(), TypeError, 'no public controller');\n"
-        "throws(() => s5.getReader({ mode: 'byob' }), RangeError, 'no byob yet');\n"
+        "throws(() => s5.getReader({ mode: 'byob' }), TypeError, 'byob needs a byte stream');\n"
         "throws(() => new ReadableStream({ start() { throw new SyntaxError('x'); } }), SyntaxError,"
         "  'start throws');\n"));
 }

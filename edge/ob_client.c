@@ -1033,6 +1033,16 @@ static void conn_try_next(struct ob_conn *c)
                                                     : "no address");
 }
 
+/* "localhost" or a name under it (the URL parser has lower-cased the host). */
+static bool is_localhost(const char *host)
+{
+    size_t n = strlen(host);
+    if (n && host[n - 1] == '.')
+        n--; /* the root's dot */
+    return (n == 9 && strncmp(host, "localhost", 9) == 0) ||
+           (n > 10 && strncmp(host + n - 10, ".localhost", 10) == 0);
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct ob_conn *c = req->data;
@@ -1135,6 +1145,21 @@ static void hop_start(struct ob_fetch *f)
             in6->sin6_port = htons(f->url.port);
         }
         c->n_addrs = 1;
+        conn_try_next(c);
+        return;
+    }
+    if (is_localhost(f->url.host)) {
+        /* RFC 6761 6.3: localhost names are loopback without asking DNS (whose answer for them
+         * a machine may lack, or may get wrong); the rules still judge the addresses. */
+        struct sockaddr_in *in4 = (struct sockaddr_in *)&c->addrs[0];
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&c->addrs[1];
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(f->url.port);
+        in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(f->url.port);
+        in6->sin6_addr = in6addr_loopback;
+        c->n_addrs = 2;
         conn_try_next(c);
         return;
     }

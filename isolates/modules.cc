@@ -123,7 +123,8 @@ int compile(iso_worker *w, v8::Local<v8::Context> context, const iso_module &m,
         return ed_error_set(err, ED_EBADWORKER, "%s: module is too large", m.name);
     v8::ScriptOrigin origin(isolate, resource, 0, 0, false, -1, v8::Local<v8::Value>(), false,
                             false, true);
-    CacheUse cache(ISO_MODULE_ESM, name, m.source, m.source_len);
+    /* a check (link_only) leaves the code cache and its counters as it found them */
+    CacheUse cache(ISO_MODULE_ESM, name, m.source, w->link_only ? 0 : m.source_len);
     v8::ScriptCompiler::Source src(source, origin, cache.data());
     v8::Local<v8::Module> module;
     if (!v8::ScriptCompiler::CompileModule(isolate, &src, cache.options()).ToLocal(&module)) {

@@ -344,7 +344,6 @@ static int get_instance(struct edge_shard *sh, const struct edge_worker *w, uint
         free(inst);
         return rc;
     }
-    struct iso_module mod = {w->module_name, w->source, w->source_len, ISO_MODULE_ESM};
     /* env: the tenant's vars, then the worker's own plain_text bindings */
     size_t n_vars = t->n_vars + w->n_vars;
     struct iso_var *vars = n_vars ? malloc(n_vars * sizeof *vars) : NULL;
@@ -360,9 +359,9 @@ static int get_instance(struct edge_shard *sh, const struct edge_worker *w, uint
     struct iso_worker_config wc = {
         .tenant = t->name,
         .worker = w->name,
-        .modules = &mod,
-        .n_modules = 1,
-        .main_module = w->module_name,
+        .modules = w->modules,
+        .n_modules = w->n_modules,
+        .main_module = w->main_module,
         .vars = vars,
         .n_vars = n_vars,
         .heap_limit_bytes = (size_t)t->heap_mb << 20,

@@ -95,18 +95,58 @@ struct edge_worker {
     char *name;
     struct edge_tenant *tenant; /* borrowed from the site */
     size_t index;               /* position in site->workers: a shard's instance slot */
-    char *module_name;          /* "hello.js" */
-    char *source;
-    size_t source_len;
-    char **loaders; /* names of worker_loader bindings (env.LOADER...) */
+    /* The bundle: names and sources owned (a file WORKER.js is one ES module of that name; a
+     * folder WORKER/ is every file under it, see edge__bundle_read). */
+    struct iso_module *modules;
+    size_t n_modules;
+    char *main_module;   /* owned; a name in modules */
+    size_t bundle_bytes; /* the sources' total size */
+    char **loaders;      /* names of worker_loader bindings (env.LOADER...) */
     size_t n_loaders;
     struct iso_var *vars; /* the worker's plain_text bindings (the tenant's vars come first) */
     size_t n_vars;
 };
 
-/* Reads the worker's bindings from path (WORKER.metadata.json; absent is fine) into w's
- * loaders and vars. Returns 0 or ED_ECONFIG / ED_ENOMEM with a one-line message. */
-int edge__metadata_load(struct edge_worker *w, const char *path, struct ed_error *err);
+/* A parent worker's bundle is at most this many bytes of sources, as a child's. */
+#define EDGE_MAX_BUNDLE_BYTES (64u << 20)
+#define EDGE_MAX_BUNDLE_MODULES 10000u
+#define EDGE_MAX_MODULE_NAME 1000u /* bytes of a module's name ("lib/x.js") */
+
+/* What WORKER.metadata.json says about a worker's modules (the rest, bindings, goes straight
+ * into the worker). */
+struct edge_module_decl {
+    char *name; /* owned */
+    enum iso_module_type type;
+};
+struct edge_bundle_meta {
+    char *main_module; /* owned; NULL: not given */
+    struct edge_module_decl *modules;
+    size_t n_modules;
+};
+void edge__bundle_meta_dispose(struct edge_bundle_meta *meta);
+
+/* Reads path (WORKER.metadata.json; absent is fine): the bindings into w's loaders and vars,
+ * main_module and the "modules" list of types into *meta (zeroed first; free with
+ * edge__bundle_meta_dispose, also after an error). Returns 0 or ED_ECONFIG / ED_ENOMEM with a
+ * one-line message. */
+int edge__metadata_load(struct edge_worker *w, const char *path, struct edge_bundle_meta *meta,
+                        struct ed_error *err);
+
+/* The type of a module named name: meta's declaration if it lists name, else by extension
+ * (.js .mjs ES module, .cjs CommonJS, .json JSON, .txt .html .md .css .svg text, .bin data).
+ * Returns 0 or ED_ECONFIG (no declaration and an extension of no known type). */
+int edge__module_type(const struct edge_bundle_meta *meta, const char *name,
+                      enum iso_module_type *out);
+
+/* Reads the worker folder dir into w's modules (every regular file under it, hidden names
+ * skipped, names relative to dir and '/'-separated; symbolic links and other special files
+ * are refused, so nothing outside dir is read), typed by meta, with main_module meta's or
+ * "index.js". where names the worker in messages ("tenant acme worker api"). At most
+ * max_bytes of sources in all (EDGE_MAX_BUNDLE_BYTES; tests pass less) and
+ * EDGE_MAX_BUNDLE_MODULES files. Returns 0 or ED_ECONFIG / ED_ETOOBIG / ED_EIO / ED_ENOMEM
+ * with a one-line message. */
+int edge__bundle_read(struct edge_worker *w, const char *dir, const struct edge_bundle_meta *meta,
+                      size_t max_bytes, const char *where, struct ed_error *err);
 
 struct edge_site {
     struct edge_tenant **tenants;
@@ -121,6 +161,12 @@ struct edge_site {
  * one-line message in err. On success *out is owned (free with edge__site_free). */
 int edge__site_load(const struct edge_config *cfg, struct edge_site **out, struct ed_error *err);
 void edge__site_free(struct edge_site *site);
+/* Checks every worker's bundle with iso_bundle_check (modules compile, static imports
+ * resolve within the bundle), so a broken bundle stops the node at start-up instead of
+ * failing its requests. Needs the V8 platform. Returns 0 or ED_EBADWORKER with a one-line
+ * message naming the tenant and worker ("tenant acme worker api: lib/a.js imports
+ * \"./b.js\", which is not a module of this worker"). */
+int edge__site_check(const struct edge_site *site, struct ed_error *err);
 
 /* Appends one line to the tenant's log: `ts=... worker=W level=L msg="..."`. */
 void edge__tenant_log(const struct edge_tenant *t, const char *worker, const char *level,

@@ -274,6 +274,12 @@ int edge_main(int argc, char **argv)
     rc = iso_platform_init(&err);
     if (rc)
         goto out_access;
+    /* every bundle compiles and links before the node takes a request */
+    rc = edge__site_check(site, &err);
+    if (rc) {
+        exit_code = 2;
+        goto out_platform;
+    }
     rc = iso_watchdog_start(&err);
     if (rc)
         goto out_platform;

@@ -1,7 +1,9 @@
 /*
  * Loading the site: tenants, their workers' code and their routes, from a tenants directory
- * (DIR/<tenant>/tenant.conf plus DIR/<tenant>/<worker>.js) and from --worker flags, into the
- * plain route table router/ matches on. This is the stand-in for the control plane that
+ * (DIR/<tenant>/tenant.conf plus DIR/<tenant>/<worker>.js, or a folder DIR/<tenant>/<worker>/
+ * whose files are the modules of a bundle) and from --worker flags, into the plain route
+ * table router/ matches on. Reading a bundle is bounded (size, count, depth) and never leaves
+ * the worker's folder; whether its imports resolve is V8's to say (edge__site_check). This is the stand-in for the control plane that
  * storage/ and the deploy API will provide; its output shape (tenants, workers, a sealed
  * rt_table) is what they will produce.
  */
@@ -16,7 +18,7 @@
 
 #include "edge/edge_int.h"
 
-#define MAX_WORKER_SOURCE (10u << 20) /* a parent worker bundle, as Workers' paid limit */
+#define MAX_BUNDLE_DEPTH 16 /* folders inside a worker folder */
 
 /* Tenant and worker names become directory and file names: letters, digits, '-', '_' and
  * '.', never starting with '.' (no "..", no hidden files). */
@@ -58,9 +60,13 @@ static void worker_free(struct edge_worker *w)
         free((char *)w->vars[i].value);
     }
     free(w->vars);
+    for (size_t i = 0; i < w->n_modules; i++) {
+        free((char *)w->modules[i].name);
+        free((char *)w->modules[i].source);
+    }
+    free(w->modules);
     free(w->name);
-    free(w->module_name);
-    free(w->source);
+    free(w->main_module);
     free(w);
 }
 
@@ -150,39 +156,245 @@ static int add_tenant(struct edge_site *site, const struct edge_config *cfg, con
     return 0;
 }
 
-static int read_file(const char *path, char **out, size_t *len, struct ed_error *err)
+/* Reads path whole, at most max bytes (more: ED_ETOOBIG). *out is owned (free), NUL-terminated
+ * past *len. */
+static int read_file(const char *path, size_t max, char **out, size_t *len, struct ed_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
         return ed_error_set(err, ED_ENOENT, "cannot read worker %s: %s", path, strerror(errno));
     struct ed_buf b;
     ed_buf_init(&b);
     char chunk[65536];
-    size_t n;
+    ssize_t n;
     int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b.len + n > MAX_WORKER_SOURCE)
-            rc = ed_error_set(err, ED_ETOOBIG, "worker %s is larger than %u bytes", path,
-                              MAX_WORKER_SOURCE);
+    while (rc == 0 && (n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = ed_error_set(err, ED_EIO, "cannot read worker %s: %s", path, strerror(errno));
+        else if (b.len + (size_t)n > max)
+            rc = ED_ETOOBIG;
         else
-            rc = ed_buf_append(&b, chunk, n);
+            rc = ed_buf_append(&b, chunk, (size_t)n);
     }
-    if (rc == 0 && ferror(f))
-        rc = ed_error_set(err, ED_EIO, "cannot read worker %s: %s", path, strerror(errno));
-    fclose(f);
-    if (rc == 0 && b.len == 0)
-        rc = ed_error_set(err, ED_ECONFIG, "worker %s is empty", path);
+    close(fd);
+    if (rc == 0)
+        rc = ed_buf_append(&b, "", 1);
     if (rc) {
         ed_buf_dispose(&b);
         return rc == ED_ENOMEM ? ed_error_set(err, rc, "out of memory") : rc;
     }
-    *out = b.data;
-    *len = b.len;
+    *out = b.data ? b.data : strdup("");
+    *len = b.len ? b.len - 1 : 0;
+    return *out ? 0 : ed_error_set(err, ED_ENOMEM, "out of memory");
+}
+
+static int too_big(const char *where, size_t total, size_t max, const char *biggest,
+                   size_t biggest_size, struct ed_error *err)
+{
+    return ed_error_set(err, ED_ETOOBIG,
+                        "%s: the bundle is %zu bytes or more (the largest module, %s, %zu), over "
+                        "the %zu-byte (%zu MiB) limit",
+                        where, total, biggest, biggest_size, max, max >> 20);
+}
+
+/* A bundle being read: files found so far, in name order. */
+struct walk {
+    const char *root;
+    const char *where;
+    size_t max_bytes;
+    struct edge_worker *w;
+    size_t total;
+    const char *biggest; /* borrowed from w->modules */
+    size_t biggest_size;
+};
+
+/* Names are what imports spell: printable, no backslash (not a path separator here). */
+static bool module_name_ok(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '\\')
+            return false;
+    return true;
+}
+
+static int add_module(struct walk *wk, const char *rel, off_t size, struct ed_error *err)
+{
+    struct edge_worker *w = wk->w;
+    if (w->n_modules >= EDGE_MAX_BUNDLE_MODULES)
+        return ed_error_set(err, ED_ETOOBIG, "%s: more than %u modules in %s", wk->where,
+                            EDGE_MAX_BUNDLE_MODULES, wk->root);
+    struct iso_module *p = realloc(w->modules, (w->n_modules + 1) * sizeof *p);
+    if (!p)
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    w->modules = p;
+    char *name = strdup(rel);
+    if (!name)
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    p[w->n_modules++] = (struct iso_module){.name = name, .source = NULL, .source_len = 0};
+    wk->total += (size_t)size;
+    if (!wk->biggest || (size_t)size > wk->biggest_size) {
+        wk->biggest = name;
+        wk->biggest_size = (size_t)size;
+    }
+    if (wk->total > wk->max_bytes)
+        return too_big(wk->where, wk->total, wk->max_bytes, wk->biggest, wk->biggest_size, err);
     return 0;
 }
 
+/* Lists the files under root/rel (rel "" or "a/b/"), depth folders down. Only names and sizes:
+ * the sizes are judged before anything is read. */
+static int walk_dir(struct walk *wk, const char *rel, int depth, struct ed_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", wk->root, rel);
+    struct dirent **names;
+    int n = scandir(path, &names, NULL, alphasort);
+    if (n < 0)
+        return ed_error_set(err, ED_EIO, "%s: cannot read %s: %s", wk->where, path,
+                            strerror(errno));
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        char child_rel[EDGE_MAX_MODULE_NAME + 260]; /* + a d_name and '/' */
+        struct stat st;
+        if (rc || name[0] == '.') /* ".", "..", and hidden files (.git, .DS_Store) */
+            goto next;
+        if (strlen(rel) + strlen(name) > EDGE_MAX_MODULE_NAME) {
+            rc = ed_error_set(err, ED_ECONFIG, "%s: a module name longer than %u bytes in %s",
+                              wk->where, EDGE_MAX_MODULE_NAME, wk->root);
+            goto next;
+        }
+        snprintf(child_rel, sizeof child_rel, "%s%s", rel, name);
+        if (!module_name_ok(child_rel)) {
+            rc = ed_error_set(err, ED_ECONFIG,
+                              "%s: a module name in %s has a control character or a backslash",
+                              wk->where, wk->root);
+            goto next;
+        }
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", wk->root, child_rel) >= sizeof path) {
+            rc = ed_error_set(err, ED_ECONFIG, "%s: a path in %s is too long", wk->where, wk->root);
+        } else if (lstat(path, &st) != 0) {
+            rc = ed_error_set(err, ED_EIO, "%s: cannot read %s: %s", wk->where, path,
+                              strerror(errno));
+        } else if (S_ISDIR(st.st_mode)) {
+            if (depth >= MAX_BUNDLE_DEPTH) {
+                rc = ed_error_set(err, ED_ECONFIG, "%s: %s is more than %d folders deep", wk->where,
+                                  path, MAX_BUNDLE_DEPTH);
+            } else {
+                strcat(child_rel, "/");
+                rc = walk_dir(wk, child_rel, depth + 1, err);
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            rc = add_module(wk, child_rel, st.st_size, err);
+        } else {
+            rc = ed_error_set(err, ED_ECONFIG,
+                              "%s: %s is not a regular file or folder (a bundle holds only files "
+                              "inside its folder; symbolic links are refused)",
+                              wk->where, path);
+        }
+next:
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+int edge__bundle_read(struct edge_worker *w, const char *dir, const struct edge_bundle_meta *meta,
+                      size_t max_bytes, const char *where, struct ed_error *err)
+{
+    struct walk wk = {.root = dir, .where = where, .max_bytes = max_bytes, .w = w};
+    int rc = walk_dir(&wk, "", 0, err);
+    if (rc)
+        return rc;
+    if (w->n_modules == 0)
+        return ed_error_set(err, ED_ECONFIG, "%s: the folder %s holds no modules", where, dir);
+    for (size_t i = 0; i < meta->n_modules; i++) {
+        size_t j = 0;
+        while (j < w->n_modules && strcmp(w->modules[j].name, meta->modules[i].name) != 0)
+            j++;
+        if (j == w->n_modules)
+            return ed_error_set(err, ED_ECONFIG,
+                                "%s: the metadata types module %s, which is not a file in %s",
+                                where, meta->modules[i].name, dir);
+    }
+    const char *main = meta->main_module ? meta->main_module : "index.js";
+    struct iso_module *main_mod = NULL;
+    size_t total = 0;
+    for (size_t i = 0; i < w->n_modules; i++) {
+        struct iso_module *m = &w->modules[i];
+        if (edge__module_type(meta, m->name, &m->type))
+            return ed_error_set(err, ED_ECONFIG,
+                                "%s: module %s: no type for its extension; give it one in the "
+                                "metadata's \"modules\" (js, cjs, text, data, json)",
+                                where, m->name);
+        if (strcmp(m->name, main) == 0)
+            main_mod = m;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, m->name);
+        char *src;
+        size_t len;
+        rc = read_file(path, max_bytes - total, &src, &len, err);
+        if (rc == ED_ETOOBIG) /* it grew since it was listed */
+            return too_big(where, max_bytes + 1, max_bytes, m->name, len, err);
+        if (rc)
+            return rc;
+        m->source = src;
+        m->source_len = len;
+        total += len;
+    }
+    if (!main_mod)
+        return ed_error_set(err, ED_ECONFIG,
+                            "%s: main module %s is not a file in %s (name it with main_module in "
+                            "the metadata)",
+                            where, main, dir);
+    if (main_mod->type != ISO_MODULE_ESM && main_mod->type != ISO_MODULE_CJS)
+        return ed_error_set(err, ED_ECONFIG, "%s: main module %s must be an ES or CommonJS module",
+                            where, main);
+    w->bundle_bytes = total;
+    w->main_module = strdup(main);
+    return w->main_module ? 0 : ed_error_set(err, ED_ENOMEM, "out of memory");
+}
+
+/* A worker that is one file: one ES module named after it. */
+static int read_single(struct edge_worker *w, const char *path, const struct edge_bundle_meta *meta,
+                       const char *meta_path, const char *where, struct ed_error *err)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (meta->n_modules)
+        return ed_error_set(err, ED_ECONFIG,
+                            "%s: modules: only a folder worker has modules to type", meta_path);
+    w->modules = calloc(1, sizeof *w->modules);
+    if (!w->modules || !(w->main_module = malloc(strlen(w->name) + 4)))
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    sprintf(w->main_module, "%s.js", w->name);
+    if (meta->main_module && strcmp(meta->main_module, w->main_module) != 0)
+        return ed_error_set(err, ED_ECONFIG, "%s: main_module %s is not the worker's module %s",
+                            meta_path, meta->main_module, w->main_module);
+    char *src;
+    size_t len;
+    int rc = read_file(path, EDGE_MAX_BUNDLE_BYTES, &src, &len, err);
+    if (rc == ED_ETOOBIG)
+        return too_big(where, (size_t)EDGE_MAX_BUNDLE_BYTES + 1, EDGE_MAX_BUNDLE_BYTES, base,
+                       (size_t)EDGE_MAX_BUNDLE_BYTES + 1, err);
+    if (rc)
+        return rc;
+    w->modules[0] = (struct iso_module){.source = src, .source_len = len, .type = ISO_MODULE_ESM};
+    w->n_modules = 1;
+    if (!(w->modules[0].name = strdup(w->main_module)))
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    w->bundle_bytes = len;
+    if (len == 0)
+        return ed_error_set(err, ED_ECONFIG, "worker %s is empty", path);
+    return 0;
+}
+
+/* code is the worker's file or folder, meta_path its WORKER.metadata.json (absent is fine). */
 static int add_worker(struct edge_site *site, struct edge_tenant *t, const char *name,
-                      const char *path, struct edge_worker **out, struct ed_error *err)
+                      const char *code, const char *meta_path, struct edge_worker **out,
+                      struct ed_error *err)
 {
     for (size_t i = 0; i < site->n_workers; i++) {
         struct edge_worker *w = site->workers[i];
@@ -204,18 +416,18 @@ static int add_worker(struct edge_site *site, struct edge_tenant *t, const char 
     w->index = site->n_workers;
     w->name = strdup(name);
     site->workers[site->n_workers++] = w;
-    if (!w->name || asprintf(&w->module_name, "%s.js", name) < 0)
+    if (!w->name)
         return ed_error_set(err, ED_ENOMEM, "out of memory");
-    int rc = read_file(path, &w->source, &w->source_len, err);
-    if (rc)
-        return rc;
-    /* bindings beside the code: hello.js -> hello.metadata.json */
-    char meta[4096];
-    size_t plen = strlen(path);
-    if (plen > 3 && strcmp(path + plen - 3, ".js") == 0)
-        plen -= 3;
-    snprintf(meta, sizeof meta, "%.*s.metadata.json", (int)plen, path);
-    rc = edge__metadata_load(w, meta, err);
+    char where[200];
+    snprintf(where, sizeof where, "tenant %s worker %s", t->name, name);
+    struct edge_bundle_meta meta;
+    int rc = edge__metadata_load(w, meta_path, &meta, err);
+    struct stat st;
+    if (rc == 0 && stat(code, &st) == 0 && S_ISDIR(st.st_mode))
+        rc = edge__bundle_read(w, code, &meta, EDGE_MAX_BUNDLE_BYTES, where, err);
+    else if (rc == 0)
+        rc = read_single(w, code, &meta, meta_path, where, err);
+    edge__bundle_meta_dispose(&meta);
     if (rc)
         return rc;
     *out = w;
@@ -341,10 +553,20 @@ static int load_tenant_dir(struct edge_site *site, const struct edge_config *cfg
                 break;
             }
             *sp = '\0';
-            char wpath[4096];
-            snprintf(wpath, sizeof wpath, "%s/%s/%s.js", dir, name, wname);
+            /* WORKER/ (a bundle) or WORKER.js, with WORKER.metadata.json beside either */
+            char wdir[4096], wfile[4096 + 4], wmeta[4096 + 16];
+            struct stat st;
+            snprintf(wdir, sizeof wdir, "%s/%s/%s", dir, name, wname);
+            snprintf(wfile, sizeof wfile, "%s.js", wdir);
+            snprintf(wmeta, sizeof wmeta, "%s.metadata.json", wdir);
+            bool is_dir = stat(wdir, &st) == 0 && S_ISDIR(st.st_mode);
+            if (is_dir && access(wfile, F_OK) == 0) {
+                rc = ed_error_set(err, ED_ECONFIG, "%s: both %s and %s/ exist: keep one", where,
+                                  wfile, wdir);
+                break;
+            }
             struct edge_worker *w;
-            rc = add_worker(site, t, wname, wpath, &w, err);
+            rc = add_worker(site, t, wname, is_dir ? wdir : wfile, wmeta, &w, err);
             if (rc == 0)
                 rc = add_route(site, val, t, w, err);
         } else {
@@ -405,10 +627,16 @@ static int load_worker_flag(struct edge_site *site, const struct edge_config *cf
         }
     }
     tname[n] = '\0';
-    const char *base = strrchr(wf->file, '/');
-    base = base ? base + 1 : wf->file;
+    const char *base = wf->file + strlen(wf->file);
+    while (base > wf->file && base[-1] == '/') /* a folder: "dir/" names the worker "dir" */
+        base--;
+    const char *end = base;
+    while (base > wf->file && base[-1] != '/')
+        base--;
     n = 0;
-    for (const char *p = base; *p && strcmp(p, ".js") != 0 && n < sizeof wname - 1; p++)
+    if (end - base > 3 && strncmp(end - 3, ".js", 3) == 0)
+        end -= 3;
+    for (const char *p = base; p < end && n < sizeof wname - 1; p++)
         wname[n++] = isalnum((unsigned char)*p) || *p == '_' ? *p : '-';
     wname[n] = '\0';
     if (!name_ok(tname, strlen(tname)) || !name_ok(wname, strlen(wname)))
@@ -417,9 +645,17 @@ static int load_worker_flag(struct edge_site *site, const struct edge_config *cf
                             wf->file);
     struct edge_tenant *t = find_tenant(site, tname);
     int rc = t ? 0 : add_tenant(site, cfg, tname, &t, err);
+    /* bindings beside the code: hello.js or hello/ -> hello.metadata.json */
+    char meta[4096];
+    size_t plen = strlen(wf->file);
+    while (plen > 1 && wf->file[plen - 1] == '/')
+        plen--;
+    if (plen > 3 && strncmp(wf->file + plen - 3, ".js", 3) == 0)
+        plen -= 3;
+    snprintf(meta, sizeof meta, "%.*s.metadata.json", (int)plen, wf->file);
     struct edge_worker *w;
     if (rc == 0)
-        rc = add_worker(site, t, wname, wf->file, &w, err);
+        rc = add_worker(site, t, wname, wf->file, meta, &w, err);
     return rc ? rc : add_route(site, wf->route, t, w, err);
 }
 
@@ -444,6 +680,22 @@ int edge__site_load(const struct edge_config *cfg, struct edge_site **out, struc
     }
     rt_table_seal(site->routes);
     *out = site;
+    return 0;
+}
+
+int edge__site_check(const struct edge_site *site, struct ed_error *err)
+{
+    for (size_t i = 0; i < site->n_workers; i++) {
+        const struct edge_worker *w = site->workers[i];
+        struct ed_error e = {0};
+        int rc = iso_bundle_check(w->modules, w->n_modules, w->main_module, &e);
+        if (rc)
+            rc = ed_error_set(err, rc, "tenant %s worker %s: %s", w->tenant->name, w->name,
+                              ed_error_msg(&e));
+        ed_error_dispose(&e);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 

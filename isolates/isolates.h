@@ -158,6 +158,19 @@ enum iso_outbound {
 int iso_worker_new(const struct iso_worker_config *cfg, struct iso_worker **out,
                    struct ed_error *err) ISO_NOEXCEPT;
 
+/* Checks a bundle the way iso_worker_new loads it, running none of it: every module is
+ * compiled (or parsed, for JSON) and the main module's static imports are linked, in a
+ * throw-away isolate on the calling thread (a few milliseconds). For a deploy or a node's
+ * start-up, so that a bad bundle is refused before any request reaches it. modules and
+ * main_module are borrowed. Returns 0 or ED_EBADWORKER with a one-line message: a syntax
+ * error (with its location), two modules of one name, a main module not in the bundle, or
+ * an import of a name that is not a module of the bundle ('lib/a.js imports "./b.js", which
+ * is not a module of this worker'; '... which is outside the worker's bundle' for a relative
+ * name that climbs above its root). A require() or import() is resolved when it runs, and a
+ * missing fetch handler is found by iso_worker_new. ED_ENOMEM; ED_EINVAL without a platform. */
+int iso_bundle_check(const struct iso_module *modules, size_t n_modules, const char *main_module,
+                     struct ed_error *err) ISO_NOEXCEPT;
+
 /* Disposes the isolate. Must run on the creating thread; w may be NULL. Every invocation
  * still in flight fails first (ED_ECANCELED through on_fail, on_abort or its result callback;
  * a stream already started ends in on_abort). Calls w made that the host has not answered yet

@@ -229,7 +229,7 @@ int compile_synthetic(iso_worker *w, v8::Local<v8::Context> context, const iso_m
     }
     case ISO_MODULE_CJS: {
         v8::ScriptOrigin origin(isolate, resource);
-        CacheUse cache(ISO_MODULE_CJS, name, src.source, src.source_len);
+        CacheUse cache(ISO_MODULE_CJS, name, src.source, w->link_only ? 0 : src.source_len);
         v8::ScriptCompiler::Source source(text, origin, cache.data());
         v8::Local<v8::String> params[] = {str(isolate, "module"), str(isolate, "exports"),
                                           str(isolate, "require")};

@@ -73,10 +73,13 @@ v8::MaybeLocal<v8::Module> resolve_or_throw(v8::Local<v8::Context> context,
     v8::Local<v8::Module> builtin;
     if (builtin_module(w, context, spec).ToLocal(&builtin))
         return builtin;
-    const Module *target = find_by_name(w, resolve_name(from_name, spec));
+    std::string resolved = resolve_name(from_name, spec);
+    const Module *target = find_by_name(w, resolved);
     if (target)
         return target->module.Get(isolate);
-    w->link_error = from_name + " imports \"" + spec + "\", which is not a module of this worker";
+    w->link_error =
+        from_name + " imports \"" + spec + "\", which is " +
+        (resolved.empty() ? "outside the worker's bundle" : "not a module of this worker");
     v8::Local<v8::String> text;
     if (str(isolate, w->link_error.data(), w->link_error.size()).ToLocal(&text))
         isolate->ThrowException(v8::Exception::Error(text));
@@ -120,7 +123,8 @@ int compile(iso_worker *w, v8::Local<v8::Context> context, const iso_module &m,
         return ed_error_set(err, ED_EBADWORKER, "%s: module is too large", m.name);
     v8::ScriptOrigin origin(isolate, resource, 0, 0, false, -1, v8::Local<v8::Value>(), false,
                             false, true);
-    CacheUse cache(ISO_MODULE_ESM, name, m.source, m.source_len);
+    /* a check (link_only) leaves the code cache and its counters as it found them */
+    CacheUse cache(ISO_MODULE_ESM, name, m.source, w->link_only ? 0 : m.source_len);
     v8::ScriptCompiler::Source src(source, origin, cache.data());
     v8::Local<v8::Module> module;
     if (!v8::ScriptCompiler::CompileModule(isolate, &src, cache.options()).ToLocal(&module)) {
@@ -192,6 +196,8 @@ int load_bundle(iso_worker *w, v8::Local<v8::Context> context, const struct iso_
         std::string where = location_of(isolate, try_catch.Message());
         return js_failure(w, try_catch, ED_EBADWORKER, (where.empty() ? main : where).c_str(), err);
     }
+    if (w->link_only)
+        return 0;
     v8::Local<v8::Value> result;
     if (!module->Evaluate(context).ToLocal(&result)) {
         std::string what = "uncaught exception while evaluating " + main;

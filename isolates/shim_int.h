@@ -270,6 +270,7 @@ struct iso_worker {
     iso::Hooks hooks;
     std::vector<v8::Global<v8::UnboundScript>> runtime_scripts; /* until save_runtime_cache */
     bool keep_scripts = false; /* the snapshot's warm-up worker: runtime_scripts stay */
+    bool link_only = false;    /* iso_bundle_check: compile and link, evaluate nothing */
     std::vector<iso::Module> modules;
     std::string link_error;   /* why the module resolver failed, for the message */
     std::string tenant, name; /* for messages */

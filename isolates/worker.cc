@@ -117,6 +117,8 @@ int build(iso_worker *w, const iso_worker_config *cfg, ed_error *err)
     context->AllowCodeGenerationFromStrings(false);
     if (rc)
         return rc;
+    if (w->link_only)
+        return 0; /* nothing ran: no caches worth keeping, nothing to pump */
     iso::save_runtime_cache(w);
     iso::save_module_caches(w);
     iso::pump(w);
@@ -175,8 +177,10 @@ void destroy(iso_worker *w)
 
 } // namespace iso
 
-int iso::new_worker(const iso_worker_config *cfg, bool keep_scripts, iso_worker **out,
-                    ed_error *err)
+namespace {
+
+int create(const iso_worker_config *cfg, bool keep_scripts, bool link_only, iso_worker **out,
+           ed_error *err)
 {
     if (!cfg || !out)
         return ed_error_set(err, ED_EINVAL, "iso_worker_new: no config or no out pointer");
@@ -186,6 +190,7 @@ int iso::new_worker(const iso_worker_config *cfg, bool keep_scripts, iso_worker 
     if (!w)
         return ed_error_set(err, ED_ENOMEM, "out of memory creating a worker");
     w->keep_scripts = keep_scripts;
+    w->link_only = link_only;
     int rc;
     try {
         rc = build(w, cfg, err);
@@ -201,10 +206,33 @@ int iso::new_worker(const iso_worker_config *cfg, bool keep_scripts, iso_worker 
     return 0;
 }
 
+} // namespace
+
+int iso::new_worker(const iso_worker_config *cfg, bool keep_scripts, iso_worker **out,
+                    ed_error *err)
+{
+    return create(cfg, keep_scripts, false, out, err);
+}
+
 extern "C" int iso_worker_new(const struct iso_worker_config *cfg, struct iso_worker **out,
                               struct ed_error *err) noexcept
 {
     return iso::new_worker(cfg, false, out, err);
+}
+
+extern "C" int iso_bundle_check(const struct iso_module *modules, size_t n_modules,
+                                const char *main_module, struct ed_error *err) noexcept
+{
+    iso_worker_config cfg = {};
+    cfg.tenant = "";
+    cfg.worker = "";
+    cfg.modules = modules;
+    cfg.n_modules = n_modules;
+    cfg.main_module = main_module;
+    iso_worker *w = nullptr;
+    int rc = create(&cfg, false, true, &w, err);
+    iso_worker_free(w);
+    return rc;
 }
 
 extern "C" void iso_worker_free(struct iso_worker *w) noexcept

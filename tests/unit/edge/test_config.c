@@ -211,3 +211,197 @@ Test(edge_site, missing_tenants_dir)
     cr_assert(strstr(ed_error_msg(&err), "/nonexistent/tenants"));
     ed_error_dispose(&err);
 }
+
+/* ---- folder workers: a bundle of modules ------------------------------------------------- */
+
+static const struct iso_module *module_named(const struct edge_worker *w, const char *name)
+{
+    for (size_t i = 0; i < w->n_modules; i++)
+        if (strcmp(w->modules[i].name, name) == 0)
+            return &w->modules[i];
+    return NULL;
+}
+
+Test(edge_site, a_worker_folder_is_a_bundle_typed_by_extension_and_metadata)
+{
+    write_file("t/acme/tenant.conf", "route = * api\n");
+    write_file("t/acme/api/index.js", "import './lib/a.js'; export default {}");
+    write_file("t/acme/api/lib/a.js", "export const a = 1;");
+    write_file("t/acme/api/lib/deep/c.cjs", "module.exports = 1;");
+    write_file("t/acme/api/page.html", "<p>hi</p>");
+    write_file("t/acme/api/conf.json", "{}");
+    write_file("t/acme/api/blob.bin", "\x01\x02");
+    write_file("t/acme/api/templates/row", "<tr>");
+    write_file("t/acme/api/.git/HEAD", "hidden: skipped");
+    write_file("t/acme/api.metadata.json",
+               "{\"modules\": [{\"name\": \"templates/row\", \"type\": \"text\"},"
+               "{\"name\": \"conf.json\", \"type\": \"data\"}],"
+               "\"bindings\": [{\"type\": \"plain_text\", \"name\": \"K\", \"text\": \"v\"}]}");
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/t", tmp);
+    struct edge_site *site = NULL;
+    struct ed_error err = {0};
+    cr_assert_eq(load(dir, &site, &err), 0, "%s", ed_error_msg(&err));
+    const struct edge_worker *w = site->workers[0];
+    cr_assert_eq(w->n_modules, 7);
+    cr_assert_str_eq(w->main_module, "index.js");
+    cr_assert_eq(module_named(w, "index.js")->type, ISO_MODULE_ESM);
+    cr_assert_eq(module_named(w, "lib/a.js")->type, ISO_MODULE_ESM);
+    cr_assert_eq(module_named(w, "lib/deep/c.cjs")->type, ISO_MODULE_CJS);
+    cr_assert_eq(module_named(w, "page.html")->type, ISO_MODULE_TEXT);
+    cr_assert_eq(module_named(w, "conf.json")->type, ISO_MODULE_DATA, "declared beats extension");
+    cr_assert_eq(module_named(w, "blob.bin")->type, ISO_MODULE_DATA);
+    cr_assert_eq(module_named(w, "templates/row")->type, ISO_MODULE_TEXT);
+    cr_assert_eq(module_named(w, "blob.bin")->source_len, 2);
+    cr_assert_str_eq(module_named(w, "page.html")->source, "<p>hi</p>");
+    cr_assert_null(module_named(w, ".git/HEAD"));
+    cr_assert_eq(w->n_vars, 1);
+    cr_assert_eq(w->bundle_bytes, 93);
+    edge__site_free(site);
+}
+
+Test(edge_site, main_module_names_the_entry_of_a_folder)
+{
+    write_file("t/acme/tenant.conf", "route = * api\n");
+    write_file("t/acme/api/src/main.mjs", "export default {}");
+    write_file("t/acme/api.metadata.json", "{\"main_module\": \"src/main.mjs\"}");
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/t", tmp);
+    struct edge_site *site = NULL;
+    struct ed_error err = {0};
+    cr_assert_eq(load(dir, &site, &err), 0, "%s", ed_error_msg(&err));
+    cr_assert_str_eq(site->workers[0]->main_module, "src/main.mjs");
+    edge__site_free(site);
+}
+
+/* Writes a tenant x whose worker w is a folder holding index.js and then calls prep. */
+static void expect_bundle_error(void (*prep)(void), const char *needle)
+{
+    rm_tmp();
+    mk_tmp();
+    write_file("t/x/tenant.conf", "route = * w\n");
+    write_file("t/x/w/index.js", "export default {}");
+    prep();
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/t", tmp);
+    struct edge_site *site = NULL;
+    struct ed_error err = {0};
+    cr_assert_neq(load(dir, &site, &err), 0, "expected '%s'", needle);
+    cr_assert(strstr(ed_error_msg(&err), needle), "'%s' lacks '%s'", ed_error_msg(&err), needle);
+    cr_assert_null(strchr(ed_error_msg(&err), '\n'));
+    cr_assert_null(site);
+    ed_error_dispose(&err);
+}
+
+static void unknown_extension(void)
+{
+    write_file("t/x/w/logo.png", "png");
+}
+static void symlink_out(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/t/x/w/passwd.txt", tmp);
+    cr_assert_eq(symlink("/etc/passwd", path), 0);
+}
+static void no_index(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/t/x/w/index.js", tmp);
+    cr_assert_eq(unlink(path), 0);
+    write_file("t/x/w/main.js", "export default {}");
+}
+static void declared_missing(void)
+{
+    write_file("t/x/w.metadata.json",
+               "{\"modules\": [{\"name\": \"gone.txt\", \"type\": \"text\"}]}");
+}
+static void bad_type(void)
+{
+    write_file("t/x/w.metadata.json",
+               "{\"modules\": [{\"name\": \"index.js\", \"type\": \"wasm\"}]}");
+}
+static void text_main(void)
+{
+    write_file("t/x/w.metadata.json", "{\"main_module\": \"a.txt\"}");
+    write_file("t/x/w/a.txt", "hi");
+}
+static void both_forms(void)
+{
+    write_file("t/x/w.js", "export default {}");
+}
+static void over_64_mib(void)
+{
+    /* sparse: the sizes are judged before anything is read */
+    write_file("t/x/w/big.bin", "");
+    char path[256];
+    snprintf(path, sizeof path, "%s/t/x/w/big.bin", tmp);
+    cr_assert_eq(truncate(path, (64 << 20) - 10), 0);
+    write_file("t/x/w/more.bin", "0123456789");
+}
+
+Test(edge_site, bad_bundles_are_one_line_errors)
+{
+    expect_bundle_error(unknown_extension, "tenant x worker w: module logo.png: no type");
+    expect_bundle_error(symlink_out, "passwd.txt is not a regular file or folder");
+    expect_bundle_error(no_index, "main module index.js is not a file in");
+    expect_bundle_error(declared_missing, "types module gone.txt, which is not a file in");
+    expect_bundle_error(bad_type, "type wasm is not one of js, cjs, text, data, json");
+    expect_bundle_error(text_main, "main module a.txt must be an ES or CommonJS module");
+    expect_bundle_error(both_forms, "keep one");
+    expect_bundle_error(over_64_mib, "the bundle is 67108871 bytes or more (the largest module, "
+                                     "big.bin, 67108854), over the 67108864-byte (64 MiB) limit");
+}
+
+Test(edge_site, a_bundle_is_bounded_by_the_limit_given)
+{
+    write_file("t/acme/w/index.js", "export default {}"); /* 17 bytes */
+    write_file("t/acme/w/a.txt", "0123456789");
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/t/acme/w", tmp);
+    struct edge_worker w = {.name = "w"};
+    struct edge_bundle_meta meta = {0};
+    struct ed_error err = {0};
+    cr_assert_eq(edge__bundle_read(&w, dir, &meta, 26, "tenant acme worker w", &err), ED_ETOOBIG);
+    cr_assert(strstr(ed_error_msg(&err), "over the 26-byte"), "%s", ed_error_msg(&err));
+    ed_error_dispose(&err);
+    for (size_t i = 0; i < w.n_modules; i++) {
+        free((char *)w.modules[i].name);
+        free((char *)w.modules[i].source);
+    }
+    free(w.modules);
+    memset(&w, 0, sizeof w);
+    cr_assert_eq(edge__bundle_read(&w, dir, &meta, 27, "tenant acme worker w", &err), 0, "%s",
+                 ed_error_msg(&err));
+    cr_assert_eq(w.bundle_bytes, 27);
+    for (size_t i = 0; i < w.n_modules; i++) {
+        free((char *)w.modules[i].name);
+        free((char *)w.modules[i].source);
+    }
+    free(w.modules);
+    free(w.main_module);
+}
+
+Test(edge_site, the_worker_flag_takes_a_folder)
+{
+    write_file("f/api/index.js", "export default {}");
+    write_file("f/api/x.txt", "x");
+    write_file("f/api.metadata.json",
+               "{\"bindings\": [{\"type\": \"plain_text\", \"name\": \"K\", \"text\": \"v\"}]}");
+    char *flag, *data;
+    if (asprintf(&flag, "example.com=%s/f/api/", tmp) < 0 || asprintf(&data, "%s/data", tmp) < 0)
+        cr_assert_fail();
+    char *argv[] = {"edged", "--worker", flag, "--data", data, NULL};
+    struct edge_config cfg;
+    struct ed_error err = {0};
+    cr_assert_eq(edge__config_parse(&cfg, 5, argv, &err), 0, "%s", ed_error_msg(&err));
+    struct edge_site *site = NULL;
+    int rc = edge__site_load(&cfg, &site, &err);
+    edge__config_dispose(&cfg);
+    free(flag);
+    free(data);
+    cr_assert_eq(rc, 0, "%s", ed_error_msg(&err));
+    cr_assert_str_eq(site->workers[0]->name, "api");
+    cr_assert_eq(site->workers[0]->n_modules, 2);
+    cr_assert_eq(site->workers[0]->n_vars, 1);
+    edge__site_free(site);
+}

@@ -133,7 +133,6 @@ void snapshot_build()
         CodeCaches warm;
         bool warmed = warm_up(&warm);
         g_warmed = warmed;
-        fprintf(stderr, "DBG warmed=%d\n", (int)warmed);
         v8::SnapshotCreator creator(g_refs.data());
         v8::Isolate *isolate = creator.GetIsolate();
         /* The runtime's loader needs a worker to report through; this one lives only here. */

@@ -1125,7 +1125,7 @@ static void counter_call(struct e2e_server *s, const char *host, const char *id,
 Test(loader_eviction, least_recently_used_child_goes_under_max_children)
 {
     struct e2e_server *s =
-        E2E_START("--tenants", one_parent("max_children = 3\n"), "--threads", "1");
+        E2E_START("--tenants", one_parent("max_children = 3\ncpu_ms = 1000\n"), "--threads", "1");
     counter_call(s, "a.test", "e1", 1, 1);
     counter_call(s, "a.test", "e2", 1, 2);
     counter_call(s, "a.test", "e3", 1, 3);
@@ -1167,7 +1167,10 @@ Test(loader_eviction, the_caps_are_the_tenants_across_its_parent_workers)
 {
     const char *dir = e2e_tmpdir();
     cr_assert_not_null(dir);
-    parent_tenant(dir, "a", "route = a.test parent\nroute = b.test parent2\nmax_children = 2\n");
+    /* cpu_ms: this tests caps, not CPU; a loaded CI machine must not fail it on time */
+    parent_tenant(
+        dir, "a",
+        "route = a.test parent\nroute = b.test parent2\nmax_children = 2\ncpu_ms = 1000\n");
     cr_assert_eq(e2e_write_file(e2e_fmt("%s/a/parent2.js", dir), PARENT_JS), 0, "%s", e2e_errmsg());
     char meta[sizeof PARENT_META + 8];
     snprintf(meta, sizeof meta, "{\"main_module\": \"parent2.js\"%s", strchr(PARENT_META, ','));

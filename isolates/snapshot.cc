@@ -42,6 +42,7 @@ void build_refs()
         for (const NativeFunction *f = table; f->name; f++)
             g_refs.push_back(reinterpret_cast<intptr_t>(f->callback));
     source_refs(&g_refs);
+    lazy_refs(&g_refs);
     g_refs.push_back(0);
 }
 
@@ -94,13 +95,29 @@ bool warm_call(iso_worker *w, const char *method, const char *json)
 }
 
 /* Code caches of the runtime as a child's first calls leave it (see the file comment); false
- * when the scratch child could not be made or did not answer. */
+ * when the scratch child could not be made or did not answer. Then the scratch child uses the
+ * lazy runtime files the way workers usually do, and their caches go to lazy.cc. */
 bool warm_up(CodeCaches *out)
 {
-    static const char kModule[] = "export default {\n"
-                                  "  fetch(request, env, ctx) { return new Response('warm'); },\n"
-                                  "  echo(value) { return value; },\n"
-                                  "};\n";
+    static const char kModule[] =
+        "export default {\n"
+        "  fetch(request, env, ctx) { return new Response('warm'); },\n"
+        "  echo(value) { return value; },\n"
+        "  async lazy() {\n"
+        "    const url = new URL('https://user@warm-up.example:8080/a/./b/../c?d=e&f=g#h');\n"
+        "    url.searchParams.append('i', 'j k');\n"
+        "    const params = new URLSearchParams(url.search);\n"
+        "    params.get('d');\n"
+        "    const id = crypto.randomUUID();\n"
+        "    crypto.getRandomValues(new Uint8Array(16));\n"
+        "    const data = new TextEncoder().encode(url.href + id);\n"
+        "    await crypto.subtle.digest('SHA-256', data);\n"
+        "    const key = await crypto.subtle.importKey('raw', new Uint8Array(32),\n"
+        "      { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);\n"
+        "    const mac = await crypto.subtle.sign('HMAC', key, data);\n"
+        "    return crypto.subtle.verify('HMAC', key, mac, data);\n"
+        "  },\n"
+        "};\n";
     iso_module module = {"warm.js", kModule, sizeof kModule - 1, ISO_MODULE_ESM};
     iso_worker_config cfg = {};
     cfg.tenant = "";
@@ -117,6 +134,9 @@ bool warm_up(CodeCaches *out)
         return false;
     bool ok = warm_call(w, "fetch", nullptr) && warm_call(w, "echo", "[\"warm\"]") &&
               runtime_caches(w, out);
+    CodeCaches lazy;
+    if (ok && warm_call(w, "lazy", "[]") && runtime_caches(w, &lazy))
+        set_lazy_caches(&lazy);
     iso_worker_free(w);
     return ok;
 }
@@ -132,7 +152,6 @@ void snapshot_build()
         CodeCaches warm;
         bool warmed = warm_up(&warm);
         g_warmed = warmed;
-        fprintf(stderr, "DBG warmed=%d\n", (int)warmed);
         v8::SnapshotCreator creator(g_refs.data());
         v8::Isolate *isolate = creator.GetIsolate();
         /* The runtime's loader needs a worker to report through; this one lives only here. */

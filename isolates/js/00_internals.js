@@ -5,14 +5,71 @@
 // leaves nothing else behind, so a worker sees only the standard globals.
 'use strict';
 (function (internals, native) {
+    const ReflectApply = Reflect.apply;
+    const ObjectDefineProperty = Object.defineProperty;
+    const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+
+    // While a lazy runtime file runs (isolates/lazy.cc: it runs when a worker first uses a
+    // global or internals entry it defines, not when the snapshot is made), the globals it
+    // defines: true for those still its placeholders, false for those the worker assigned or
+    // deleted before, which stay as the worker left them.
+    let exposing = null;
+
     // Installs a global the way Web IDL interfaces are: writable, configurable, not enumerable.
     internals.expose = function expose(name, value) {
-        Object.defineProperty(globalThis, name, {
+        if (exposing !== null) {
+            const pending = exposing[name];
+            if (pending === undefined)
+                throw new Error(`runtime: a lazy file defines the global ${name} it does not list`);
+            if (!pending)
+                return;
+        }
+        ObjectDefineProperty(globalThis, name, {
             value,
             writable: true,
             configurable: true,
             enumerable: false,
         });
+    };
+
+    // Runs a lazy runtime file's function (the shim's lazy loader calls it).
+    internals.runLazy = function runLazy(fn, globals) {
+        const outer = exposing;
+        exposing = globals;
+        try {
+            fn(internals, native);
+        } finally {
+            exposing = outer;
+        }
+    };
+
+    // What lazy files take from the built-ins, taken here, before any worker code could
+    // replace them: a lazy file runs after worker code, and what it captures when it runs
+    // (45_crypto.js, which promises that replacing a global cannot change how keys are
+    // checked) must be the originals.
+    const uncurry = (fn) => (self, ...args) => ReflectApply(fn, self, args);
+    const TypedArrayProto = Object.getPrototypeOf(Uint8Array.prototype);
+    const getter = (proto, key) => uncurry(ObjectGetOwnPropertyDescriptor(proto, key).get);
+    internals.primordials = {
+        ReflectApply,
+        ObjectDefineProperty,
+        ObjectGetOwnPropertyDescriptor,
+        Uint8Array,
+        ArrayBuffer,
+        ArrayBufferIsView: ArrayBuffer.isView,
+        ArrayBufferSlice: uncurry(ArrayBuffer.prototype.slice),
+        ArrayBufferByteLength: getter(ArrayBuffer.prototype, 'byteLength'),
+        TypedArrayTag: getter(TypedArrayProto, Symbol.toStringTag),
+        TypedArrayByteLength: getter(TypedArrayProto, 'byteLength'),
+        TypedArraySet: uncurry(TypedArrayProto.set),
+        DataViewByteLength: getter(DataView.prototype, 'byteLength'),
+        JSONStringify: JSON.stringify,
+        JSONParse: JSON.parse,
+        StringToUpperCase: uncurry(String.prototype.toUpperCase),
+        SymbolIterator: Symbol.iterator,
+        SymbolToStringTag: Symbol.toStringTag,
+        PromiseReject: Promise.reject.bind(Promise),
+        PromiseResolve: Promise.resolve.bind(Promise),
     };
 
     // Passed to a constructor by runtime code to build an instance from trusted parts; tenant

@@ -21,6 +21,9 @@ bool iso__snapshot_warmed(void) ISO_NOEXCEPT;
 
 /* Whether the lazy runtime file named file ("12_url.js") ran in w's isolate (lazy.cc). */
 bool iso__worker_lazy_loaded(const struct iso_worker *w, const char *file) ISO_NOEXCEPT;
+/* Forgets the lazy files' code caches (the next first use compiles from source and leaves a
+ * new one). Only while no worker runs a lazy file. */
+void iso__lazy_caches_clear(void) ISO_NOEXCEPT;
 
 /* Test hooks of the code cache (code_cache.cc). */
 /* Sets its bounds and the smallest source it caches (0: the default) and evicts what no

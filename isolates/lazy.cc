@@ -44,9 +44,21 @@ const char *const kUrlInternals[] = {"parseUrl", "URL", "URLSearchParams", "urlS
                                      nullptr};
 const char *const kCryptoGlobals[] = {"crypto", "Crypto", "SubtleCrypto", "CryptoKey", nullptr};
 
+const char *const kLoaderInternals[] = {"newWorkerLoader", nullptr};
+const char *const kConsoleGlobals[] = {"console", nullptr};
+const char *const kGlobalsGlobals[] = {"queueMicrotask", "atob", "btoa", "structuredClone",
+                                       nullptr};
+const char *const kEncodingGlobals[] = {"TextEncoder", "TextDecoder", nullptr};
+const char *const kDomExceptionGlobals[] = {"DOMException", nullptr};
+const char *const kDomExceptionInternals[] = {"DOMException", nullptr};
 const LazyFile kLazyFiles[] = {
+    {"03_domexception.js", kDomExceptionGlobals, kDomExceptionInternals},
+    {"05_globals.js", kGlobalsGlobals, kNone},
+    {"10_encoding.js", kEncodingGlobals, kNone},
     {"12_url.js", kUrlGlobals, kUrlInternals},
     {"45_crypto.js", kCryptoGlobals, kNone},
+    {"70_loader.js", kNone, kLoaderInternals},
+    {"80_console.js", kConsoleGlobals, kNone},
 };
 constexpr size_t kNumLazy = sizeof kLazyFiles / sizeof kLazyFiles[0];
 static_assert(kNumLazy <= 32, "lazy_loaded is a 32-bit mask");
@@ -79,12 +91,14 @@ struct Cache {
 };
 Cache g_caches[kNumLazy];
 
-void publish(size_t k, std::unique_ptr<v8::ScriptCompiler::CachedData> data)
+/* replace: the warm-up's cache, which replaces the one its first use left (made before the
+ * file's functions ran); it comes before any worker exists, so no compile is reading it. */
+void publish(size_t k, std::unique_ptr<v8::ScriptCompiler::CachedData> data, bool replace)
 {
     if (!data)
         return;
     std::lock_guard<std::mutex> guard(g_caches[k].lock);
-    if (g_caches[k].ready.load(std::memory_order_relaxed))
+    if (g_caches[k].ready.load(std::memory_order_relaxed) && !replace)
         return;
     g_caches[k].data = std::move(data);
     g_caches[k].ready.store(true, std::memory_order_release);
@@ -102,7 +116,7 @@ v8::ScriptCompiler::CachedData *cache_view(size_t k)
 /* Where the loader finds `internals` and `native`: the context's embedder data (a
  * placeholder's data, k, must be a number: V8 puts accessors and their data in the snapshot's
  * part shared by all contexts, which cannot hold the context's objects). */
-enum { kEmbedderInternals = 1, kEmbedderNative = 2 };
+enum { kEmbedderInternals = 1, kEmbedderNative = 2, kEmbedderFrozen = 3 };
 
 void on_get(v8::Local<v8::Name> name, const v8::PropertyCallbackInfo<v8::Value> &info);
 void on_set(v8::Local<v8::Name> name, v8::Local<v8::Value> value,
@@ -177,6 +191,8 @@ Load load(v8::Isolate *isolate, v8::Local<v8::Context> context, uint32_t k)
         return Load::kThrew;
     }
     const uint32_t bit = 1u << k;
+    if (w->lazy_loaded & bit) /* a placeholder the worker froze */
+        return Load::kDone;
     if (w->lazy_loading & bit)
         return Load::kRunning;
     const LazyFile &lf = kLazyFiles[k];
@@ -184,15 +200,26 @@ Load load(v8::Isolate *isolate, v8::Local<v8::Context> context, uint32_t k)
     v8::Local<v8::Object> internals = iv.As<v8::Object>();
     v8::Local<v8::Object> global = context->Global();
 
-    std::vector<const char *> pending; /* the globals still placeholders */
+    /* What internals.expose does with each global of the file (see 00_internals.js): true,
+     * define it (a placeholder); false, leave it (the worker's own); null, keep its value for
+     * the placeholder to answer (a placeholder the worker froze, which cannot be replaced). */
+    std::vector<const char *> pending, frozen;
     v8::Local<v8::Object> exposing =
         v8::Object::New(isolate, v8::Null(isolate), nullptr, nullptr, 0);
     for (const char *const *n = lf.globals; *n; n++) {
-        bool p = is_placeholder(context, global, *n);
-        if (p)
+        v8::Local<v8::Value> mode = v8::False(isolate);
+        v8::PropertyAttribute attributes;
+        if (!is_placeholder(context, global, *n)) {
+        } else if (global->GetRealNamedPropertyAttributes(context, str(isolate, *n))
+                       .To(&attributes) &&
+                   (attributes & v8::DontDelete)) {
+            frozen.push_back(*n);
+            mode = v8::Null(isolate);
+        } else {
             pending.push_back(*n);
-        if (exposing->CreateDataProperty(context, str(isolate, *n), v8::Boolean::New(isolate, p))
-                .IsNothing())
+            mode = v8::True(isolate);
+        }
+        if (exposing->CreateDataProperty(context, str(isolate, *n), mode).IsNothing())
             return Load::kThrew;
     }
 
@@ -230,20 +257,26 @@ Load load(v8::Isolate *isolate, v8::Local<v8::Context> context, uint32_t k)
         if (problem.empty() && after->Length() != before->Length())
             problem = "it defined internals it does not list: " + unlisted(context, before, after);
     }
+    v8::Local<v8::Value> store = context->GetEmbedderData(kEmbedderFrozen);
+    for (const char *name : frozen) {
+        v8::Local<v8::Value> kept;
+        if (ok && problem.empty() &&
+            (!exposing->Get(context, str(isolate, name)).ToLocal(&kept) || !kept->IsArray() ||
+             !kept.As<v8::Array>()->Get(context, 0).ToLocal(&kept) || !store->IsObject() ||
+             store.As<v8::Object>()
+                 ->CreateDataProperty(context, str(isolate, name), kept)
+                 .IsNothing()))
+            ok = false;
+    }
     if (!ok || !problem.empty()) {
-        if (try_catch.HasTerminated()) {
-            try_catch.ReThrow();
-            return Load::kThrew;
-        }
-        if (ok && !try_catch.HasCaught())
-            throw_error(isolate, std::string("lazy runtime file ") + lf.file + ": " + problem);
-        else if (!try_catch.HasCaught())
-            throw_error(isolate, std::string("lazy runtime file ") + lf.file +
-                                     " does not evaluate to a function");
-        v8::Local<v8::Value> exception = try_catch.Exception();
-        try_catch.Reset();
-        reinstall(context, k, internals, pending);
-        isolate->ThrowException(exception);
+        /* (all within try_catch, which hands the exception on as it goes) */
+        if (!try_catch.HasCaught())
+            throw_error(isolate,
+                        std::string("lazy runtime file ") + lf.file + ": " +
+                            (problem.empty() ? "does not evaluate to a function" : problem));
+        if (!try_catch.HasTerminated())
+            reinstall(context, k, internals, pending);
+        try_catch.ReThrow();
         return Load::kThrew;
     }
     w->lazy_loaded |= bit;
@@ -254,8 +287,10 @@ Load load(v8::Isolate *isolate, v8::Local<v8::Context> context, uint32_t k)
         w->runtime_scripts[i].Reset(isolate, unbound);
     }
     if (!view && !g_caches[k].ready.load(std::memory_order_acquire))
-        publish(k, std::unique_ptr<v8::ScriptCompiler::CachedData>(
-                       v8::ScriptCompiler::CreateCodeCache(unbound)));
+        publish(k,
+                std::unique_ptr<v8::ScriptCompiler::CachedData>(
+                    v8::ScriptCompiler::CreateCodeCache(unbound)),
+                false);
     return Load::kDone;
 }
 
@@ -268,7 +303,15 @@ void on_get(v8::Local<v8::Name> name, const v8::PropertyCallbackInfo<v8::Value> 
         return; /* thrown, or undefined while the file runs */
     v8::Local<v8::Object> holder = info.Holder();
     if (holder->HasRealNamedCallbackProperty(context, name).FromMaybe(true)) {
-        /* its file ran and did not define it: never loop back here */
+        /* a placeholder the worker froze answers its value; one its file did not define is a
+         * runtime bug (and must not loop back here) */
+        v8::Local<v8::Value> store = context->GetEmbedderData(kEmbedderFrozen), value;
+        if (store->IsObject() &&
+            store.As<v8::Object>()->HasOwnProperty(context, name).FromMaybe(false) &&
+            store.As<v8::Object>()->Get(context, name).ToLocal(&value)) {
+            info.GetReturnValue().Set(value);
+            return;
+        }
         throw_error(isolate, "a lazy runtime file did not define " +
                                  (name->IsString() ? utf8(isolate, name.As<v8::String>(), 200)
                                                    : std::string("a symbol")));
@@ -311,9 +354,11 @@ bool lazy_file(size_t i)
 int install_lazy(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Object> internals,
                  v8::Local<v8::Object> native, ed_error *err)
 {
-    (void)w;
+    v8::Isolate *isolate = w->isolate;
     context->SetEmbedderData(kEmbedderInternals, internals);
     context->SetEmbedderData(kEmbedderNative, native);
+    context->SetEmbedderData(kEmbedderFrozen,
+                             v8::Object::New(isolate, v8::Null(isolate), nullptr, nullptr, 0));
     for (size_t k = 0; k < kNumLazy; k++) {
         const LazyFile &lf = kLazyFiles[k];
         if (index().file[k] == SIZE_MAX)
@@ -349,7 +394,7 @@ void set_lazy_caches(CodeCaches *caches)
     for (size_t k = 0; k < kNumLazy; k++) {
         size_t i = index().file[k];
         if (i < caches->size() && (*caches)[i])
-            publish(k, std::move((*caches)[i]));
+            publish(k, std::move((*caches)[i]), true);
     }
 }
 
@@ -361,4 +406,13 @@ extern "C" bool iso__worker_lazy_loaded(const struct iso_worker *w, const char *
         if (strcmp(iso::kLazyFiles[k].file, file) == 0)
             return (w->lazy_loaded >> k) & 1;
     return false;
+}
+
+extern "C" void iso__lazy_caches_clear(void) noexcept
+{
+    for (iso::Cache &c : iso::g_caches) {
+        std::lock_guard<std::mutex> guard(c.lock);
+        c.ready.store(false, std::memory_order_release);
+        c.data.reset();
+    }
 }

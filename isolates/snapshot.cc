@@ -16,7 +16,10 @@
  * (a fetch and an RPC method), and the snapshot's context compiles the runtime from the code
  * caches of that child's runtime files, which carry the bytecode of every function it
  * compiled. Functions off that path (and a parent's dispatch path, compiled once per parent
- * isolate) compile on first use. If the warm-up fails, the snapshot compiles everything.
+ * isolate) compile on first use. If the warm-up fails, the snapshot compiles everything. The
+ * lazy runtime files (lazy.cc) are in neither: after the caches above are taken, the scratch
+ * child uses each of them as workers usually do, and their code caches become the process's,
+ * so a worker's first use of URL or crypto compiles nothing the warm-up ran.
  */
 #include <cstring>
 #include <string>
@@ -103,7 +106,7 @@ bool warm_up(CodeCaches *out)
         "export default {\n"
         "  fetch(request, env, ctx) { return new Response('warm'); },\n"
         "  echo(value) { return value; },\n"
-        "  async lazy() {\n"
+        "  async lazy(env) {\n"
         "    const url = new URL('https://user@warm-up.example:8080/a/./b/../c?d=e&f=g#h');\n"
         "    url.searchParams.append('i', 'j k');\n"
         "    const params = new URLSearchParams(url.search);\n"
@@ -115,7 +118,12 @@ bool warm_up(CodeCaches *out)
         "    const key = await crypto.subtle.importKey('raw', new Uint8Array(32),\n"
         "      { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);\n"
         "    const mac = await crypto.subtle.sign('HMAC', key, data);\n"
-        "    return crypto.subtle.verify('HMAC', key, mac, data);\n"
+        "    await crypto.subtle.verify('HMAC', key, mac, data);\n"
+        "    new TextDecoder().decode(data);\n"
+        "    structuredClone({ a: [atob(btoa(id))] });\n"
+        "    await new Promise((resolve) => queueMicrotask(resolve));\n"
+        "    console.log('warm %s', id, { data }, [1], new Error('e'));\n"
+        "    env.LOADER.get('warm', () => ({})).getEntrypoint();\n"
         "  },\n"
         "};\n";
     iso_module module = {"warm.js", kModule, sizeof kModule - 1, ISO_MODULE_ESM};
@@ -126,6 +134,9 @@ bool warm_up(CodeCaches *out)
     cfg.n_modules = 1;
     cfg.main_module = "warm.js";
     cfg.child = true;
+    static const char *const kLoaders[] = {"LOADER"}; /* never called: there is no host */
+    cfg.loaders = kLoaders;
+    cfg.n_loaders = 1;
     iso_worker *w = nullptr;
     ed_error err = {};
     int rc = new_worker(&cfg, true, &w, &err);

@@ -20,13 +20,11 @@
 
     // Built-ins as they were before any worker code ran (this file runs on a worker's first
     // use of crypto: see lazy.cc).
-    const {
-        ReflectApply, ObjectDefineProperty, Uint8Array: U8, ArrayBuffer: AB,
-        ArrayBufferIsView: isView, ArrayBufferSlice: abSlice, ArrayBufferByteLength: abByteLength,
-        TypedArrayTag: taTag, TypedArrayByteLength: taByteLength, TypedArraySet: taSet,
-        DataViewByteLength: dvByteLength, JSONStringify: jsonStringify, JSONParse: jsonParse,
-        StringToUpperCase, SymbolIterator, SymbolToStringTag, PromiseReject, PromiseResolve,
-    } = internals.primordials;
+    const [
+        ReflectApply, ObjectDefineProperty, U8, AB, isView, abSlice, abByteLength, taTag,
+        taByteLength, taSet, dvByteLength, jsonStringify, jsonParse, StringToUpperCase,
+        SymbolIterator, SymbolToStringTag, PromiseReject, PromiseResolve,
+    ] = internals.primordials;
     const { encodeUtf8, decodeUtf8 } = internals;
 
     // The runtime's DOMException (03_domexception.js), whatever a worker did to the global.

@@ -19,6 +19,12 @@ bool iso__worker_stop_running(struct iso_worker *w, int reason) ISO_NOEXCEPT;
  * means it fell back to compiling everything eagerly: slower first calls, more memory. */
 bool iso__snapshot_warmed(void) ISO_NOEXCEPT;
 
+/* Whether the lazy runtime file named file ("12_url.js") ran in w's isolate (lazy.cc). */
+bool iso__worker_lazy_loaded(const struct iso_worker *w, const char *file) ISO_NOEXCEPT;
+/* Forgets the lazy files' code caches (the next first use compiles from source and leaves a
+ * new one). Only while no worker runs a lazy file. */
+void iso__lazy_caches_clear(void) ISO_NOEXCEPT;
+
 /* Test hooks of the code cache (code_cache.cc). */
 /* Sets its bounds and the smallest source it caches (0: the default) and evicts what no
  * longer fits. */

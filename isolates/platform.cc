@@ -2,12 +2,14 @@
  * The process's one V8 platform: started once before any worker exists, stopped at exit.
  * The flags set here are the same for every isolate: no SharedArrayBuffer (and so no shared
  * WebAssembly memory either), because a shared buffer plus a worker thread is a high-resolution
- * timer and workers get neither; WebAssembly itself stays on. Two flags are about the cost of an
+ * timer and workers get neither; WebAssembly itself stays on. Three flags are about the cost of an
  * isolate, which children pay per never-seen worker: without --no-short-builtin-calls, V8 copies
  * its 1.4 MB of embedded builtins into every isolate whose heap may exceed 2 GB (ours may: see
  * limits.cc's headroom), which was half of an idle child's RSS and made Isolate::New slower the
  * more isolates lived (2 ms at 100, 9 ms at 1,000); and the runtime snapshot (snapshot.cc), built
- * here in memory, need not be checksummed again by every Isolate::New. Measured for an idle
+ * here in memory, need not be checksummed again by every Isolate::New; --no-use-map-space puts
+ * maps in the old space instead of a space of their own, whose partly used pages cost every
+ * isolate 20 KB (later V8s dropped the map space altogether). Measured for an idle
  * child's RSS and left out, so nobody tries them again: --single-threaded-gc, --single-threaded,
  * --optimize-for-size, --no-compact-maps (no change), --no-lazy-feedback-allocation (25 KB more).
  * Semi-space sizes are set per isolate instead (limits.cc: children only).
@@ -45,7 +47,7 @@ extern "C" int iso_platform_init(struct ed_error *err) noexcept
         return rc;
     try {
         static const char flags[] =
-            "--no-harmony-sharedarraybuffer --no-experimental-wasm-threads --no-short-builtin-calls --no-verify-snapshot-checksum";
+            "--no-harmony-sharedarraybuffer --no-experimental-wasm-threads --no-short-builtin-calls --no-verify-snapshot-checksum --no-use-map-space";
         v8::V8::SetFlagsFromString(flags, strlen(flags));
         g_platform =
             v8::platform::NewDefaultPlatform(0, v8::platform::IdleTaskSupport::kDisabled,

@@ -11,7 +11,8 @@
  * thread, compiles from them. Both are the fallback: normally every isolate starts from the
  * runtime snapshot (snapshot.cc), whose context ran these files already, with the functions a
  * child's first calls run compiled (from a warmed-up child's code caches, Compile::kWarm), and
- * load_runtime only picks up the hooks.
+ * load_runtime only picks up the hooks. The lazy files (lazy.cc) are not run here: their
+ * placeholders are installed instead, and a file runs when a worker first uses what it defines.
  */
 #include <atomic>
 #include <mutex>
@@ -82,13 +83,15 @@ struct CodeCache {
 };
 CodeCache g_cache;
 
+/* scripts: one per runtime file, empty for a lazy file (whose cache lazy.cc keeps). */
 void save_code_cache(const std::vector<v8::Local<v8::UnboundScript>> &scripts)
 {
     std::lock_guard<std::mutex> guard(g_cache.lock);
     if (g_cache.ready.load(std::memory_order_relaxed))
         return;
     for (const v8::Local<v8::UnboundScript> &script : scripts)
-        g_cache.files.emplace_back(v8::ScriptCompiler::CreateCodeCache(script));
+        g_cache.files.emplace_back(script.IsEmpty() ? nullptr
+                                                    : v8::ScriptCompiler::CreateCodeCache(script));
     g_cache.ready.store(true, std::memory_order_release);
 }
 
@@ -134,15 +137,11 @@ int run_file(iso_worker *w, v8::Local<v8::Context> context, size_t i, v8::Local<
              std::vector<v8::Local<v8::UnboundScript>> *scripts, ed_error *err)
 {
     v8::Isolate *isolate = w->isolate;
-    const iso__js_file &file = iso__runtime_files[i];
-    std::string name = std::string("edged:runtime/") + file.name;
+    std::string name = std::string("edged:runtime/") + iso__runtime_files[i].name;
     v8::Local<v8::String> source;
-    Source *ext = &sources()[i];
-    if (!(ext->ascii() ? v8::String::NewExternalOneByte(isolate, ext)
-                       : str(isolate, file.source, file.len))
-             .ToLocal(&source))
+    if (!runtime_source(isolate, i).ToLocal(&source))
         return ed_error_set(err, ED_ENOMEM, "%s: cannot load", name.c_str());
-    v8::ScriptOrigin origin(isolate, str(isolate, name.c_str()));
+    v8::ScriptOrigin origin(isolate, runtime_name(isolate, i));
     v8::ScriptCompiler::CachedData *cache = nullptr;
     if (how == Compile::kWarm && warm && i < warm->size() && (*warm)[i])
         cache = new v8::ScriptCompiler::CachedData((*warm)[i]->data, (*warm)[i]->length);
@@ -168,6 +167,20 @@ int run_file(iso_worker *w, v8::Local<v8::Context> context, size_t i, v8::Local<
 
 } // namespace
 
+v8::MaybeLocal<v8::String> runtime_source(v8::Isolate *isolate, size_t i)
+{
+    Source *ext = &sources()[i];
+    if (ext->ascii())
+        return v8::String::NewExternalOneByte(isolate, ext);
+    return str(isolate, iso__runtime_files[i].source, iso__runtime_files[i].len);
+}
+
+v8::Local<v8::String> runtime_name(v8::Isolate *isolate, size_t i)
+{
+    std::string name = std::string("edged:runtime/") + iso__runtime_files[i].name;
+    return str(isolate, name.c_str());
+}
+
 void source_refs(std::vector<intptr_t> *refs)
 {
     for (size_t i = 0; i < iso__runtime_n_files; i++)
@@ -188,14 +201,28 @@ int run_runtime(iso_worker *w, v8::Local<v8::Context> context, Compile how, cons
 
     v8::Local<v8::Value> args[] = {internals, native};
     std::vector<v8::Local<v8::UnboundScript>> scripts;
+    int rc = install_lazy(w, context, internals, native, err);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < iso__runtime_n_files; i++) {
-        int rc = run_file(w, context, i, args, how, warm, try_catch, &scripts, err);
+        if (lazy_file(i)) {
+            scripts.emplace_back();
+            continue;
+        }
+        rc = run_file(w, context, i, args, how, warm, try_catch, &scripts, err);
         if (rc)
             return rc;
     }
+    /* What an eager file uses of a lazy one while the runtime is made would be made with it
+     * (into the snapshot, for every isolate): it must wait for a worker's first use. */
+    if (w->lazy_loaded)
+        return ed_error_set(err, ED_EINVAL, "a runtime file used %s while the runtime was made",
+                            lazy_loaded_name(w));
     if (w->keep_scripts || !g_cache.ready.load(std::memory_order_acquire)) {
-        for (v8::Local<v8::UnboundScript> script : scripts)
-            w->runtime_scripts.emplace_back(isolate, script);
+        w->runtime_scripts.resize(iso__runtime_n_files);
+        for (size_t i = 0; i < iso__runtime_n_files; i++)
+            if (!scripts[i].IsEmpty())
+                w->runtime_scripts[i].Reset(isolate, scripts[i]);
     }
     *out = internals;
     return 0;
@@ -243,8 +270,9 @@ void save_runtime_cache(iso_worker *w)
         w->runtime_scripts.size() == iso__runtime_n_files) {
         v8::HandleScope scope(w->isolate);
         std::vector<v8::Local<v8::UnboundScript>> scripts;
-        for (const v8::Global<v8::UnboundScript> &g : w->runtime_scripts)
-            scripts.push_back(g.Get(w->isolate));
+        for (size_t i = 0; i < iso__runtime_n_files; i++)
+            scripts.push_back(lazy_file(i) ? v8::Local<v8::UnboundScript>()
+                                           : w->runtime_scripts[i].Get(w->isolate));
         save_code_cache(scripts);
     }
     w->runtime_scripts.clear();
@@ -257,7 +285,12 @@ bool runtime_caches(iso_worker *w, CodeCaches *out)
     v8::Isolate::Scope isolate_scope(w->isolate);
     v8::HandleScope scope(w->isolate);
     out->clear();
-    for (const v8::Global<v8::UnboundScript> &g : w->runtime_scripts) {
+    for (size_t i = 0; i < iso__runtime_n_files; i++) {
+        const v8::Global<v8::UnboundScript> &g = w->runtime_scripts[i];
+        if (g.IsEmpty()) { /* a lazy file this worker did not load */
+            out->emplace_back();
+            continue;
+        }
         out->emplace_back(v8::ScriptCompiler::CreateCodeCache(g.Get(w->isolate)));
         if (!out->back())
             return false;

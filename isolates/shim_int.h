@@ -268,9 +268,12 @@ struct iso_worker {
     v8::Global<v8::FunctionTemplate> marker; /* stub markers (serialize.cc) */
     v8::Global<v8::Module> cf_module;        /* "cloudflare:workers", once imported */
     iso::Hooks hooks;
-    std::vector<v8::Global<v8::UnboundScript>> runtime_scripts; /* until save_runtime_cache */
+    /* One per runtime file (empty: a lazy file not loaded), until save_runtime_cache. */
+    std::vector<v8::Global<v8::UnboundScript>> runtime_scripts;
     bool keep_scripts = false; /* the snapshot's warm-up worker: runtime_scripts stay */
     bool link_only = false;    /* iso_bundle_check: compile and link, evaluate nothing */
+    uint32_t lazy_loaded = 0;  /* bit k: lazy runtime file k ran in this isolate (lazy.cc) */
+    uint32_t lazy_loading = 0; /* bit k: it is running now */
     std::vector<iso::Module> modules;
     std::string link_error;   /* why the module resolver failed, for the message */
     std::string tenant, name; /* for messages */
@@ -577,6 +580,30 @@ bool runtime_caches(iso_worker *w, CodeCaches *out);
 /* Appends the addresses of the runtime files' external source resources to refs: a snapshot
  * that lists them refers to the embedded text instead of holding a copy of it. */
 void source_refs(std::vector<intptr_t> *refs);
+
+/* Runtime file i's text (external: the embedded copy, when it is ASCII) and its script name. */
+v8::MaybeLocal<v8::String> runtime_source(v8::Isolate *isolate, size_t i);
+v8::Local<v8::String> runtime_name(v8::Isolate *isolate, size_t i);
+
+/* ---- lazy.cc ---- */
+
+/* Whether runtime file i is lazy: run_runtime does not run it but installs its placeholders. */
+bool lazy_file(size_t i);
+
+/* Installs the placeholders of every lazy file on the global object and on internals (before
+ * the eager files run, so that what they use of a lazy file at run time finds them). */
+int install_lazy(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Object> internals,
+                 v8::Local<v8::Object> native, ed_error *err);
+
+/* The name of a lazy file w loaded (lazy_loaded), for a message. */
+const char *lazy_loaded_name(const iso_worker *w);
+
+/* Appends the placeholders' callbacks to the snapshot's external references. */
+void lazy_refs(std::vector<intptr_t> *refs);
+
+/* Publishes the lazy files' code caches found in caches (runtime_caches of the snapshot's
+ * warm-up worker, one per runtime file), for every later first use in the process. */
+void set_lazy_caches(CodeCaches *caches);
 
 /* ---- pool.cc ---- */
 

@@ -16,7 +16,10 @@
  * (a fetch and an RPC method), and the snapshot's context compiles the runtime from the code
  * caches of that child's runtime files, which carry the bytecode of every function it
  * compiled. Functions off that path (and a parent's dispatch path, compiled once per parent
- * isolate) compile on first use. If the warm-up fails, the snapshot compiles everything.
+ * isolate) compile on first use. If the warm-up fails, the snapshot compiles everything. The
+ * lazy runtime files (lazy.cc) are in neither: after the caches above are taken, the scratch
+ * child uses each of them as workers usually do, and their code caches become the process's,
+ * so a worker's first use of URL or crypto compiles nothing the warm-up ran.
  */
 #include <cstring>
 #include <string>
@@ -43,6 +46,7 @@ void build_refs()
         for (const NativeFunction *f = table; f->name; f++)
             g_refs.push_back(reinterpret_cast<intptr_t>(f->callback));
     source_refs(&g_refs);
+    lazy_refs(&g_refs);
     g_refs.push_back(0);
 }
 
@@ -95,13 +99,34 @@ bool warm_call(iso_worker *w, const char *method, const char *json)
 }
 
 /* Code caches of the runtime as a child's first calls leave it (see the file comment); false
- * when the scratch child could not be made or did not answer. */
+ * when the scratch child could not be made or did not answer. Then the scratch child uses the
+ * lazy runtime files the way workers usually do, and their caches go to lazy.cc. */
 bool warm_up(CodeCaches *out)
 {
-    static const char kModule[] = "export default {\n"
-                                  "  fetch(request, env, ctx) { return new Response('warm'); },\n"
-                                  "  echo(value) { return value; },\n"
-                                  "};\n";
+    static const char kModule[] =
+        "export default {\n"
+        "  fetch(request, env, ctx) { return new Response('warm'); },\n"
+        "  echo(value) { return value; },\n"
+        "  async lazy(env) {\n"
+        "    const url = new URL('https://user@warm-up.example:8080/a/./b/../c?d=e&f=g#h');\n"
+        "    url.searchParams.append('i', 'j k');\n"
+        "    const params = new URLSearchParams(url.search);\n"
+        "    params.get('d');\n"
+        "    const id = crypto.randomUUID();\n"
+        "    crypto.getRandomValues(new Uint8Array(16));\n"
+        "    const data = new TextEncoder().encode(url.href + id);\n"
+        "    await crypto.subtle.digest('SHA-256', data);\n"
+        "    const key = await crypto.subtle.importKey('raw', new Uint8Array(32),\n"
+        "      { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);\n"
+        "    const mac = await crypto.subtle.sign('HMAC', key, data);\n"
+        "    await crypto.subtle.verify('HMAC', key, mac, data);\n"
+        "    new TextDecoder().decode(data);\n"
+        "    structuredClone({ a: [atob(btoa(id))] });\n"
+        "    await new Promise((resolve) => queueMicrotask(resolve));\n"
+        "    console.log('warm %s', id, { data }, [1], new Error('e'));\n"
+        "    env.LOADER.get('warm', () => ({})).getEntrypoint();\n"
+        "  },\n"
+        "};\n";
     iso_module module = {"warm.js", kModule, sizeof kModule - 1, ISO_MODULE_ESM};
     iso_worker_config cfg = {};
     cfg.tenant = "";
@@ -110,6 +135,9 @@ bool warm_up(CodeCaches *out)
     cfg.n_modules = 1;
     cfg.main_module = "warm.js";
     cfg.child = true;
+    static const char *const kLoaders[] = {"LOADER"}; /* never called: there is no host */
+    cfg.loaders = kLoaders;
+    cfg.n_loaders = 1;
     iso_worker *w = nullptr;
     ed_error err = {};
     int rc = new_worker(&cfg, true, &w, &err);
@@ -118,6 +146,9 @@ bool warm_up(CodeCaches *out)
         return false;
     bool ok = warm_call(w, "fetch", nullptr) && warm_call(w, "echo", "[\"warm\"]") &&
               runtime_caches(w, out);
+    CodeCaches lazy;
+    if (ok && warm_call(w, "lazy", "[]") && runtime_caches(w, &lazy))
+        set_lazy_caches(&lazy);
     iso_worker_free(w);
     return ok;
 }

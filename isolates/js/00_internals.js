@@ -2,18 +2,68 @@
 // value is a function; the shim calls each, in name order, with two objects no tenant code can
 // reach: `internals` (what the files share with each other and with the shim) and `native`
 // (the C++ bindings). A file installs its Web APIs on globalThis through internals.expose and
-// leaves nothing else behind, so a worker sees only the standard globals.
+// leaves nothing else behind, so a worker sees only the standard globals. The files listed in
+// isolates/lazy.cc (URL, crypto, encoding...) run only when a worker first uses what they
+// define; such a file must list there every global and internals entry it defines, and take
+// what it captures of the built-ins from internals.primordials.
 'use strict';
 (function (internals, native) {
+    const ObjectDefineProperty = Object.defineProperty;
+
+    // While a lazy runtime file runs (isolates/lazy.cc: it runs when a worker first uses a
+    // global or internals entry it defines, not when the snapshot is made), the globals it
+    // defines: true for those still its placeholders, false for those the worker assigned or
+    // deleted before, which stay as the worker left them, null for placeholders the worker
+    // froze (their value is kept here for lazy.cc, which answers it).
+    let exposing = null;
+
     // Installs a global the way Web IDL interfaces are: writable, configurable, not enumerable.
     internals.expose = function expose(name, value) {
-        Object.defineProperty(globalThis, name, {
+        if (exposing !== null && exposing[name] !== true) {
+            if (exposing[name] === null)
+                exposing[name] = [value];
+            else if (exposing[name] !== false)
+                throw new Error('runtime: a lazy file defines a global that lazy.cc does not list');
+            return;
+        }
+        ObjectDefineProperty(globalThis, name, {
             value,
             writable: true,
             configurable: true,
             enumerable: false,
         });
     };
+
+    // Runs a lazy runtime file's function (the shim's lazy loader calls it).
+    internals.runLazy = function runLazy(file, globals) {
+        const outer = exposing;
+        exposing = globals;
+        try {
+            file(internals, native);
+        } finally {
+            exposing = outer;
+        }
+    };
+
+    // What lazy files take from the built-ins, taken here, before any worker code could
+    // replace them: a lazy file runs after worker code, and what it captures when it runs
+    // (45_crypto.js, which promises that replacing a global cannot change how keys are
+    // checked) must be the originals. A list, not an object, and methods bound to the original
+    // Function.prototype.call rather than closures: every name and function here is held by
+    // every isolate (see lazy.cc). 45_crypto.js names the entries in this order.
+    const uncurryThis = Function.prototype.bind.bind(Function.prototype.call);
+    const describe = Object.getOwnPropertyDescriptor;
+    const TypedArrayProto = Object.getPrototypeOf(Uint8Array.prototype);
+    internals.primordials = [
+        Reflect.apply, ObjectDefineProperty, Uint8Array, ArrayBuffer, ArrayBuffer.isView,
+        uncurryThis(ArrayBuffer.prototype.slice),
+        uncurryThis(describe(ArrayBuffer.prototype, 'byteLength').get),
+        uncurryThis(describe(TypedArrayProto, Symbol.toStringTag).get),
+        uncurryThis(describe(TypedArrayProto, 'byteLength').get), uncurryThis(TypedArrayProto.set),
+        uncurryThis(describe(DataView.prototype, 'byteLength').get), JSON.stringify, JSON.parse,
+        uncurryThis(String.prototype.toUpperCase), Symbol.iterator, Symbol.toStringTag,
+        Promise.reject.bind(Promise), Promise.resolve.bind(Promise),
+    ];
 
     // Passed to a constructor by runtime code to build an instance from trusted parts; tenant
     // code cannot name it, so it gets the public, validating path.
@@ -70,6 +120,20 @@
                 return false;
         }
         return true;
+    };
+
+    // The Encoding Standard's "UTF-8 encode" and "UTF-8 decode" (which drops a leading BOM),
+    // for bodies, RPC and TextEncoder (10_encoding.js, which is lazy, as URL and crypto that
+    // use them are).
+    internals.encodeUtf8 = function encodeUtf8(s) {
+        const buffer = new ArrayBuffer(native.utf8Length(s));
+        if (buffer.byteLength > 0)
+            native.encode(s, buffer);
+        return new Uint8Array(buffer);
+    };
+    internals.decodeUtf8 = function decodeUtf8(bytes) {
+        const text = bytes.length > 0 ? native.decode(bytes, false) : '';
+        return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
     };
 
     // What a Response body or a stream chunk may be, as bytes: a Uint8Array over the same

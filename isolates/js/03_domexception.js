@@ -4,8 +4,9 @@
 // the prototype, as Web IDL specifies; code is the legacy number for the names that have one,
 // else 0, and the legacy constants (INDEX_SIZE_ERR...) sit on the constructor and the
 // prototype. It inherits from Error, so `instanceof Error` holds and instances carry a stack.
-// The runtime throws it through internals.DOMException (or internals.domException(message,
-// name)), which keeps working whatever a worker does to the global.
+// The runtime throws it through internals.DOMException, which keeps working whatever a worker
+// does to the global. A lazy runtime file (lazy.cc): it runs on a worker's first use of
+// DOMException or of what throws one (crypto, atob, structuredClone).
 'use strict';
 (function (internals) {
     // Error names with a legacy code (Web IDL's table); any other name has code 0.
@@ -70,11 +71,11 @@
         }
     }
 
-    for (const [key, value] of CONSTANTS) {
-        const desc = { value, writable: false, enumerable: true, configurable: false };
-        Object.defineProperty(DOMException, key, desc);
-        Object.defineProperty(DOMException.prototype, key, desc);
-    }
+    const constants = {};
+    for (const [key, value] of CONSTANTS)
+        constants[key] = { value, writable: false, enumerable: true, configurable: false };
+    Object.defineProperties(DOMException, constants);
+    Object.defineProperties(DOMException.prototype, constants);
     for (const key of ['name', 'message', 'code']) {
         const desc = Object.getOwnPropertyDescriptor(DOMException.prototype, key);
         desc.enumerable = true;
@@ -85,6 +86,5 @@
     });
 
     internals.DOMException = DOMException;
-    internals.domException = (message, name) => new DOMException(message, name);
     internals.expose('DOMException', DOMException);
 })

@@ -10,12 +10,7 @@
         'x-unicode20utf8'];
     const EMPTY = new Uint8Array(0);
 
-    function encodeUtf8(s) {
-        const buffer = new ArrayBuffer(native.utf8Length(s));
-        if (buffer.byteLength > 0)
-            native.encode(s, buffer);
-        return new Uint8Array(buffer);
-    }
+    const { encodeUtf8 } = internals;
 
     class TextEncoder {
         get encoding() {
@@ -274,14 +269,6 @@
             return 'TextDecoder';
         }
     }
-
-    // Shared with the Body mixin: the Encoding Standard's "UTF-8 encode" and "UTF-8 decode"
-    // (which drops a leading BOM).
-    internals.encodeUtf8 = encodeUtf8;
-    internals.decodeUtf8 = function decodeUtf8(bytes) {
-        const text = bytes.length > 0 ? native.decode(bytes, false) : '';
-        return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-    };
 
     internals.expose('TextEncoder', TextEncoder);
     internals.expose('TextDecoder', TextDecoder);

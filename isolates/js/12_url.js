@@ -6,7 +6,8 @@
 // serialized (null, '' for the empty host, a domain, dotted IPv4, '[v6]' or an opaque host)
 // and path is a list of segments, or a string for an opaque path. The parser works on
 // character codes with loops rather than regular expressions (see isToken in 00_internals.js).
-// internals.parseUrl / internals.serializeUrl serve Request and Response.redirect.
+// internals.parseUrl serves Request and Response.redirect. A lazy runtime file (lazy.cc): it
+// runs on a worker's first use of URL, URLSearchParams or a URL that Request must parse.
 'use strict';
 (function (internals, native) {
     const EOF = -1;

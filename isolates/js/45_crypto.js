@@ -5,8 +5,9 @@
 // primitives run in BoringSSL (isolates/crypto.cc). A CryptoKey keeps its type, algorithm,
 // usages and key bytes in a private field, so tenant code can neither read the bytes of a
 // non-extractable key nor forge a key: only objects this file constructed carry the field.
-// Everything the methods rely on is captured here, at snapshot time, so a worker that
-// replaces a global (Uint8Array, JSON...) cannot change how keys are checked.
+// Everything the methods rely on is captured from internals.primordials (taken before any
+// worker code ran), so a worker that replaces a global (Uint8Array, JSON...) cannot change how
+// keys are checked. A lazy runtime file (lazy.cc): it runs on a worker's first use of crypto.
 'use strict';
 (function (internals, native) {
     const INTERNAL = internals.INTERNAL;
@@ -17,71 +18,17 @@
         cryptoDerExport, cryptoTimingSafeEqual,
     } = native;
 
-    const ReflectApply = Reflect.apply;
-    const uncurry = (fn) => (self, ...args) => ReflectApply(fn, self, args);
-    const U8 = Uint8Array;
-    const AB = ArrayBuffer;
-    const isView = ArrayBuffer.isView;
-    const abSlice = uncurry(ArrayBuffer.prototype.slice);
-    const abByteLength = uncurry(Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get);
-    const TypedArrayProto = Object.getPrototypeOf(Uint8Array.prototype);
-    const taTag = uncurry(Object.getOwnPropertyDescriptor(TypedArrayProto, Symbol.toStringTag).get);
-    const taByteLength = uncurry(Object.getOwnPropertyDescriptor(TypedArrayProto, 'byteLength').get);
-    const taSet = uncurry(TypedArrayProto.set);
-    const dvByteLength = uncurry(Object.getOwnPropertyDescriptor(DataView.prototype, 'byteLength').get);
-    const jsonStringify = JSON.stringify;
-    const jsonParse = JSON.parse;
-    const StringToUpperCase = uncurry(String.prototype.toUpperCase);
-    const SymbolIterator = Symbol.iterator;
-    const encoder = new TextEncoder();
-    const decoder = new TextDecoder();
-    const encode = uncurry(TextEncoder.prototype.encode);
-    const decode = uncurry(TextDecoder.prototype.decode);
-    const PromiseReject = Promise.reject.bind(Promise);
-    const PromiseResolve = Promise.resolve.bind(Promise);
+    // Built-ins as they were before any worker code ran (this file runs on a worker's first
+    // use of crypto: see lazy.cc).
+    const [
+        ReflectApply, ObjectDefineProperty, U8, AB, isView, abSlice, abByteLength, taTag,
+        taByteLength, taSet, dvByteLength, jsonStringify, jsonParse, StringToUpperCase,
+        SymbolIterator, SymbolToStringTag, PromiseReject, PromiseResolve,
+    ] = internals.primordials;
+    const { encodeUtf8, decodeUtf8 } = internals;
 
-    // DOMException: another runtime file may define it first (03_domexception.js); this
-    // minimal one is installed only when none exists, and whichever class is global now is
-    // the one this file throws, even if a worker later replaces the global.
-    let DOMExceptionClass = globalThis.DOMException;
-    if (DOMExceptionClass === undefined) {
-        const codes = {
-            IndexSizeError: 1, HierarchyRequestError: 3, WrongDocumentError: 4,
-            InvalidCharacterError: 5, NoModificationAllowedError: 7, NotFoundError: 8,
-            NotSupportedError: 9, InvalidStateError: 11, SyntaxError: 12,
-            InvalidModificationError: 13, NamespaceError: 14, InvalidAccessError: 15,
-            TypeMismatchError: 17, SecurityError: 18, NetworkError: 19, AbortError: 20,
-            URLMismatchError: 21, QuotaExceededError: 22, TimeoutError: 23,
-            InvalidNodeTypeError: 24, DataCloneError: 25,
-        };
-        class DOMException extends Error {
-            #name;
-            #message;
-            constructor(message = '', options = 'Error') {
-                super();
-                this.#message = String(message);
-                this.#name = options !== null && typeof options === 'object'
-                    ? (options.name === undefined ? 'Error' : String(options.name))
-                    : String(options);
-                if (Error.captureStackTrace)
-                    Error.captureStackTrace(this, DOMException);
-            }
-            get name() {
-                return this.#name;
-            }
-            get message() {
-                return this.#message;
-            }
-            get code() {
-                return codes[this.#name] || 0;
-            }
-        }
-        Object.defineProperty(DOMException.prototype, Symbol.toStringTag,
-            { value: 'DOMException', configurable: true });
-        DOMExceptionClass = DOMException;
-        internals.expose('DOMException', DOMException);
-    }
-    const DOMExc = DOMExceptionClass;
+    // The runtime's DOMException (03_domexception.js), whatever a worker did to the global.
+    const DOMExc = internals.DOMException;
     const fail = (name, message) => new DOMExc(message, name);
 
     // ---- bytes -------------------------------------------------------------------------
@@ -299,7 +246,7 @@
             slotsOf = (key) => (key !== null && typeof key === 'object' && #slots in key ? key.#slots : undefined);
         }
     }
-    Object.defineProperty(CryptoKey.prototype, Symbol.toStringTag, { value: 'CryptoKey', configurable: true });
+    ObjectDefineProperty(CryptoKey.prototype, SymbolToStringTag, { value: 'CryptoKey', configurable: true });
 
     function publicAlgorithm(a) {
         const out = { name: a.name };
@@ -850,7 +797,7 @@
         keySlots(key, 'key');
         let exported = exportKeySync(format, key);
         if (String(format) === 'jwk')
-            exported = encode(encoder, jsonStringify(exported));
+            exported = encodeUtf8(jsonStringify(exported));
         else
             exported = new U8(exported);
         if (name === 'AES-KW')
@@ -866,7 +813,7 @@
         let keyData = bytes;
         if (String(format) === 'jwk') {
             try {
-                keyData = jsonParse(decode(decoder, new U8(bytes)));
+                keyData = jsonParse(decodeUtf8(new U8(bytes)));
             } catch {
                 throw fail('DataError', 'The unwrapped key is not a JSON Web Key');
             }
@@ -949,7 +896,7 @@
             return cryptoTimingSafeEqual(x, y);
         }
     }
-    Object.defineProperty(SubtleCrypto.prototype, Symbol.toStringTag, { value: 'SubtleCrypto', configurable: true });
+    ObjectDefineProperty(SubtleCrypto.prototype, SymbolToStringTag, { value: 'SubtleCrypto', configurable: true });
     subtle = new SubtleCrypto(INTERNAL);
 
     const INTEGER_ARRAYS = { Int8Array: 1, Uint8Array: 1, Uint8ClampedArray: 1, Int16Array: 1,
@@ -993,7 +940,7 @@
                 HEX[b[12]] + HEX[b[13]] + HEX[b[14]] + HEX[b[15]];
         }
     }
-    Object.defineProperty(Crypto.prototype, Symbol.toStringTag, { value: 'Crypto', configurable: true });
+    ObjectDefineProperty(Crypto.prototype, SymbolToStringTag, { value: 'Crypto', configurable: true });
     cryptoObject = new Crypto(INTERNAL);
 
     internals.expose('Crypto', Crypto);

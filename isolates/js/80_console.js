@@ -240,6 +240,5 @@
     };
     Object.defineProperty(console, Symbol.toStringTag, { value: 'console', configurable: true });
 
-    internals.inspect = inspect;
     internals.expose('console', console);
 })

@@ -5,13 +5,15 @@
  * call), with a host that answers synchronously as loader/ can, both with the thread's pool of
  * pre-created isolates refilled between requests (as loader/ does off the request path) and
  * without it (a cold creation from the runtime snapshot); and the RSS of a live idle child,
- * as its first call left it and once its memory was reduced. The bounds asserted are loose
+ * as its first call left it and once its memory was reduced; and what a worker's first use of a
+ * lazy runtime file (URL, crypto...) costs it. The bounds asserted are loose
  * (sanitizer builds and busy machines are slow); the printed numbers are the point.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "iso_host.h"
+#include "isolates/iso_int.h"
 
 TestSuite(figures, .init = iso_test_setup);
 
@@ -276,4 +278,75 @@ Test(figures, idle_child_rss)
     iso_pool_drain();
     fake_host_dispose(&fh);
     iso_worker_free(w);
+}
+
+static void post_ok(struct iso_worker *w, struct capture *c)
+{
+    struct ed_error err = {0};
+    capture_init(c);
+    int rc = fetch_into(w, "POST", "http://x/", NULL, NULL, c, &err);
+    cr_assert_eq(rc, 0, "%s: %s", ed_errname(rc), ed_error_msg(&err));
+    cr_assert_str_eq(c->body.data, "ok");
+    capture_dispose(c);
+}
+
+/* Median microseconds the first use of op costs a fresh worker over its second use: the lazy
+ * runtime file it runs (from the process's code cache, or from source when cold). */
+static double first_use_us(const char *op, bool cold)
+{
+    enum { ROUNDS = 15 };
+    char src[1024];
+    snprintf(src, sizeof src,
+             "export default { async fetch(request) {\n"
+             "  if (request.method === 'POST') { %s; }\n"
+             "  return new Response('ok');\n"
+             "} };",
+             op);
+    uint64_t extra[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        struct iso_worker *w = worker_ok(src);
+        struct capture c;
+        cr_assert_str_eq(get_ok(w, "http://x/nop", &c), "ok"); /* the dispatch path's first run */
+        capture_dispose(&c);
+        if (cold)
+            iso__lazy_caches_clear();
+        uint64_t t0 = ed_now_ns();
+        post_ok(w, &c);
+        uint64_t t1 = ed_now_ns();
+        post_ok(w, &c);
+        uint64_t t2 = ed_now_ns();
+        extra[r] = (t1 - t0) > (t2 - t1) ? (t1 - t0) - (t2 - t1) : 0;
+        iso_worker_free(w);
+    }
+    qsort(extra, ROUNDS, sizeof extra[0], cmp_u64);
+    return extra[ROUNDS / 2] / 1e3;
+}
+
+Test(figures, lazy_first_use)
+{
+    static const struct {
+        const char *name, *op;
+    } ops[] = {
+        {"eager_headers", "new Headers({ a: '1' }).get('a')"},
+        {"eager_response", "await new Response('abc').text()"},
+        {"url", "new URL('https://a.example/b?c=d#e').searchParams.get('c')"},
+        {"crypto", "await crypto.subtle.digest('SHA-256', new Uint8Array(8))"},
+        {"encoding", "new TextDecoder().decode(new TextEncoder().encode('x'))"},
+        {"globals", "atob(btoa('x'))"},
+        {"domexception", "new DOMException('x', 'AbortError')"},
+        {"console", "console.log('x')"},
+    };
+    enum { N_OPS = sizeof ops / sizeof ops[0] };
+    double warm[N_OPS], cold[N_OPS];
+    for (size_t i = 0; i < N_OPS; i++)
+        warm[i] = first_use_us(ops[i].op, false);
+    for (size_t i = 0; i < N_OPS; i++) /* after: each round forgets every file's cache */
+        cold[i] = first_use_us(ops[i].op, true);
+    for (size_t i = 0; i < N_OPS; i++) {
+        cr_log_info("first use of %s: %.0f us (%.0f us without the process's code cache)",
+                    ops[i].name, warm[i], cold[i]);
+        fprintf(stderr, "figure lazy_first_use_us %s=%.0f cold=%.0f\n", ops[i].name, warm[i],
+                cold[i]);
+        cr_assert_lt(warm[i], 100000.0);
+    }
 }

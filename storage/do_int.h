@@ -21,6 +21,8 @@
 #define ST__CLASS_MAX 128
 /* Per open database: page cache (KiB; SQLite's default is 2 MB, times 256 open per shard) */
 #define ST__CACHE_KIB 512
+/* A WAL is truncated back to this after a checkpoint (it stays between opens, see objects.c). */
+#define ST__WAL_KEEP_BYTES (256 * 1024)
 /* Cached prepared statements of the tenant's SQL, per object (single-statement queries). */
 #define ST__STMT_CACHE 16
 

@@ -286,7 +286,7 @@ static void object_free(struct st_object *o)
                                  o->s_meta_get, o->s_meta_put, o->s_meta_del};
         for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++)
             sqlite3_finalize(stmts[i]);
-        /* the last connection's close checkpoints the WAL into the database and removes it */
+        /* no checkpoint on close (see object_open): the WAL stays for the next open */
         if (sqlite3_close(o->db) != SQLITE_OK)
             ED_WARN("event=storage_error op=object_close path=%s msg=\"%s\"", o->path,
                     sqlite3_errmsg(o->db));
@@ -489,6 +489,10 @@ static int object_open(struct st_objects *os, const char *tenant, const char *cl
     }
     if ((rc = st__secure(o, err)))
         goto out_free;
+    /* A checkpoint on close costs two fsyncs (~6 ms here) on the shard's thread, for every
+     * object the LRU closes: the WAL stays instead (as safe against a crash), the next open
+     * reads it back, and autocheckpoint folds it in as it grows. */
+    sqlite3_db_config(o->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     /* auto_vacuum only takes on a new database (before its first table): deleteAll then gives
      * pages back with incremental_vacuum. */
     if (st__exec_trusted(o, "PRAGMA auto_vacuum = INCREMENTAL") != SQLITE_OK) {
@@ -497,10 +501,11 @@ static int object_open(struct st_objects *os, const char *tenant, const char *cl
     }
     if ((rc = pragma_wal(o, err)))
         goto out_free;
-    char pragmas[160];
+    char pragmas[200];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -%d;",
-             ST__CACHE_KIB);
+             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -%d; "
+             "PRAGMA journal_size_limit = %d;",
+             ST__CACHE_KIB, ST__WAL_KEEP_BYTES);
     if (st__exec_trusted(o, pragmas) != SQLITE_OK) {
         rc = st__sqlite_error(o->db, o->path, err);
         goto out_free;

@@ -16,13 +16,14 @@
 #include "do_int.h"
 #include "st_int.h"
 
-/* Size of dir/name if it is a regular file, else 0. */
-static uint64_t file_size(int dfd, const char *name)
+/* Whether dir/name is a regular file (a symbolic link is not), and its size. */
+static bool file_size(int dfd, const char *name, uint64_t *size)
 {
     struct stat st;
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
-        return 0;
-    return (uint64_t)st.st_size;
+        return false;
+    *size += (uint64_t)st.st_size;
+    return true;
 }
 
 static void count_class(int dfd, uint64_t *objects, uint64_t *bytes)
@@ -37,10 +38,12 @@ static void count_class(int dfd, uint64_t *objects, uint64_t *bytes)
         size_t n = strlen(e->d_name);
         if (n != 64 + 7 || strcmp(e->d_name + 64, ".sqlite") != 0 || !st__hex_ok(e->d_name, 64))
             continue;
-        uint64_t size = file_size(dirfd(d), e->d_name);
+        uint64_t size = 0;
+        if (!file_size(dirfd(d), e->d_name, &size))
+            continue;
         char wal[80];
         snprintf(wal, sizeof wal, "%s-wal", e->d_name);
-        size += file_size(dirfd(d), wal);
+        file_size(dirfd(d), wal, &size);
         (*objects)++;
         *bytes += size;
     }

@@ -133,9 +133,10 @@ struct st_object;
 /* A shard's open object databases under data_dir (borrowed, copied): at most max_open open at
  * once (0: 256); opening one more closes the least recently used one that has no open
  * transaction (when all have one, the cache goes over max_open until the next commit closes
- * the extra ones). db (borrowed; may be NULL: no alarm index, for tests) is the control plane
- * that holds the alarm index; it must outlive os. Returns owned (free with st_objects_free) or
- * ED_EINVAL/ED_ENOMEM with err set. */
+ * the extra ones). An open database holds 3 file descriptors (database, WAL, shared memory):
+ * pick max_open so that shards * max_open * 3 stays well under RLIMIT_NOFILE. db (borrowed; may
+ * be NULL: no alarm index, for tests) is the control plane that holds the alarm index; it must
+ * outlive os. Returns owned (free with st_objects_free) or ED_EINVAL/ED_ENOMEM with err set. */
 int st_objects_new(const char *data_dir, struct st_db *db, uint32_t max_open,
                    struct st_objects **out, struct ed_error *err);
 /* Commits every open transaction (as st_objects_commit, no callback) and closes every

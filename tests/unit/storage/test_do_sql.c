@@ -169,6 +169,20 @@ Test(do_sql, refusals)
         {"CREATE TEMP VIEW tv AS SELECT 1", "not authorized: SQLITE_AUTH"},
         {"CREATE VIRTUAL TABLE v USING fts4(x)", "not authorized: SQLITE_AUTH"},
         {"VACUUM", "cannot VACUUM from within a transaction: SQLITE_ERROR"},
+        {"SELECT * FROM pragma_table_info('_cf_KV')", "not authorized: SQLITE_AUTH"},
+        {"SELECT * FROM pragma_integrity_check", "not authorized: SQLITE_AUTH"},
+        {"SELECT * FROM pragma_journal_mode", "not authorized: SQLITE_AUTH"},
+        {"SELECT * FROM sqlite_dbpage", "no such table: sqlite_dbpage: SQLITE_ERROR"},
+        {"SELECT * FROM pragma_function_list", "not authorized: SQLITE_AUTH"},
+        {"SELECT fts3_tokenizer('x')",
+         "not authorized to use function: fts3_tokenizer at offset 7: SQLITE_ERROR"},
+        {"PRAGMA main.table_info(_cf_KV)", "not authorized: SQLITE_AUTH"},
+        {"PRAGMA temp.table_info(t)", "not authorized: SQLITE_AUTH"},
+        {"CREATE TABLE main._cf_x (y)", "not authorized: SQLITE_AUTH"},
+        {"PRAGMA quick_check(_cf_KV)", "not authorized: SQLITE_AUTH"},
+        {"PRAGMA foreign_key_check(_cf_KV)", "not authorized: SQLITE_AUTH"},
+        {"SELECT * FROM \"_cf_KV\"", "access to _cf_KV.key is prohibited: SQLITE_AUTH"},
+        {"SELECT * FROM _CF_kv", "access to _cf_KV.key is prohibited: SQLITE_AUTH"},
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         struct ed_error err = {0};
@@ -199,6 +213,8 @@ Test(do_sql, refusals)
         "SELECT name FROM sqlite_schema",
         "SELECT json_extract('{\"a\": 1}', '$.a'), abs(-1), unixepoch('2020-01-01')",
         "SELECT * FROM json_each('[1, 2]')",
+        "SELECT * FROM json_tree('{}')",
+        "SELECT * FROM temp.sqlite_master",
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5) "
         "SELECT sum(x) FROM c",
         "CREATE VIRTUAL TABLE docs USING fts5(body)",

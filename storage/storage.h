@@ -274,8 +274,9 @@ int st_object_release(struct st_object *o, bool commit, struct ed_error *err);
 int st_alarm_get(struct st_object *o, int64_t *at_ms, struct ed_error *err);
 int st_alarm_set(struct st_object *o, int64_t at_ms, struct ed_error *err);
 /* Every alarm of the index, earliest first (at start-up: schedule them); each's non-zero
- * return stops and is returned. Reads control.sqlite (blocks on the disk). Strings borrowed
- * for the call. */
+ * return stops and is returned. Reads control.sqlite on the reader connection, whose lock each
+ * runs under: it may not call st_ functions on db. Blocks on the disk. Strings borrowed for
+ * the call. */
 int st_alarms_list(struct st_db *db,
                    int (*each)(void *ud, const char *tenant, const char *cls, const char *hex,
                                int64_t at_ms),

@@ -186,12 +186,15 @@ Test(do_sql, refusals)
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         struct ed_error err = {0};
-        int rc = st_sql_exec(o, refused[i].sql, strlen(refused[i].sql), NULL, 0, &text_sink,
-                             &(struct ed_buf){0}, NULL, &err);
+        struct ed_buf out;
+        ed_buf_init(&out);
+        int rc = st_sql_exec(o, refused[i].sql, strlen(refused[i].sql), NULL, 0, &text_sink, &out,
+                             NULL, &err);
         cr_expect(rc == ED_EINVAL || rc == ED_ESQL, "%s: %s", refused[i].sql, ed_errname(rc));
         cr_expect_str_eq(ed_error_msg(&err), refused[i].msg, "%s: got %s", refused[i].sql,
                          ed_error_msg(&err));
         ed_error_dispose(&err);
+        ed_buf_dispose(&out);
     }
     /* a view or a trigger reaching into _cf_* fails where it reads */
     free(sql_ok(o, "CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM _cf_KV; END"));

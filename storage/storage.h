@@ -143,10 +143,10 @@ int st_objects_new(const char *data_dir, struct st_db *db, uint32_t max_open,
  * database. NULL is fine. */
 void st_objects_free(struct st_objects *os);
 
-/* Operations started after this monotonic time (ed_now_ns) are interrupted inside SQLite
- * (a query that runs away); 0: the default, 30 s from the start of each call. A query
- * interrupted this way fails with ED_ETIMEDOUT and the object's transaction is rolled back
- * (reported by st_objects_commit). */
+/* Operations running past this monotonic time (ed_now_ns) are interrupted inside SQLite (a
+ * query that runs away); 0: the default, 30 s from the start of each call. A query interrupted
+ * this way fails with ED_ETIMEDOUT; when it was writing, SQLite rolls the object's whole
+ * transaction back, the object's later operations fail until the commit, which reports it. */
 void st_objects_set_deadline(struct st_objects *os, uint64_t deadline_ns);
 
 /* How many databases are open now (for tests and the operator). */
@@ -204,13 +204,15 @@ struct st_counts {
  * its end now; only the last may have parameters, and binds are bound to it in order) inside
  * the object's implicit transaction. The last statement's columns and rows go to sink. Errors,
  * with workerd's message in err ("no such table: t: SQLITE_ERROR", "not authorized:
- * SQLITE_AUTH", "string or blob too big: SQLITE_TOOBIG"...): ED_ESQL (SQLite refused or failed
- * the statement; the transaction stays open and usable), ED_EINVAL (refused before it ran:
+ * SQLITE_AUTH", "string or blob too big: SQLITE_TOOBIG"...): ED_EINVAL (refused before it ran:
  * BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE, ATTACH/DETACH, PRAGMA outside the safe list, tables
- * named _cf_*, writes to sqlite_schema, temporary or virtual tables other than fts5/rtree,
- * load_extension() and SQLite's introspection functions; wrong number of bindings; over a
- * limit), ED_ETIMEDOUT (past the deadline; transaction rolled back), the sink's code. counts
- * (may be NULL) is added to. sql and binds are borrowed. */
+ * named _cf_*, temporary tables, virtual tables other than fts5/rtree; wrong number of
+ * bindings; over a limit), ED_ESQL (SQLite refused or failed it: errors, constraints, functions
+ * outside SQLite's ordinary ones such as load_extension() or sqlite_version() ("not authorized
+ * to use function: ..."), writes to sqlite_schema ("table sqlite_master may not be modified");
+ * the transaction stays open and usable), ED_ETIMEDOUT (past the deadline), ED_ESQLITE (the
+ * disk's trouble), or the sink's code. counts (may be NULL) is added to. sql and binds are
+ * borrowed. */
 int st_sql_exec(struct st_object *o, const char *sql, size_t sql_len, const struct st_value *binds,
                 size_t n_binds, const struct st_rows_sink *sink, void *ud, struct st_counts *counts,
                 struct ed_error *err);

@@ -4,12 +4,14 @@
  * bounded drain. A second signal forces the shards to close every connection at once.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -245,6 +247,21 @@ static int serve(struct edge_server *srv, struct ed_error *err)
     return rc;
 }
 
+/* Connections, outbound sockets and open durable object databases (three descriptors each) all
+ * take file descriptors; Debian's default soft limit of 1024 would run out long before the
+ * node's own caps do, so take what the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        ED_WARN("cannot raise the open files limit from %llu: %s", (unsigned long long)was,
+                strerror(errno));
+}
+
 int edge_main(int argc, char **argv)
 {
     struct edge_config cfg;
@@ -261,6 +278,7 @@ int edge_main(int argc, char **argv)
     if (rc < 0)
         goto out_config;
     ed_log_level = cfg.log_level;
+    raise_fd_limit();
     rc = edge__site_load(&cfg, &site, &err);
     if (rc)
         goto out_config;

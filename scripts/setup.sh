@@ -19,10 +19,11 @@ DEPS_ROOT=$DEPS_DIR/root
 export DEBIAN_FRONTEND=noninteractive
 START=$SECONDS
 
-# Packages apt installs. The second line is libnode108's shared-library dependencies: its .deb is
+# Packages apt installs. The last line is libnode108's shared-library dependencies: its .deb is
 # only unpacked, so apt does not pull them in.
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libuv1-dev libnghttp2-dev
-    android-libboringssl-dev libsqlite3-dev nettle-dev libjansson-dev libicu-dev libcriterion-dev curl wrk nghttp2-client clang-format ca-certificates openssl
+    android-libboringssl-dev libsqlite3-dev nettle-dev libjansson-dev libicu-dev libcriterion-dev
+    libcurl4-openssl-dev curl wrk nghttp2-client clang-format ca-certificates openssl
     libc-ares2 libicu72 libbrotli1 libnghttp2-14 libssl3 libuv1 zlib1g)
 # Packages unpacked into .deps/root. Bump DEPS_FORMAT when this list or the layout changes.
 DEPS_PACKAGES=(libnode108 libnode-dev node-llhttp)

@@ -236,9 +236,9 @@ int dp_ctl_stream(struct dp_ctl *c, const char *path)
     }
     char msg[512];
     error_message(&r, msg, sizeof msg);
-    if (r.status == 404 || r.status == 405 || r.status == 501)
-        rc = dp_ctl_fail(c, DP_CTL_REFUSED,
-                         "logs are not available from this node yet: %s (HTTP %ld)", msg, r.status);
+    if (r.status == 404 || r.status == 405) /* a node from before the endpoint existed */
+        rc = dp_ctl_fail(c, DP_CTL_REFUSED, "this node may not have %s yet: %s (HTTP %ld)", path,
+                         msg, r.status);
     else
         rc = dp_ctl_fail(c, DP_CTL_REFUSED, "%s (HTTP %ld)", msg, r.status);
     dp_ctl_response_dispose(&r);

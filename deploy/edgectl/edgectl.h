@@ -235,8 +235,8 @@ int dp_ctl_call_quiet(struct dp_ctl *c, const char *method, const char *path, co
                       json_t **doc);
 
 /* GET path, its 2xx body copied to c->out as it arrives (no time limit: `logs --follow`).
- * Returns an exit code like dp_ctl_call; a 404/405/501 says the node has no such endpoint
- * yet. */
+ * Returns an exit code like dp_ctl_call; a 404/405 adds that the node may predate the
+ * endpoint. */
 int dp_ctl_stream(struct dp_ctl *c, const char *path);
 
 /* The tenant a command acts on: --tenant, else the token's own (GET /v1/whoami). The

@@ -639,21 +639,19 @@ int check_object_classes(iso_worker *w, v8::Local<v8::Context> context, v8::Loca
     if (cfg->n_objects == 0)
         return 0;
     v8::TryCatch try_catch(isolate);
-    /* the namespace's keys are its export names, readable before evaluation (no TDZ) */
-    v8::Local<v8::Array> names;
-    if (!ns->GetOwnPropertyNames(context).ToLocal(&names))
-        return js_failure(w, try_catch, ED_EBADWORKER, "reading the main module's exports", err);
     const char *main = cfg->main_module ? cfg->main_module : "";
     for (size_t i = 0; i < cfg->n_objects; i++) {
         const iso_object_ns &o = cfg->objects[i];
         if (!o.name || !o.cls)
             return ed_error_set(err, ED_EINVAL, "durable object namespace %zu has no name", i);
         v8::Local<v8::String> cls = str(isolate, o.cls, strlen(o.cls)).ToLocalChecked();
-        bool found = false;
-        for (uint32_t j = 0; j < names->Length() && !found; j++) {
-            v8::Local<v8::Value> n;
-            found = names->Get(context, j).ToLocal(&n) && n->StrictEquals(cls);
-        }
+        /* [[HasProperty]] of a module namespace looks at its export names only: it reads no
+         * binding, so it works before evaluation (no TDZ) */
+        v8::Maybe<bool> has = ns->Has(context, cls);
+        if (has.IsNothing())
+            return js_failure(w, try_catch, ED_EBADWORKER, "reading the main module's exports",
+                              err);
+        bool found = has.FromJust();
         if (!found)
             return ed_error_set(err, ED_EBADWORKER,
                                 "Durable Object namespace %s: class \"%s\" is not exported by the "

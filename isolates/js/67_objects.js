@@ -75,7 +75,14 @@
     // that awaiting a stub does not call it.
     function newStub(binding, id) {
         const { hex, name } = partsOf(id);
-        const call = (method, args) => native.callObject(binding, hex, name ?? null, method, args);
+        // a value that cannot cross rejects the call's promise, as any other failure does
+        const call = (method, args) => {
+            try {
+                return native.callObject(binding, hex, name ?? null, method, args);
+            } catch (e) {
+                return Promise.reject(e);
+            }
+        };
         const methods = new Map();
         const proxy = new Proxy(Object.create(null), {
             get(target, prop) {

@@ -197,6 +197,7 @@ static int commit_one(struct st_object *o, char **msg)
     int code = 0;
     struct ed_error err = {0};
     *msg = NULL;
+    o->deadline_ns = UINT64_MAX; /* a deadline already past must not interrupt the commit */
     if (o->txn_lost) {
         code = o->lost_code;
         *msg = o->lost_msg;

@@ -133,19 +133,20 @@ struct st_object;
 /* A shard's open object databases under data_dir (borrowed, copied): at most max_open open at
  * once (0: 256); opening one more closes the least recently used one that has no open
  * transaction (when all have one, the cache goes over max_open until the next commit closes
- * the extra ones). db (borrowed; may be NULL: no alarm index, for tests) is the control plane
- * that holds the alarm index; it must outlive os. Returns owned (free with st_objects_free) or
- * ED_EINVAL/ED_ENOMEM with err set. */
+ * the extra ones). An open database holds 3 file descriptors (database, WAL, shared memory):
+ * pick max_open so that shards * max_open * 3 stays well under RLIMIT_NOFILE. db (borrowed; may
+ * be NULL: no alarm index, for tests) is the control plane that holds the alarm index; it must
+ * outlive os. Returns owned (free with st_objects_free) or ED_EINVAL/ED_ENOMEM with err set. */
 int st_objects_new(const char *data_dir, struct st_db *db, uint32_t max_open,
                    struct st_objects **out, struct ed_error *err);
 /* Commits every open transaction (as st_objects_commit, no callback) and closes every
  * database. NULL is fine. */
 void st_objects_free(struct st_objects *os);
 
-/* Operations started after this monotonic time (ed_now_ns) are interrupted inside SQLite
- * (a query that runs away); 0: the default, 30 s from the start of each call. A query
- * interrupted this way fails with ED_ETIMEDOUT and the object's transaction is rolled back
- * (reported by st_objects_commit). */
+/* Operations running past this monotonic time (ed_now_ns) are interrupted inside SQLite (a
+ * query that runs away); 0: the default, 30 s from the start of each call. A query interrupted
+ * this way fails with ED_ETIMEDOUT; when it was writing, SQLite rolls the object's whole
+ * transaction back, the object's later operations fail until the commit, which reports it. */
 void st_objects_set_deadline(struct st_objects *os, uint64_t deadline_ns);
 
 /* How many databases are open now (for tests and the operator). */
@@ -203,13 +204,15 @@ struct st_counts {
  * its end now; only the last may have parameters, and binds are bound to it in order) inside
  * the object's implicit transaction. The last statement's columns and rows go to sink. Errors,
  * with workerd's message in err ("no such table: t: SQLITE_ERROR", "not authorized:
- * SQLITE_AUTH", "string or blob too big: SQLITE_TOOBIG"...): ED_ESQL (SQLite refused or failed
- * the statement; the transaction stays open and usable), ED_EINVAL (refused before it ran:
+ * SQLITE_AUTH", "string or blob too big: SQLITE_TOOBIG"...): ED_EINVAL (refused before it ran:
  * BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE, ATTACH/DETACH, PRAGMA outside the safe list, tables
- * named _cf_*, writes to sqlite_schema, temporary or virtual tables other than fts5/rtree,
- * load_extension() and SQLite's introspection functions; wrong number of bindings; over a
- * limit), ED_ETIMEDOUT (past the deadline; transaction rolled back), the sink's code. counts
- * (may be NULL) is added to. sql and binds are borrowed. */
+ * named _cf_*, temporary tables, virtual tables other than fts5/rtree; wrong number of
+ * bindings; over a limit), ED_ESQL (SQLite refused or failed it: errors, constraints, functions
+ * outside SQLite's ordinary ones such as load_extension() or sqlite_version() ("not authorized
+ * to use function: ..."), writes to sqlite_schema ("table sqlite_master may not be modified");
+ * the transaction stays open and usable), ED_ETIMEDOUT (past the deadline), ED_ESQLITE (the
+ * disk's trouble), or the sink's code. counts (may be NULL) is added to. sql and binds are
+ * borrowed. */
 int st_sql_exec(struct st_object *o, const char *sql, size_t sql_len, const struct st_value *binds,
                 size_t n_binds, const struct st_rows_sink *sink, void *ud, struct st_counts *counts,
                 struct ed_error *err);
@@ -273,8 +276,9 @@ int st_object_release(struct st_object *o, bool commit, struct ed_error *err);
 int st_alarm_get(struct st_object *o, int64_t *at_ms, struct ed_error *err);
 int st_alarm_set(struct st_object *o, int64_t at_ms, struct ed_error *err);
 /* Every alarm of the index, earliest first (at start-up: schedule them); each's non-zero
- * return stops and is returned. Reads control.sqlite (blocks on the disk). Strings borrowed
- * for the call. */
+ * return stops and is returned. Reads control.sqlite on the reader connection, whose lock each
+ * runs under: it may not call st_ functions on db. Blocks on the disk. Strings borrowed for
+ * the call. */
 int st_alarms_list(struct st_db *db,
                    int (*each)(void *ud, const char *tenant, const char *cls, const char *hex,
                                int64_t at_ms),

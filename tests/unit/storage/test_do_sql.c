@@ -169,15 +169,32 @@ Test(do_sql, refusals)
         {"CREATE TEMP VIEW tv AS SELECT 1", "not authorized: SQLITE_AUTH"},
         {"CREATE VIRTUAL TABLE v USING fts4(x)", "not authorized: SQLITE_AUTH"},
         {"VACUUM", "cannot VACUUM from within a transaction: SQLITE_ERROR"},
+        {"SELECT * FROM pragma_table_info('_cf_KV')", "not authorized: SQLITE_AUTH"},
+        {"SELECT * FROM pragma_integrity_check", "not authorized: SQLITE_AUTH"},
+        {"SELECT * FROM pragma_journal_mode", "not authorized: SQLITE_AUTH"},
+        {"SELECT * FROM sqlite_dbpage", "no such table: sqlite_dbpage: SQLITE_ERROR"},
+        {"SELECT * FROM pragma_function_list", "not authorized: SQLITE_AUTH"},
+        {"SELECT fts3_tokenizer('x')",
+         "not authorized to use function: fts3_tokenizer at offset 7: SQLITE_ERROR"},
+        {"PRAGMA main.table_info(_cf_KV)", "not authorized: SQLITE_AUTH"},
+        {"PRAGMA temp.table_info(t)", "not authorized: SQLITE_AUTH"},
+        {"CREATE TABLE main._cf_x (y)", "not authorized: SQLITE_AUTH"},
+        {"PRAGMA quick_check(_cf_KV)", "not authorized: SQLITE_AUTH"},
+        {"PRAGMA foreign_key_check(_cf_KV)", "not authorized: SQLITE_AUTH"},
+        {"SELECT * FROM \"_cf_KV\"", "access to _cf_KV.key is prohibited: SQLITE_AUTH"},
+        {"SELECT * FROM _CF_kv", "access to _cf_KV.key is prohibited: SQLITE_AUTH"},
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         struct ed_error err = {0};
-        int rc = st_sql_exec(o, refused[i].sql, strlen(refused[i].sql), NULL, 0, &text_sink,
-                             &(struct ed_buf){0}, NULL, &err);
+        struct ed_buf out;
+        ed_buf_init(&out);
+        int rc = st_sql_exec(o, refused[i].sql, strlen(refused[i].sql), NULL, 0, &text_sink, &out,
+                             NULL, &err);
         cr_expect(rc == ED_EINVAL || rc == ED_ESQL, "%s: %s", refused[i].sql, ed_errname(rc));
         cr_expect_str_eq(ed_error_msg(&err), refused[i].msg, "%s: got %s", refused[i].sql,
                          ed_error_msg(&err));
         ed_error_dispose(&err);
+        ed_buf_dispose(&out);
     }
     /* a view or a trigger reaching into _cf_* fails where it reads */
     free(sql_ok(o, "CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM _cf_KV; END"));
@@ -199,6 +216,8 @@ Test(do_sql, refusals)
         "SELECT name FROM sqlite_schema",
         "SELECT json_extract('{\"a\": 1}', '$.a'), abs(-1), unixepoch('2020-01-01')",
         "SELECT * FROM json_each('[1, 2]')",
+        "SELECT * FROM json_tree('{}')",
+        "SELECT * FROM temp.sqlite_master",
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5) "
         "SELECT sum(x) FROM c",
         "CREATE VIRTUAL TABLE docs USING fts5(body)",

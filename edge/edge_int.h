@@ -272,6 +272,9 @@ struct edge_server {
      * they live as long as the server, so a shard that stopped still takes (and the server
      * finally answers) what others send it. */
     struct edge_inbox *inboxes;
+    /* Alarms the control plane's index holds at start-up; each shard takes its own. */
+    struct edge_alarm *boot_alarms;
+    size_t n_boot_alarms;
 };
 
 /* Fills srv->outbound from the flags (rules, the TLS context; the node's own ports are added
@@ -386,6 +389,9 @@ void edge__instance_retire(struct edge_shard *sh, struct edge_instance *inst, bo
  * (answering what is left with ED_ECANCELED). */
 int edge__inboxes_new(struct edge_server *srv, struct ed_error *err);
 void edge__inboxes_free(struct edge_server *srv);
+/* Reads the alarms a previous run left (st_alarms_list; blocks on the disk: at start-up,
+ * before the shards run) into srv->boot_alarms. Returns 0 or a negative code with err set. */
+int edge__objects_boot(struct edge_server *srv, struct ed_error *err);
 /* The shard's part, on its thread, before and after its loop runs: its object databases
  * (st_objects), inbox wake-up, commit hooks and eviction timer. */
 int edge__objects_start(struct edge_shard *sh, struct ed_error *err);

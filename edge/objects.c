@@ -44,6 +44,8 @@ struct edge_msg {
     void *cb_ud;
     uint64_t cpu_ns;
     struct edge_object *obj; /* while the owner runs it */
+    uint32_t alarm_retries;  /* an alarm's: how many times alarm() failed before */
+    int64_t alarm_at;
 };
 
 struct edge_inbox {
@@ -142,6 +144,7 @@ struct edge_object {
     struct edge_instance *inst;               /* NULL once forgotten (the isolate retired) */
     const struct edge_worker *worker;         /* borrowed from the site */
     const char *cls;                          /* borrowed from the worker */
+    size_t ns;                                /* its namespace in worker->objects */
     uint64_t key;
     char hex[ST_OBJECT_ID_HEX];
     uint32_t calls; /* in flight */
@@ -167,6 +170,19 @@ struct edge_objects {
     struct edge_object *dirty;
     uint64_t idle_ns;
     bool closed;
+    /* alarms of this shard's objects, earliest first, and the timer set to the first */
+    struct edge_alarm *alarms;
+    size_t n_alarms, cap_alarms;
+    uv_timer_t alarm_timer;
+};
+
+/* An object's alarm as the shard keeps it: when, and how many times alarm() failed. */
+struct edge_alarm {
+    int64_t at_ms;
+    const struct edge_worker *worker;
+    size_t ns;
+    char hex[ST_OBJECT_ID_HEX];
+    uint32_t retries;
 };
 
 static uint64_t hash_name(const char *cls, const char *hex)
@@ -245,8 +261,9 @@ static void unlink_chain(struct edge_object **head, struct edge_object *o, bool 
 }
 
 static struct edge_object *object_new(struct edge_objects *os, struct edge_instance *inst,
-                                      const char *cls, const char *hex)
+                                      size_t ns, const char *hex)
 {
+    const char *cls = inst->worker->objects[ns].cls;
     if (os->count + 1 > os->buckets && grow(os) != 0)
         return NULL;
     struct edge_object *o = calloc(1, sizeof *o);
@@ -256,6 +273,7 @@ static struct edge_object *object_new(struct edge_objects *os, struct edge_insta
     o->inst = inst;
     o->worker = inst->worker;
     o->cls = cls;
+    o->ns = ns;
     o->key = ++os->next_key;
     memcpy(o->hex, hex, sizeof o->hex);
     size_t k = hash_key(o->key) & (os->buckets - 1), m = hash_name(cls, hex) & (os->buckets - 1);
@@ -325,10 +343,17 @@ static void count_usage(struct edge_shard *sh, const struct edge_worker *w, uint
 
 /* m's answer is final: to its caller, directly on this shard (we are in a loop callback, outside
  * any isolate), else through the caller shard's inbox. */
+static void alarm_done(struct edge_objects *os, struct edge_msg *m);
+
 static void send_answer(struct edge_shard *sh, struct edge_msg *m)
 {
     m->kind = MSG_ANSWER;
     m->obj = NULL;
+    if (!m->cb) { /* an alarm: nobody waits for it */
+        alarm_done(sh->objects, m);
+        msg_free(m);
+        return;
+    }
     if (m->from != sh->id) {
         inbox_push(sh->srv, m->from, m);
         return;
@@ -490,7 +515,7 @@ static void run_call(struct edge_objects *os, struct edge_msg *m)
     int rc = edge__instance_get(sh, w, cpu_budget, wall_budget, &inst, &m->cpu_ns, &err);
     struct edge_object *o = NULL;
     if (rc == 0 && !(o = find_live(os, inst, cls, m->hex)) &&
-        !(o = object_new(os, inst, cls, m->hex)))
+        !(o = object_new(os, inst, m->ns, m->hex)))
         rc = ed_error_set(&err, ED_ENOMEM, "out of memory");
     if (rc == 0) {
         o->calls++;
@@ -536,6 +561,221 @@ static void on_inbox(uv_async_t *h)
             run_call(os, m);
         }
     }
+}
+
+/* ---- alarms ---------------------------------------------------------------------------------------
+ * Each shard keeps the alarms of the objects it owns, earliest first, with one timer set to the
+ * first. setAlarm() writes the object's database (in its transaction) and schedules here; at
+ * start-up the control plane's index schedules every alarm a previous run left, past ones at
+ * once. When one is due, the alarm is deleted in the object's transaction (so getAlarm() in
+ * alarm() says null, and a new setAlarm() there stands) and alarm() is called; if it throws it
+ * is retried after 1, 2, 4... seconds, at most six times, as in Workers. An alarm the database
+ * no longer holds (deleted, or a commit that failed) is dropped when it comes up. */
+
+#define ALARM_RETRIES 6
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_alarm_timer(uv_timer_t *t);
+
+static void alarms_rearm(struct edge_objects *os)
+{
+    if (os->closed)
+        return;
+    if (os->n_alarms == 0) {
+        uv_timer_stop(&os->alarm_timer);
+        return;
+    }
+    int64_t delay = os->alarms[0].at_ms - wall_ms();
+    uv_timer_start(&os->alarm_timer, on_alarm_timer, delay > 0 ? (uint64_t)delay : 0, 0);
+}
+
+/* Replaces the object's alarm in the shard's list (at_ms 0: removes it). */
+static int alarm_schedule(struct edge_objects *os, const struct edge_worker *w, size_t ns,
+                          const char *hex, int64_t at_ms, uint32_t retries)
+{
+    for (size_t i = 0; i < os->n_alarms; i++) {
+        struct edge_alarm *a = &os->alarms[i];
+        if (a->worker == w && strcmp(a->worker->objects[a->ns].cls, w->objects[ns].cls) == 0 &&
+            strcmp(a->hex, hex) == 0) {
+            memmove(a, a + 1, (os->n_alarms - i - 1) * sizeof *a);
+            os->n_alarms--;
+            break;
+        }
+    }
+    if (at_ms > 0) {
+        if (os->n_alarms == os->cap_alarms) {
+            size_t cap = os->cap_alarms ? os->cap_alarms * 2 : 16;
+            struct edge_alarm *p = realloc(os->alarms, cap * sizeof *p);
+            if (!p)
+                return ED_ENOMEM;
+            os->alarms = p;
+            os->cap_alarms = cap;
+        }
+        size_t i = os->n_alarms;
+        while (i > 0 && os->alarms[i - 1].at_ms > at_ms)
+            i--;
+        memmove(&os->alarms[i + 1], &os->alarms[i], (os->n_alarms - i) * sizeof *os->alarms);
+        struct edge_alarm *a = &os->alarms[i];
+        memset(a, 0, sizeof *a);
+        a->at_ms = at_ms;
+        a->worker = w;
+        a->ns = ns;
+        memcpy(a->hex, hex, sizeof a->hex - 1);
+        a->retries = retries;
+        os->n_alarms++;
+    }
+    alarms_rearm(os);
+    return 0;
+}
+
+/* Runs one due alarm: deletes it in the object's transaction, then calls alarm(). */
+static void alarm_fire(struct edge_objects *os, const struct edge_alarm *a)
+{
+    struct edge_shard *sh = os->sh;
+    const struct edge_worker *w = a->worker;
+    const char *cls = w->objects[a->ns].cls;
+    struct ed_error err = {0};
+    struct st_object *so = NULL;
+    int64_t at = 0;
+    uint64_t cpu_ns = 0;
+    struct edge_instance *inst = NULL;
+    struct edge_object *o = NULL;
+    int rc = st_object_get(os->store, w->tenant->name, cls, a->hex, &so, &err);
+    if (rc == 0)
+        rc = st_alarm_get(so, &at, &err);
+    if (rc == 0 && at > 0 && at > wall_ms()) { /* set later meanwhile: wait for that */
+        alarm_schedule(os, w, a->ns, a->hex, at, 0);
+        goto out;
+    }
+    if (rc || at == 0) /* deleted, or never committed: nothing to run */
+        goto out;
+    rc = edge__instance_get(sh, w, (uint64_t)w->tenant->cpu_ms * 1000000u,
+                            (uint64_t)sh->srv->cfg->wall_ms * 1000000u, &inst, &cpu_ns, &err);
+    if (rc == 0 && !(o = find_live(os, inst, cls, a->hex)) &&
+        !(o = object_new(os, inst, a->ns, a->hex)))
+        rc = ed_error_set(&err, ED_ENOMEM, "out of memory");
+    if (rc == 0 && (rc = st_object_get(os->store, w->tenant->name, cls, a->hex, &so, &err)) == 0 &&
+        (rc = st_alarm_set(so, 0, &err)) == 0)
+        mark_dirty(os, o);
+    if (rc)
+        goto out;
+    struct edge_msg *m = calloc(1, sizeof *m);
+    if (!m || !(m->method = strdup("alarm"))) {
+        free(m);
+        rc = ed_error_set(&err, ED_ENOMEM, "out of memory");
+        goto out;
+    }
+    m->kind = MSG_CALL;
+    m->from = sh->id;
+    m->worker = w;
+    m->ns = a->ns;
+    memcpy(m->hex, a->hex, sizeof m->hex);
+    m->alarm_retries = a->retries;
+    m->alarm_at = at;
+    run_call(os, m);
+out:
+    if (rc)
+        ED_WARN("event=alarm_error shard=%d tenant=%s class=%s id=%s error=\"%s\"", sh->id,
+                w->tenant->name, cls, a->hex, ed_error_msg(&err));
+    ed_error_dispose(&err);
+}
+
+/* alarm() answered: a failure is retried later, unless the handler set another alarm. */
+static void alarm_done(struct edge_objects *os, struct edge_msg *m)
+{
+    const struct edge_worker *w = m->worker;
+    const char *cls = w->objects[m->ns].cls;
+    if (m->code == 0 || !os || os->closed)
+        return;
+    edge__tenant_log(w->tenant, w->name, "error", m->msg ? m->msg : "alarm() failed",
+                     strlen(m->msg ? m->msg : "alarm() failed"));
+    if (m->alarm_retries + 1 >= ALARM_RETRIES)
+        return;
+    struct ed_error err = {0};
+    struct st_object *so = NULL;
+    int64_t at = 0;
+    int64_t retry_at = wall_ms() + (1000ll << m->alarm_retries);
+    if (st_object_get(os->store, w->tenant->name, cls, m->hex, &so, &err) == 0 &&
+        st_alarm_get(so, &at, &err) == 0 && at == 0 && st_alarm_set(so, retry_at, &err) == 0) {
+        for (struct edge_object *o = os->by_name[hash_name(cls, m->hex) & (os->buckets - 1)]; o;
+             o = o->next_name)
+            if (o->inst && o->worker == w && strcmp(o->hex, m->hex) == 0 &&
+                strcmp(o->cls, cls) == 0)
+                mark_dirty(os, o);
+        alarm_schedule(os, w, m->ns, m->hex, retry_at, m->alarm_retries + 1);
+    }
+    ed_error_dispose(&err);
+}
+
+static void on_alarm_timer(uv_timer_t *t)
+{
+    struct edge_objects *os = t->data;
+    int64_t now = wall_ms();
+    size_t due = 0;
+    while (due < os->n_alarms && os->alarms[due].at_ms <= now)
+        due++;
+    if (due == 0) {
+        alarms_rearm(os);
+        return;
+    }
+    struct edge_alarm *fire = malloc(due * sizeof *fire);
+    if (!fire) {
+        uv_timer_start(&os->alarm_timer, on_alarm_timer, 100, 0); /* try again soon */
+        return;
+    }
+    memcpy(fire, os->alarms, due * sizeof *fire);
+    memmove(os->alarms, os->alarms + due, (os->n_alarms - due) * sizeof *os->alarms);
+    os->n_alarms -= due;
+    alarms_rearm(os);
+    for (size_t i = 0; i < due && !os->closed; i++)
+        alarm_fire(os, &fire[i]);
+    free(fire);
+}
+
+struct boot {
+    struct edge_server *srv;
+    int rc;
+};
+
+static int boot_alarm(void *ud, const char *tenant, const char *cls, const char *hex, int64_t at_ms)
+{
+    struct boot *b = ud;
+    struct edge_server *srv = b->srv;
+    size_t ns;
+    const struct edge_worker *w = edge__site_object_worker(srv->site, tenant, cls, &ns);
+    if (!w || strlen(hex) != 64) /* no worker hosts that class any more */
+        return 0;
+    if (srv->n_boot_alarms % 64 == 0) {
+        struct edge_alarm *p =
+            realloc(srv->boot_alarms, (srv->n_boot_alarms + 64) * sizeof *srv->boot_alarms);
+        if (!p)
+            return ED_ENOMEM;
+        srv->boot_alarms = p;
+    }
+    struct edge_alarm *a = &srv->boot_alarms[srv->n_boot_alarms++];
+    memset(a, 0, sizeof *a);
+    a->at_ms = at_ms;
+    a->worker = w;
+    a->ns = ns;
+    memcpy(a->hex, hex, 64);
+    return 0;
+}
+
+int edge__objects_boot(struct edge_server *srv, struct ed_error *err)
+{
+    struct boot b = {srv, 0};
+    int rc = st_alarms_list(srv->db, boot_alarm, &b, err);
+    if (rc == ED_ENOMEM)
+        ed_error_set(err, rc, "out of memory");
+    if (srv->n_boot_alarms)
+        ED_INFO("event=alarms_loaded count=%zu", srv->n_boot_alarms);
+    return rc;
 }
 
 /* ---- eviction ------------------------------------------------------------------------------------ */
@@ -909,6 +1149,8 @@ static int host_alarm_set(void *ud, struct iso_worker *from, uint64_t object, in
         return rc;
     rc = st_alarm_set(so, at_ms, err);
     after_op(o, so, NULL);
+    if (rc == 0 && alarm_schedule(o->os, o->worker, o->ns, o->hex, at_ms, 0) != 0)
+        rc = ed_error_set(err, ED_ENOMEM, "out of memory scheduling the alarm");
     return rc;
 }
 
@@ -974,14 +1216,22 @@ int edge__objects_start(struct edge_shard *sh, struct ed_error *err)
     uv_prepare_init(&sh->loop, &os->prepare);
     uv_check_init(&sh->loop, &os->check);
     uv_timer_init(&sh->loop, &os->sweep);
+    uv_timer_init(&sh->loop, &os->alarm_timer);
     os->async.data = os->prepare.data = os->check.data = os->sweep.data = os;
-    os->handles = 4;
+    os->alarm_timer.data = os;
+    os->handles = 5;
     uv_prepare_start(&os->prepare, on_prepare);
     uv_check_start(&os->check, on_check);
     uint64_t every = idle_ms / 4 ? idle_ms / 4 : 1;
     uv_timer_start(&os->sweep, on_sweep, every, every);
     uv_unref((uv_handle_t *)&os->sweep); /* no reason on its own to keep the loop running */
     sh->objects = os;
+    /* the alarms a previous run left for this shard's objects */
+    for (size_t i = 0; i < srv->n_boot_alarms; i++) {
+        const struct edge_alarm *a = &srv->boot_alarms[i];
+        if (st_object_shard(a->hex, (uint32_t)srv->cfg->threads) == (uint32_t)sh->id)
+            alarm_schedule(os, a->worker, a->ns, a->hex, a->at_ms, 0);
+    }
     struct edge_inbox *in = &srv->inboxes[sh->id];
     pthread_mutex_lock(&in->lock);
     in->async = &os->async;
@@ -1005,7 +1255,8 @@ void edge__objects_close(struct edge_shard *sh)
     on_inbox(&os->async); /* refuses the calls, delivers the answers */
     commit_turn(os);
     uv_handle_t *hs[] = {(uv_handle_t *)&os->async, (uv_handle_t *)&os->prepare,
-                         (uv_handle_t *)&os->check, (uv_handle_t *)&os->sweep};
+                         (uv_handle_t *)&os->check, (uv_handle_t *)&os->sweep,
+                         (uv_handle_t *)&os->alarm_timer};
     for (size_t i = 0; i < sizeof hs / sizeof *hs; i++)
         uv_close(hs[i], on_handle_closed);
 }
@@ -1037,6 +1288,7 @@ void edge__objects_free(struct edge_shard *sh)
     }
     free(os->by_key);
     free(os->by_name);
+    free(os->alarms);
     free(os);
     sh->objects = NULL;
 }

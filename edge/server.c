@@ -303,10 +303,13 @@ int edge_main(int argc, char **argv)
     for (size_t i = 0; i < site->n_workers; i++) {
         if (site->workers[i]->n_objects) { /* durable object ids need the node's key */
             rc = st_node_key(db, srv.node_key, &err);
+            if (rc == 0)
+                rc = edge__objects_boot(&srv, &err);
             break;
         }
     }
     if (rc) {
+        free(srv.boot_alarms);
         st_close(db);
         goto out_outbound;
     }
@@ -331,6 +334,7 @@ int edge_main(int argc, char **argv)
                 (unsigned long long)atomic_load(&ob->failures));
         ED_INFO("event=stopped");
     }
+    free(srv.boot_alarms);
     st_close(db); /* flushes the usage counters the shards queued */
 out_outbound:
     edge__outbound_dispose(&srv.outbound);

@@ -639,8 +639,10 @@
                     ? 'The Durable Object has no fetch() method.'
                     : 'The Durable Object has no alarm() method.');
             }
-            if (method === 'alarm')
-                return void await Reflect.apply(fn, target, args);
+            if (method === 'alarm') {
+                const info = args.length > 0 ? args[0] : { retryCount: 0, isRetry: false };
+                return void await Reflect.apply(fn, target, [info]);
+            }
             if (!internals.isRequest(args[0]))
                 throw new TypeError('fetch() to a Durable Object must carry a Request');
             return wholeResponse(await Reflect.apply(fn, target, [args[0]]));

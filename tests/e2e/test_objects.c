@@ -25,7 +25,8 @@ static const char *METADATA =
     " {\"type\": \"durable_object_namespace\", \"name\": \"COUNTERS\", \"class_name\": \"Counter\"},\n"
     " {\"type\": \"durable_object_namespace\", \"name\": \"BATTERY\", \"class_name\": \"Battery\"},\n"
     " {\"type\": \"durable_object_namespace\", \"name\": \"GATED\", \"class_name\": \"Gated\"},\n"
-    " {\"type\": \"durable_object_namespace\", \"name\": \"PLAIN\", \"class_name\": \"Plain\"}]}\n";
+    " {\"type\": \"durable_object_namespace\", \"name\": \"PLAIN\", \"class_name\": \"Plain\"},\n"
+    " {\"type\": \"durable_object_namespace\", \"name\": \"ALARMED\", \"class_name\": \"Alarmed\"}]}\n";
 
 static void put(const char *path, const char *text)
 {
@@ -221,4 +222,41 @@ Test(objects, a_class_the_main_module_does_not_export_stops_the_node)
               "%s", err ? err : "");
     free(out);
     free(err);
+}
+
+/* Polls path until it answers want (every 50 ms, at most timeout_ms); returns the last body. */
+static const char *wait_for(struct e2e_server *s, const char *host, const char *path,
+                            const char *want, int timeout_ms)
+{
+    const char *body = "";
+    for (uint64_t t0 = e2e_now_ms(); e2e_now_ms() - t0 < (uint64_t)timeout_ms;) {
+        body = get_ok(s, host, path);
+        if (strcmp(body, want) == 0)
+            break;
+        e2e_sleep_ms(50);
+    }
+    return body;
+}
+
+Test(objects, alarms_fire_are_retried_and_survive_a_restart)
+{
+    const char *dir = e2e_tmpdir();
+    cr_assert_not_null(dir);
+    objects_tenant(dir, "acme");
+    const char *data = e2e_fmt("%s/data", dir);
+    struct e2e_server *s = start(dir, data, "30000");
+    /* fires once, with its alarm deleted before alarm() runs */
+    cr_expect_str_eq(get_ok(s, "acme.test", "/arm?name=a1&ms=100"), "true");
+    cr_expect_str_eq(wait_for(s, "acme.test", "/fired?name=a1", "1 null", 5000), "1 null");
+    /* alarm() throws twice: retried after 1 s and 2 s, then it runs */
+    cr_expect_str_eq(get_ok(s, "acme.test", "/arm?name=a2&ms=10&failures=2"), "true");
+    cr_expect_str_eq(wait_for(s, "acme.test", "/fired?name=a2", "1 null", 8000), "1 null");
+    /* set, then the node stops before it is due: the next run fires it (due by then) */
+    cr_expect_str_eq(get_ok(s, "acme.test", "/arm?name=a3&ms=700"), "true");
+    E2E_STOP_OK(s);
+    e2e_sleep_ms(800);
+    s = start(dir, data, "30000");
+    cr_expect_str_eq(wait_for(s, "acme.test", "/fired?name=a3", "1 null", 5000), "1 null");
+    cr_expect_str_eq(get_ok(s, "acme.test", "/fired?name=a1"), "1 null", "fired again");
+    E2E_STOP_OK(s);
 }

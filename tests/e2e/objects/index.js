@@ -74,6 +74,30 @@ export class Gated extends DurableObject {
   }
 }
 
+// alarm() counts its runs; one that throws is retried.
+export class Alarmed extends DurableObject {
+  async arm(ms, failures = 0) {
+    await this.ctx.storage.put('failures', failures);
+    await this.ctx.storage.setAlarm(Date.now() + ms);
+    return (await this.ctx.storage.getAlarm()) !== null;
+  }
+
+  async alarm(info) {
+    const storage = this.ctx.storage;
+    const failures = (await storage.get('failures')) ?? 0;
+    if (failures > 0) {
+      await storage.put('failures', failures - 1);
+      throw new Error('alarm failed on purpose');
+    }
+    await storage.put('fired', ((await storage.get('fired')) ?? 0) + 1);
+    await storage.put('seen', await storage.getAlarm()); // null: deleted before alarm() runs
+  }
+
+  async fired() {
+    return `${(await this.ctx.storage.get('fired')) ?? 0} ${await this.ctx.storage.get('seen')}`;
+  }
+}
+
 function equal(a, b) {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -267,6 +291,11 @@ export default {
         return new Response(await env.BATTERY.getByName('battery').run());
       case '/gated':
         return new Response(String(await env.GATED.getByName(name).isReady()));
+      case '/arm':
+        return new Response(String(await env.ALARMED.getByName(name).arm(
+          Number(url.searchParams.get('ms')), Number(url.searchParams.get('failures') ?? 0))));
+      case '/fired':
+        return new Response(await env.ALARMED.getByName(name).fired());
       case '/plain-fetch':
         return env.PLAIN.getByName('p').fetch('http://object/');
       case '/errors': {

@@ -975,10 +975,16 @@ static int host_sql(void *ud, struct iso_worker *from, uint64_t object, const ch
     int rc = storage_of(ud, object, &o, &so, err);
     if (rc)
         return rc;
+    /* SQLite runs outside the watchdog's reach (it stops JavaScript only): a query may take as
+     * long as the tenant's CPU budget of a call, then it is interrupted */
+    struct edge_objects *os = o->os;
+    st_objects_set_deadline(os->store,
+                            ed_now_ns() + (uint64_t)o->worker->tenant->cpu_ms * 1000000u);
     /* the two value structs have one layout (checked below), so no copy is needed */
     struct st_counts c = {0, 0};
     rc = st_sql_exec(so, sql, len, (const struct st_value *)binds, n_binds,
                      (const struct st_rows_sink *)sink, sink_ud, &c, err);
+    st_objects_set_deadline(os->store, 0);
     counts->rows_read = c.rows_read;
     counts->rows_written = c.rows_written;
     after_op(o, so, &c);

@@ -173,6 +173,10 @@ export class Battery extends DurableObject {
     const many = new Array(101).fill(1);
     throws('over 100 bindings', () => sql.exec(`SELECT ${many.map(() => '?').join(',')}`, ...many),
       Error, '');
+    // SQLite is not JavaScript: a runaway query is interrupted after the call's CPU budget
+    throws('runaway query', () => sql.exec(
+      'WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r'),
+    Error, 'interrupted');
     check('table_info', sql.exec("PRAGMA table_info('t')").toArray().map((r) => r.name),
       ['a', 'b', 'c', 'd']);
 

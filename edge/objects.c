@@ -170,6 +170,7 @@ struct edge_objects {
     struct edge_object *dirty;
     uint64_t idle_ns;
     bool closed;
+    bool uncommitted; /* a write no record stands for (an alarm's retry): commit at turn's end */
     /* alarms of this shard's objects, earliest first, and the timer set to the first */
     struct edge_alarm *alarms;
     size_t n_alarms, cap_alarms;
@@ -416,11 +417,12 @@ static void on_committed(void *ud, const char *tenant, const char *cls, const ch
  * keeps its answers for a later turn. */
 static void commit_turn(struct edge_objects *os)
 {
-    if (!os->dirty || !os->store)
+    if ((!os->dirty && !os->uncommitted) || !os->store)
         return;
     struct edge_shard *sh = os->sh;
     struct edge_object *list = os->dirty;
     os->dirty = NULL;
+    os->uncommitted = false;
     st_objects_commit(os->store, on_committed, os);
     /* detach everything first: delivering an answer runs JavaScript, which may dirty objects
      * again (they join the next commit) */
@@ -485,19 +487,22 @@ static void on_object_answer(void *ud, int code, const uint8_t *result, size_t l
     o->calls--;
     o->last_used_ns = ed_now_ns();
     count_usage(sh, o->worker, m->cpu_ns, NULL);
-    if (o->inst && iso_worker_retired(o->inst->w))
-        edge__instance_retire(sh, o->inst, false); /* forgets its objects */
-    if (o->dirty) { /* the output gate: the answer leaves with the commit */
+    struct edge_instance *retired = o->inst && iso_worker_retired(o->inst->w) ? o->inst : NULL;
+    bool hold = o->dirty;
+    if (hold) { /* the output gate: the answer leaves with the commit */
         m->next = NULL;
         if (o->held_tail)
             o->held_tail->next = m;
         else
             o->held = m;
         o->held_tail = m;
-        return;
+    } else {
+        object_maybe_free(os, o); /* o may be gone from here on */
     }
-    object_maybe_free(os, o);
-    send_answer(sh, m);
+    if (retired)
+        edge__instance_retire(sh, retired, false); /* forgets its objects */
+    if (!hold)
+        send_answer(sh, m);
 }
 
 /* Runs call m on this shard, the object's owner: this shard's isolate of the object's worker,
@@ -535,9 +540,9 @@ static void run_call(struct edge_objects *os, struct edge_msg *m)
         }
         o->calls--;
         m->obj = NULL;
-        if (iso_worker_retired(inst->w))
-            edge__instance_retire(sh, inst, false);
         object_maybe_free(os, o);
+        if (iso_worker_retired(inst->w))
+            edge__instance_retire(sh, inst, false); /* may free o */
     }
     set_answer(m, rc, NULL, 0, ed_error_msg(&err));
     ed_error_dispose(&err);
@@ -703,6 +708,7 @@ static void alarm_done(struct edge_objects *os, struct edge_msg *m)
     int64_t retry_at = wall_ms() + (1000ll << m->alarm_retries);
     if (st_object_get(os->store, w->tenant->name, cls, m->hex, &so, &err) == 0 &&
         st_alarm_get(so, &at, &err) == 0 && at == 0 && st_alarm_set(so, retry_at, &err) == 0) {
+        os->uncommitted = true;
         for (struct edge_object *o = os->by_name[hash_name(cls, m->hex) & (os->buckets - 1)]; o;
              o = o->next_name)
             if (o->inst && o->worker == w && strcmp(o->hex, m->hex) == 0 &&

@@ -183,6 +183,24 @@ Test(objects, an_idle_object_leaves_memory_and_comes_back_intact)
     E2E_STOP_OK(s);
 }
 
+Test(objects, an_object_whose_isolate_a_limit_retired_is_rebuilt_from_storage)
+{
+    const char *dir = e2e_tmpdir();
+    cr_assert_not_null(dir);
+    objects_tenant(dir, "acme");
+    struct e2e_server *s = start(dir, e2e_fmt("%s/data", dir), "30000");
+    cr_expect_str_eq(get_ok(s, "acme.test", "/inc?name=spin"), "1");
+    struct e2e_response r;
+    E2E_GET(s->port, "acme.test", "/spin?name=spin", &r);
+    /* 503 when the caller ran in the retired isolate too, else the caller's uncaught error */
+    cr_expect(r.status == 500 || r.status == 503, "%d %s", r.status, r.body);
+    e2e_response_dispose(&r);
+    cr_expect_str_eq(get_ok(s, "acme.test", "/inc?name=spin"), "2");
+    const char *stats = get_ok(s, "acme.test", "/stats?name=spin");
+    cr_expect(strstr(stats, "\"value\":2,\"constructed\":1,"), "a fresh isolate: %s", stats);
+    E2E_STOP_OK(s);
+}
+
 Test(objects, a_tenant_cannot_reach_another_tenants_object)
 {
     const char *dir = e2e_tmpdir();

@@ -48,6 +48,10 @@ export class Counter extends DurableObject {
     throw new RangeError('counter says no');
   }
 
+  spin() {
+    for (;;) {} // the CPU limit retires this isolate
+  }
+
   async fetch(request) {
     const body = request.method === 'POST' ? await request.text() : '';
     return new Response(`${request.method} ${new URL(request.url).pathname} ${body.length} ${this.get()}`,
@@ -282,6 +286,8 @@ export default {
         return new Response(String(await counter().inc()));
       case '/get':
         return new Response(String(await counter().get()));
+      case '/spin':
+        return new Response(String(await counter().spin()));
       case '/runaway':
         return new Response(await counter().runaway());
       case '/stats':

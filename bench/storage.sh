@@ -5,9 +5,10 @@
 # only: POST /inc?name=bench increments the one object's counter and answers after the commit,
 # GET /get?name=bench reads it. wrk runs S seconds each (default 5) with --latency: increments at
 # 1 connection (-t1) and at 64 (-t2), point reads at 64. After each increments run the counter's
-# growth is checked against the acknowledged (200) answers. workerd stores its objects with
-# localDisk (SQLite) in a temporary directory and comes from npm (bench/node_modules, installed
-# on first use). --bin runs another edged binary as it is, without building this checkout's.
+# growth is checked against the acknowledged (200) answers, and once exactly after a fixed count
+# of increments (h2load). workerd stores its objects with localDisk (SQLite) in a temporary
+# directory and comes from npm (bench/node_modules, installed on first use). --bin runs another
+# edged binary as it is, without building this checkout's.
 # Environment: EDGED_THREADS (default edged's: one per core), EDGED_ARGS (more edged flags),
 # EDGED_BUILD_DIR.
 set -euo pipefail
@@ -22,7 +23,7 @@ while [ "$#" -gt 0 ]; do
     --duration | --seconds) DURATION=$2; shift ;;
     --only) ONLY=$2; shift ;;
     --bin) BIN=$2; shift ;;
-    -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "storage.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -169,7 +170,35 @@ increments() {
     LAST=$after
 }
 
-LAST="" # the counter after the last increments run
+# exact SERVER: a fixed count of increments at 64 connections with h2load, which waits for every
+# answer (wrk stops on a clock): the counter must grow by exactly the number of 2xx answers.
+exact() {
+    local s=$1 n=$EXACT_N before after out ok grew k=$1.exact
+    command -v h2load >/dev/null || { R[$k.check]="skipped (no h2load: nghttp2-client)"; return 0; }
+    before=$(counter)
+    say "$s: $k ($n increments)"
+    out=$(timeout 60 h2load --h1 -n "$n" -c 64 -t 2 -d "$TMP/body" "$BASE/inc?name=$OBJECT" 2>&1) ||
+        { R[$k.check]="h2load failed: $(tail -n 1 <<<"$out")"; note "$k: h2load failed"; return 0; }
+    ok=$(awk '/^status codes:/ { print $3 }' <<<"$out")
+    after=$(counter)
+    if [ -z "$before" ] || [ -z "$after" ] || [ -z "$ok" ]; then
+        R[$k.check]="? (counter before '$before', after '$after'; 2xx answers '$ok')"
+        note "$k: could not read the counter or h2load's counts"
+        return 0
+    fi
+    grew=$((after - before))
+    if [ "$grew" -eq "$ok" ] && [ "$ok" -eq "$n" ]; then
+        R[$k.check]="ok: +$grew = $ok acknowledged of $n (h2load, all answered)"
+    else
+        R[$k.check]="WRONG: +$grew for $ok acknowledged of $n (h2load)"
+        note "$k: the counter grew by $grew for $ok acknowledged increments of $n sent"
+    fi
+    LAST=$after
+}
+
+LAST=""      # the counter after the last increments run
+EXACT_N=2000 # increments of the exact check
+printf x >"$TMP/body" # h2load posts a file and cannot map an empty one
 
 measure() { # measure SERVER
     local s=$1 v
@@ -181,6 +210,7 @@ measure() { # measure SERVER
     LAST=""
     increments "$s" 1
     increments "$s" 64
+    exact "$s"
     run "$s" get 64 "/get?name=$OBJECT" || true
     # The reads wrote nothing: they must still answer the last increments run's final value.
     v=$(counter)
@@ -222,8 +252,8 @@ echo
 echo "counter checks (the counter's growth against wrk's 200 answers):"
 for s in "${SERVERS[@]}"; do
     [ -n "${R[$s.version]:-}" ] || { printf '  %-8s not run (see below)\n' "$s"; continue; }
-    for k in inc.1 inc.64 get.64; do
-        printf '  %-8s %-7s %s\n' "$s" "${k/./ -c}" "$(v "$s.$k.check")"
+    for k in inc.1 inc.64 exact get.64; do
+        printf '  %-8s %-9s %s\n' "$s" "${k/./ -c}" "$(v "$s.$k.check")"
     done
 done
 echo "RSS after the runs: edged $(v edged.rss) MB, workerd $(v workerd.rss) MB"
@@ -247,7 +277,8 @@ Methods: req/s and p50/p99 from wrk --latency (err = non-2xx + socket errors); a
 increments and reads on the same object first. Every increment is a POST through HTTP to the
 default export, an RPC to the object's inc() (an UPSERT ... RETURNING in SQLite), answered after
 its commit. An acknowledged increment is a 200; wrk stops with up to one request per connection
-unanswered, which the server may or may not have committed, hence the check's range.
+unanswered, which the server may or may not have committed, hence the check's range; the exact
+check sends $EXACT_N increments with h2load --h1 -c 64, which waits for every answer.
 Durability differs: workerd fsyncs every commit (strace: about one fsync per increment at -c1);
 edged writes each group commit into the WAL (synchronous=NORMAL) and does not fsync it, which
 SIGKILL cannot lose but a power cut can. Noise: these 2-vCPU machines are noisy and wrk shares the

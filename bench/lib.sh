@@ -153,6 +153,16 @@ bench_start_workerd() {
     return 1
 }
 
+# bench_sync_ms DIR -> milliseconds per synced 4 KiB write (dd oflag=dsync, 100 of them) to a file
+# in DIR, "?" if dd failed or took over 20 s: how long an fsync of a small commit takes right now.
+bench_sync_ms() {
+    local out
+    out=$(timeout 20 dd if=/dev/zero of="$1/.bench-sync" bs=4k count=100 oflag=dsync 2>&1) || out=""
+    rm -f "$1/.bench-sync"
+    awk '/ copied, / { for (i = 1; i <= NF; i++) if ($i == "copied,") { s = $(i + 1); break } }
+        END { if (s == "") print "?"; else printf "%.2f\n", s * 1000 / 100 }' <<<"$out"
+}
+
 # bench_workerd SCRIPT: sets WORKERD to Cloudflare's workerd binary, installing the npm package
 # `workerd` into bench/node_modules (gitignored) on first use.
 bench_workerd() {

@@ -32,6 +32,7 @@ extern "C" {
     X(TIMEDOUT, -ETIMEDOUT, "timed out")                      \
     X(CANCELED, -ECANCELED, "operation canceled")             \
     X(ACCES, -EACCES, "permission denied")                    \
+    X(EXIST, -EEXIST, "already exists")                       \
     X(JS, -4001, "uncaught JavaScript exception")             \
     X(CPULIMIT, -4002, "exceeded CPU time limit")             \
     X(HEAPLIMIT, -4003, "exceeded memory limit")              \

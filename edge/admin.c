@@ -1,129 +1,127 @@
 /*
- * The admin listener's endpoints (--admin-listen; loopback by default in every example): today
- * GET /v1/usage[?tenant=T][&day=YYYY-MM-DD], usage counters for a UTC day, today by default.
- * With `Authorization: Bearer TOKEN` whose SHA-256 a tenant lists (tenant.conf token_sha256),
- * the caller is that tenant and sees its own counters only; without one it is the operator and
- * sees every tenant's. The operator's own token and the rest of the admin API come with the
- * deploy issue; until then the listener's address is what keeps tenants out of the operator's
- * view.
+ * The admin listener's glue (--admin-listen): every request is handed to the admin API
+ * (deploy/'s dp_handle), which authenticates it and answers JSON. dp_handle waits for the disk
+ * (each control-plane write is fsynced) and for V8 (a deploy compiles its bundle), so it runs
+ * on libuv's thread pool with its own copy of the request (the body is taken from the parser,
+ * not copied); the answer is written on the shard's loop. A connection that goes away
+ * meanwhile detaches its exchange, and the answer is dropped. Tokens of today's tenant.conf
+ * (`token_sha256`) reach the API through dp_config.site_token.
  */
-#include <nettle/sha2.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "deploy/deploy.h"
 #include "edge/edge_int.h"
 
-/* Copies the value of key from a query string ("a=1&b=2") into buf; false if absent. Values
- * are taken verbatim: tenant names and days need no percent-decoding. */
-static bool query_param(const char *q, size_t qlen, const char *key, char *buf, size_t cap)
+struct admin_job {
+    uv_work_t work;
+    struct edge_exchange *ex;
+    struct dp_api *api;
+    const char *method; /* llhttp's static string */
+    char *target;
+    size_t target_len;
+    struct dp_header *headers;
+    size_t n_headers;
+    char *hbytes; /* the headers' names and values */
+    struct ed_buf body;
+    struct dp_response res;
+};
+
+static void job_free(struct admin_job *j)
 {
-    size_t klen = strlen(key);
-    const char *end = q + qlen;
-    while (q < end) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        const char *stop = amp ? amp : end;
-        if ((size_t)(stop - q) > klen && memcmp(q, key, klen) == 0 && q[klen] == '=') {
-            size_t n = (size_t)(stop - q) - klen - 1;
-            if (n >= cap)
-                return false;
-            memcpy(buf, q + klen + 1, n);
-            buf[n] = '\0';
-            return true;
-        }
-        q = amp ? amp + 1 : end;
-    }
-    return false;
+    dp_response_dispose(&j->res);
+    ed_buf_dispose(&j->body);
+    free(j->target);
+    free(j->headers);
+    free(j->hbytes);
+    free(j);
 }
 
-static bool day_ok(const char *d)
+static void on_work(uv_work_t *w)
 {
-    if (strlen(d) != 10)
-        return false;
-    for (int i = 0; i < 10; i++)
-        if (i == 4 || i == 7 ? d[i] != '-' : (d[i] < '0' || d[i] > '9'))
-            return false;
-    return true;
+    struct admin_job *j = w->data;
+    struct dp_request req = {.method = j->method,
+                             .target = j->target,
+                             .target_len = j->target_len,
+                             .headers = j->headers,
+                             .n_headers = j->n_headers,
+                             .body = j->body.data ? j->body.data : "",
+                             .body_len = j->body.len};
+    dp_handle(j->api, &req, &j->res);
 }
 
-static int answer_json(struct edge_conn *c, int status, const char *json, int keep_alive)
+static void answer(struct edge_exchange *ex, const struct dp_response *res)
 {
     static const char ct[] = "application/json";
     struct h1_out_header h = {"Content-Type", 12, ct, sizeof ct - 1};
-    size_t len = strlen(json);
-    edge_h1_write_head(&c->out, status, &h, 1, (int64_t)len + 1, keep_alive);
-    ed_buf_append(&c->out, json, len);
-    ed_buf_append(&c->out, "\n", 1);
-    return status;
+    bool body = res->body && edge_h1_status_has_body(res->status);
+    ex->status = res->status;
+    edge_h1_write_head(&ex->c->out, res->status, &h, body ? 1 : 0,
+                       body ? (int64_t)res->body_len : 0, ex->keep_alive);
+    if (body)
+        ed_buf_append(&ex->c->out, res->body, res->body_len);
 }
 
-/* The tenant whose token the request bears; *bad when an Authorization header names none. */
-static const struct edge_tenant *bearer(struct edge_conn *c, const struct h1_request *req,
-                                        bool *bad)
+static void on_done(uv_work_t *w, int status)
 {
-    size_t len;
-    const char *v = edge_h1_header(req, "authorization", &len);
-    *bad = false;
-    if (!v)
-        return NULL;
-    *bad = true;
-    if (len < 8 || strncasecmp(v, "Bearer ", 7) != 0)
-        return NULL;
-    uint8_t h[SHA256_DIGEST_SIZE];
-    struct sha256_ctx ctx;
-    sha256_init(&ctx);
-    sha256_update(&ctx, len - 7, (const uint8_t *)v + 7);
-    sha256_digest(&ctx, sizeof h, h);
-    const struct edge_site *site = c->shard->srv->site;
-    for (size_t i = 0; i < site->n_tenants; i++) {
-        const struct edge_tenant *t = site->tenants[i];
-        for (size_t k = 0; k < t->n_tokens; k++) {
-            if (memcmp(t->token_hashes[k], h, sizeof h) == 0) {
-                *bad = false;
-                return t;
-            }
-        }
+    struct admin_job *j = w->data;
+    struct edge_exchange *ex = j->ex;
+    if (ex->c && !ex->abandoned) {
+        if (status == 0)
+            answer(ex, &j->res);
+        else
+            edge_h1_write_simple(&ex->c->out, (ex->status = 503), NULL, ex->keep_alive);
     }
-    return NULL;
+    job_free(j);
+    edge__exchange_finish(ex);
 }
 
-int edge__admin_answer(struct edge_conn *c, const struct h1_request *req, int keep_alive)
+/* Copies what dp_handle reads of req (it outlives the connection if the client leaves). */
+static struct admin_job *job_new(struct edge_exchange *ex, const struct h1_request *req)
 {
-    const char *url = edge_h1_url(req);
-    size_t len = req->url_len;
-    const char *q = memchr(url, '?', len);
-    size_t plen = q ? (size_t)(q - url) : len;
-    size_t qlen = q ? len - plen - 1 : 0;
-    if (plen != 9 || memcmp(url, "/v1/usage", 9) != 0)
-        return answer_json(c, 404, "{\"error\":\"no such endpoint\"}", keep_alive);
-    if (strcmp(req->method, "GET") != 0)
-        return answer_json(c, 405, "{\"error\":\"use GET\"}", keep_alive);
-    bool bad;
-    const struct edge_tenant *caller = bearer(c, req, &bad);
-    if (bad)
-        return answer_json(c, 401, "{\"error\":\"unknown token\"}", keep_alive);
-    char tenant[128], day[ST_DAY_LEN + 1];
-    bool one = q && query_param(q + 1, qlen, "tenant", tenant, sizeof tenant);
-    if (caller && one && strcmp(tenant, caller->name) != 0)
-        return answer_json(c, 403, "{\"error\":\"a tenant's token reads only its own usage\"}",
-                           keep_alive);
-    if (caller) {
-        snprintf(tenant, sizeof tenant, "%s", caller->name);
-        one = true;
+    struct admin_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    size_t hb = 0;
+    for (size_t i = 0; i < req->n_headers; i++)
+        hb += req->headers[i].name_len + req->headers[i].value_len;
+    j->target = malloc(req->url_len ? req->url_len : 1);
+    j->headers = calloc(req->n_headers ? req->n_headers : 1, sizeof *j->headers);
+    j->hbytes = malloc(hb ? hb : 1);
+    if (!j->target || !j->headers || !j->hbytes) {
+        job_free(j);
+        return NULL;
     }
-    if (!(q && query_param(q + 1, qlen, "day", day, sizeof day)))
-        st_day(time(NULL), day);
-    if (!day_ok(day))
-        return answer_json(c, 400, "{\"error\":\"day must be YYYY-MM-DD\"}", keep_alive);
-    struct st_db *db = c->shard->srv->db;
-    char *json = NULL;
-    struct ed_error err = {0};
-    int rc = db ? st_usage_json(db, one ? tenant : NULL, day, &json, &err) : ED_EINVAL;
-    int status = rc ? answer_json(c, 500, "{\"error\":\"usage is unavailable\"}", keep_alive)
-                    : answer_json(c, 200, json, keep_alive);
-    if (rc)
-        ED_ERROR("event=usage_error error=\"%s\"", ed_error_msg(&err));
-    free(json);
-    ed_error_dispose(&err);
-    return status;
+    j->ex = ex;
+    j->api = ex->shard->srv->api;
+    j->method = req->method;
+    memcpy(j->target, edge_h1_url(req), req->url_len);
+    j->target_len = req->url_len;
+    char *o = j->hbytes;
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct h1_header *h = &req->headers[i];
+        memcpy(o, edge_h1_hname(req, i), h->name_len);
+        memcpy(o + h->name_len, edge_h1_hvalue(req, i), h->value_len);
+        j->headers[i] = (struct dp_header){o, o + h->name_len, h->name_len, h->value_len};
+        o += h->name_len + h->value_len;
+    }
+    j->n_headers = req->n_headers;
+    /* the body moves: the parser starts its next request with an empty buffer */
+    j->body = ex->c->parser.req.body;
+    ed_buf_init(&ex->c->parser.req.body);
+    j->work.data = j;
+    return j;
+}
+
+void edge__admin_start(struct edge_exchange *ex, const struct h1_request *req)
+{
+    struct edge_conn *c = ex->c;
+    struct admin_job *j = ex->shard->srv->api ? job_new(ex, req) : NULL;
+    if (!j || uv_queue_work(&ex->shard->loop, &j->work, on_work, on_done) != 0) {
+        if (j)
+            job_free(j);
+        ex->status = 503;
+        edge_h1_write_simple(&c->out, 503, "the admin API is unavailable", ex->keep_alive);
+        edge__exchange_finish(ex);
+    }
 }

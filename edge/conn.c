@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deploy/deploy.h"
 #include "edge/edge_int.h"
 
 #define MAX_PENDING_OUT (1u << 20) /* stop reading while this much response is unsent */
@@ -439,8 +440,12 @@ void edge__conn_accept(struct edge_shard *sh, uv_stream_t *listener, bool admin)
     if (!c)
         return;
     c->shard = sh;
+    /* the admin listener takes a whole deploy upload, whatever the workers' body limit */
+    uint64_t max_body = sh->srv->cfg->max_body_bytes;
+    if (admin && max_body < DP_MAX_UPLOAD_BYTES)
+        max_body = DP_MAX_UPLOAD_BYTES;
     struct h1_limits lim = {.max_header_bytes = sh->srv->cfg->max_header_bytes,
-                            .max_body_bytes = sh->srv->cfg->max_body_bytes,
+                            .max_body_bytes = max_body,
                             .stream_body_over = admin ? 0 : STREAM_BODY_OVER};
     if (edge_h1_init(&c->parser, &lim) != 0) {
         free(c);

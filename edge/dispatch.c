@@ -493,6 +493,11 @@ static int build_url(const struct h1_request *req, const char *host, size_t host
     return 0;
 }
 
+void edge__exchange_finish(struct edge_exchange *ex)
+{
+    finish(ex);
+}
+
 static void answer_now(struct edge_exchange *ex, int status, const char *msg)
 {
     ex->status = status;
@@ -524,8 +529,7 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
                                                       : H1_KEEP_ALIVE;
     c->ex = ex;
     if (c->admin) {
-        ex->status = edge__admin_answer(c, req, ex->keep_alive);
-        finish(ex);
+        edge__admin_start(ex, req);
         return;
     }
 

@@ -188,6 +188,7 @@ void edge__tenant_log(const struct edge_tenant *t, const char *worker, const cha
 struct edge_server;
 struct edge_conn;
 struct edge_exchange;
+struct dp_api;
 
 /* A shard's isolate of one worker, with its loader context. Retired instances wait in the
  * shard's graveyard until no invocation runs on them, then are freed outside any isolate. */
@@ -264,7 +265,8 @@ struct edge_server {
     struct edge_shard *shards;
     int n_shards;
     int access_fd;
-    struct st_db *db;              /* control plane: usage counters */
+    struct st_db *db;              /* control plane: usage counters, tenants, deploys */
+    struct dp_api *api;            /* the admin API (deploy/), for the admin listener */
     atomic_int drain;              /* 0 running, 1 draining, 2 forced */
     struct edge_outbound outbound; /* rules, TLS and counters every shard's client shares */
     uint8_t node_key[32];          /* the node's key for durable object ids (st_node_key) */
@@ -325,9 +327,13 @@ void edge__shard_write_dirty(struct edge_shard *sh);
 
 /* Accepts on one of a shard's listeners (admin: the operator's). */
 void edge__conn_accept(struct edge_shard *sh, uv_stream_t *listener, bool admin);
-/* Answers a request on the admin listener (GET /v1/usage...) into c->out. Returns the
- * status it answered with. */
-int edge__admin_answer(struct edge_conn *c, const struct h1_request *req, int keep_alive);
+/* Starts answering a request on the admin listener: the admin API (deploy/'s dp_handle) runs on
+ * libuv's thread pool, since it waits for fsyncs and compiles, and the answer is written into
+ * ex's connection (if it is still there) on the shard's loop, which then finishes ex. The
+ * request's body is taken from the parser. */
+void edge__admin_start(struct edge_exchange *ex, const struct h1_request *req);
+/* The exchange is over without a worker (an admin answer): log it, release it. */
+void edge__exchange_finish(struct edge_exchange *ex);
 /* Opens a listening socket (SO_REUSEPORT). Returns the fd or a negative code; *bound_port is
  * the port actually bound (port 0 picks one). */
 int edge__open_listener(const char *host, int port, int *bound_port, struct ed_error *err);

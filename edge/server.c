@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "deploy/deploy.h"
 #include "edge/edge.h"
 #include "edge/edge_int.h"
 
@@ -267,6 +268,57 @@ static void raise_fd_limit(void)
                 strerror(errno));
 }
 
+/* tenant.conf tokens (token_sha256) for the admin API: constant-time over every hash. */
+static const char *site_token(void *ud, const uint8_t sha256[32])
+{
+    const struct edge_site *site = ud;
+    const char *found = NULL;
+    for (size_t i = 0; i < site->n_tenants; i++) {
+        const struct edge_tenant *t = site->tenants[i];
+        for (size_t k = 0; k < t->n_tokens; k++) {
+            uint8_t d = 0;
+            for (size_t b = 0; b < 32; b++)
+                d |= t->token_hashes[k][b] ^ sha256[b];
+            if (d == 0)
+                found = t->name;
+        }
+    }
+    return found;
+}
+
+static bool site_tenant(void *ud, const char *name)
+{
+    const struct edge_site *site = ud;
+    for (size_t i = 0; i < site->n_tenants; i++)
+        if (strcmp(site->tenants[i]->name, name) == 0)
+            return true;
+    return false;
+}
+
+/* The operator's token (made and shown once, on a data directory's first start) and the admin
+ * API the admin listener calls. */
+static int start_admin(struct edge_server *srv, struct ed_error *err)
+{
+    const struct edge_config *cfg = srv->cfg;
+    char *token = NULL;
+    int rc = dp_operator_token_init(srv->db, cfg->data_dir, &token, err);
+    if (rc)
+        return rc;
+    if (token) {
+        fprintf(stderr, "edged: operator token (shown once): %s\n", token);
+        ED_INFO("event=operator_token_created file=\"%s/operator.token\"", cfg->data_dir);
+        memset(token, 0, strlen(token));
+        free(token);
+    }
+    struct dp_config dc = {.db = srv->db,
+                           .data_dir = cfg->data_dir,
+                           .defaults = {.cpu_ms = cfg->cpu_ms, .heap_mb = cfg->heap_mb},
+                           .site_token = site_token,
+                           .site_tenant = site_tenant,
+                           .ud = srv->site};
+    return dp_api_new(&dc, &srv->api, err);
+}
+
 int edge_main(int argc, char **argv)
 {
     struct edge_config cfg;
@@ -326,11 +378,10 @@ int edge_main(int argc, char **argv)
             break;
         }
     }
-    if (rc) {
-        free(srv.boot_alarms);
-        st_close(db);
-        goto out_outbound;
-    }
+    if (rc)
+        goto out_db;
+    if ((rc = start_admin(&srv, &err)))
+        goto out_db;
     atomic_init(&srv.drain, 0);
     rc = serve(&srv, &err);
     if (rc == 0) {
@@ -352,6 +403,8 @@ int edge_main(int argc, char **argv)
                 (unsigned long long)atomic_load(&ob->failures));
         ED_INFO("event=stopped");
     }
+    dp_api_free(srv.api);
+out_db:
     free(srv.boot_alarms);
     st_close(db); /* flushes the usage counters the shards queued */
 out_outbound:

@@ -105,7 +105,7 @@ int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int
     sh->srv = srv;
     sh->listen_fd = listen_fd;
     ed_buf_init(&sh->access);
-    sh->instances = calloc(srv->site->n_workers, sizeof *sh->instances);
+    sh->instances = calloc(srv->site->n_workers ? srv->site->n_workers : 1, sizeof *sh->instances);
     if (!sh->instances)
         return ed_error_set(err, ED_ENOMEM, "out of memory");
     int rc = uv_loop_init(&sh->loop);

@@ -676,9 +676,11 @@ int edge__site_load(const struct edge_config *cfg, struct edge_site **out, struc
         rc = load_tenants_dir(site, cfg, err);
     for (size_t i = 0; rc == 0 && i < cfg->n_worker_flags; i++)
         rc = load_worker_flag(site, cfg, &cfg->worker_flags[i], err);
-    if (rc == 0 && site->n_workers == 0)
+    /* with the admin API, tenants deploy their workers after the start */
+    if (rc == 0 && site->n_workers == 0 && !cfg->admin_host)
         rc = ed_error_set(err, ED_ECONFIG,
-                          "no workers to serve: give --tenants DIR or --worker HOST=FILE");
+                          "no workers to serve: give --tenants DIR, --worker HOST=FILE or "
+                          "--admin-listen ADDR:PORT");
     if (rc) {
         edge__site_free(site);
         return rc;

@@ -35,7 +35,7 @@ if [ "${#present[@]}" -gt 0 ]; then
             allow["storage"] = "common"
             allow["isolates"] = "common"
             allow["loader"] = "common router storage isolates"
-            allow["edge"] = "common router storage isolates loader"
+            allow["edge"] = "common router storage isolates loader deploy"
             allow["deploy"] = "common router storage loader isolates"
             bad = 0
         }

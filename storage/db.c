@@ -1,6 +1,6 @@
 /*
  * The control-plane database: opening DIR/control.sqlite (WAL, synchronous=FULL so a commit
- * survives a crash), its schema migrations, and the writer thread that turns the usage queue
+ * survives a crash), its schema migrations (the tables of cp.c among them), and the writer thread that turns the usage queue
  * into one transaction (one fsync) per flush interval. A data directory is held by one st_db at
  * a time (flock on DIR/control.lock), which is what lets the writer number its flushes and
  * readers trust that numbering.
@@ -46,6 +46,41 @@ static const char *const st__migrations[] = {
     " tenant TEXT NOT NULL, class TEXT NOT NULL, id TEXT NOT NULL, at_ms INTEGER NOT NULL,"
     " PRIMARY KEY (tenant, class, id)) WITHOUT ROWID;"
     "CREATE INDEX alarms_by_time ON alarms (at_ms);",
+    /* 3: the control plane (issue 6): tenants, tokens (SHA-256 only; tenant NULL is the
+     * operator), workers and their versions with their modules, routes, and the generation
+     * the shards watch (cp.c). Modules keep rowids: their sources are large blobs. */
+    "CREATE TABLE tenants ("
+    " name TEXT PRIMARY KEY, status TEXT NOT NULL DEFAULT 'active',"
+    " cordon TEXT NOT NULL DEFAULT 'default', quotas TEXT NOT NULL DEFAULT '{}',"
+    " routes_allowed TEXT NOT NULL DEFAULT '[]', created INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE tokens ("
+    " id TEXT PRIMARY KEY, tenant TEXT REFERENCES tenants (name) ON DELETE CASCADE,"
+    " sha256 BLOB NOT NULL UNIQUE CHECK (length(sha256) = 32), label TEXT NOT NULL DEFAULT '',"
+    " created INTEGER NOT NULL, last_used INTEGER NOT NULL DEFAULT 0,"
+    " revoked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX tokens_by_tenant ON tokens (tenant);"
+    "CREATE TABLE workers ("
+    " tenant TEXT NOT NULL REFERENCES tenants (name) ON DELETE CASCADE, name TEXT NOT NULL,"
+    " live_version INTEGER NOT NULL, PRIMARY KEY (tenant, name)) WITHOUT ROWID;"
+    "CREATE TABLE versions ("
+    " tenant TEXT NOT NULL, worker TEXT NOT NULL, version INTEGER NOT NULL,"
+    " created INTEGER NOT NULL, metadata TEXT NOT NULL, bytes INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, worker, version),"
+    " FOREIGN KEY (tenant, worker) REFERENCES workers (tenant, name) ON DELETE CASCADE)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE modules ("
+    " tenant TEXT NOT NULL, worker TEXT NOT NULL, version INTEGER NOT NULL,"
+    " name TEXT NOT NULL, type TEXT NOT NULL, source BLOB NOT NULL,"
+    " UNIQUE (tenant, worker, version, name),"
+    " FOREIGN KEY (tenant, worker, version) REFERENCES versions (tenant, worker, version)"
+    " ON DELETE CASCADE);"
+    "CREATE TABLE routes ("
+    " pattern TEXT PRIMARY KEY, tenant TEXT NOT NULL, worker TEXT NOT NULL,"
+    " FOREIGN KEY (tenant, worker) REFERENCES workers (tenant, name) ON DELETE CASCADE)"
+    " WITHOUT ROWID;"
+    "CREATE INDEX routes_by_worker ON routes (tenant, worker);"
+    "CREATE TABLE cp_state (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL);"
+    "INSERT INTO cp_state (id, generation) VALUES (1, 0);",
 };
 #define ST__NMIGRATIONS ((int)(sizeof st__migrations / sizeof st__migrations[0]))
 
@@ -356,7 +391,8 @@ static void db_free(struct st_db *db)
                              db->r_seq,   db->r_row,    db->r_day,      db->r_child};
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++)
         sqlite3_finalize(stmts[i]);
-    /* The reader first, so the writer's close is the last and checkpoints the WAL away. */
+    /* The readers first, so the writer's close is the last and checkpoints the WAL away. */
+    sqlite3_close(db->cdb);
     sqlite3_close(db->rdb);
     sqlite3_close(db->wdb);
     st__batch_free(&db->pending);
@@ -367,6 +403,7 @@ static void db_free(struct st_db *db)
     pthread_cond_destroy(&db->q_cond);
     pthread_mutex_destroy(&db->q_mu);
     pthread_mutex_destroy(&db->rd_mu);
+    pthread_mutex_destroy(&db->cp_mu);
     free(db->dir);
     free(db);
 }
@@ -383,6 +420,7 @@ int st_open(const char *dir, uint32_t flush_ms, struct st_db **out, struct ed_er
     db->flush_ms = flush_ms ? flush_ms : 200;
     pthread_mutex_init(&db->rd_mu, NULL);
     pthread_mutex_init(&db->q_mu, NULL);
+    pthread_mutex_init(&db->cp_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines come from ed_now_ns() */
@@ -397,7 +435,8 @@ int st_open(const char *dir, uint32_t flush_ms, struct st_db **out, struct ed_er
     }
     if ((rc = mkdir_p(dir, err)) || (rc = lock_dir(db, err)) ||
         (rc = open_conn(db, false, &db->wdb, err)) || (rc = migrate(db, err)) ||
-        (rc = open_conn(db, true, &db->rdb, err)) || (rc = st__usage_prepare(db, err)))
+        (rc = open_conn(db, true, &db->rdb, err)) || (rc = st__usage_prepare(db, err)) ||
+        (rc = st__cp_open(db, err)))
         goto out_free;
     uint64_t seq = 0;
     if ((rc = st__usage_read_seq(db, &seq, err)))

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "storage/storage.h"
 
@@ -91,6 +92,11 @@ struct st_db {
     char *flush_msg;                     /* its message (owned), NULL on success */
     bool writer_idle, stopping, thread_started;
     pthread_t thread;
+
+    /* The control plane's connection (cp.c): any thread, one call at a time under cp_mu. */
+    pthread_mutex_t cp_mu;
+    sqlite3 *cdb;
+    _Atomic uint64_t cp_gen; /* cp_state.generation as last committed */
 };
 
 /* ---- usage.c ---- */
@@ -106,6 +112,10 @@ int st__batch_write(struct st_db *db, const struct st__batch *b, struct ed_error
 int st__usage_prepare(struct st_db *db, struct ed_error *err);
 /* The committed seq (usage_flush.seq) on the writer connection, for st_open. */
 int st__usage_read_seq(struct st_db *db, uint64_t *seq, struct ed_error *err);
+
+/* ---- cp.c ---- */
+/* Opens the control plane's connection and reads the generation (after the migrations). */
+int st__cp_open(struct st_db *db, struct ed_error *err);
 
 /* ---- db.c ---- */
 /* Sets err to ED_ESQLITE with what, the connection's message and its extended code. */

@@ -1,7 +1,8 @@
 /*
  * storage/ — every SQLite handle edged opens: the control-plane database (DATA/control.sqlite,
- * WAL) with the per-tenant, per-UTC-day usage counters that billing reads, the node's key and
- * the durable objects' alarm index; and one database per durable object
+ * WAL) with the per-tenant, per-UTC-day usage counters that billing reads, the node's key, the
+ * durable objects' alarm index and the control plane's tenants, tokens, workers, versions and
+ * routes (st_cp_*); and one database per durable object
  * (DATA/tenants/<tenant>/do/<class>/<id>.sqlite), held open by a per-shard cache (st_objects).
  *
  * Writes never run on a shard's loop: shards hand usage deltas to st_usage_add() (a mutex and
@@ -90,6 +91,154 @@ int st_usage_get(struct st_db *db, const char *tenant, const char *day, struct s
  * err set. */
 int st_usage_json(struct st_db *db, const char *tenant, const char *day, char **json,
                   struct ed_error *err);
+
+/* ==== the control plane =====================================================================
+ * Tenants, their tokens, workers with their versions and modules, and routes (schema step 3).
+ * Every function here is one transaction on the control plane's own connection, run on the
+ * caller's thread (the admin API's) and serialized by a mutex: each blocks on the disk
+ * (synchronous=FULL, one fsync per write), so none is for a shard's loop except
+ * st_cp_generation. Names are checked by the caller (deploy/); strings passed in are borrowed
+ * for the call, strings handed to callbacks are borrowed for that call only. A callback's
+ * non-zero return stops the listing and is returned; it may not call st_ functions on db.
+ * Times are Unix milliseconds. Errors: ED_ENOENT (no such tenant, worker, version, token or
+ * route), ED_EEXIST (the name or pattern is taken), ED_ETOOBIG (a quota), ED_ENOMEM,
+ * ED_ESQLITE (the disk's trouble), with err set. */
+
+struct st_tenant {
+    const char *name;
+    const char *status;         /* "active" | "suspended" (update: NULL keeps it) */
+    const char *cordon;         /* "default" | "own" (update: NULL keeps it) */
+    const char *quotas;         /* a JSON object, stored as given (update: NULL keeps it) */
+    const char *routes_allowed; /* a JSON array of patterns, as given (update: NULL keeps it) */
+    int64_t created;            /* set by st_cp_tenant_create */
+};
+
+struct st_token {
+    const char *id;             /* "tok_" + 12 hex digits, made by the caller */
+    const char *tenant;         /* NULL: an operator token */
+    const char *label;          /* may be "" */
+    int64_t created, last_used; /* last_used 0: never */
+    bool revoked;
+};
+
+/* A token's hash is SHA-256 of the whole token text; the token itself is never stored. */
+#define ST_TOKEN_HASH 32
+
+/* Creates a tenant (status, cordon, quotas and routes_allowed default to "active", "default",
+ * "{}" and "[]" when NULL) and, when first is not NULL, its first token with hash, in one
+ * transaction. ED_EEXIST when the name (or the token's id or hash) is taken. */
+int st_cp_tenant_create(struct st_db *db, const struct st_tenant *t, const struct st_token *first,
+                        const uint8_t hash[ST_TOKEN_HASH], struct ed_error *err);
+/* Calls each(ud, t) with the tenant (ED_ENOENT when there is none). */
+int st_cp_tenant_get(struct st_db *db, const char *name,
+                     int (*each)(void *ud, const struct st_tenant *t), void *ud,
+                     struct ed_error *err);
+/* Every tenant, by name. */
+int st_cp_tenants_list(struct st_db *db, int (*each)(void *ud, const struct st_tenant *t), void *ud,
+                       struct ed_error *err);
+/* Sets the fields of t that are not NULL on tenant t->name; bumps the generation. */
+int st_cp_tenant_update(struct st_db *db, const struct st_tenant *t, struct ed_error *err);
+/* Deletes the tenant with its tokens, workers, versions, modules and routes; bumps the
+ * generation. Its files are the caller's to remove. */
+int st_cp_tenant_delete(struct st_db *db, const char *name, struct ed_error *err);
+
+/* Stores a token (t->created is set now). ED_ENOENT when t->tenant is not a tenant, ED_EEXIST
+ * when the id or the hash is taken. */
+int st_cp_token_add(struct st_db *db, const struct st_token *t, const uint8_t hash[ST_TOKEN_HASH],
+                    struct ed_error *err);
+/* The token whose hash is hash: found through the index, then the stored hash is compared
+ * with hash in constant time. Calls found(ud, t) (revoked tokens too: the caller refuses them)
+ * and records the use (last_used, at most once a minute, so reads cost no fsync each).
+ * ED_ENOENT when no token has that hash. */
+int st_cp_token_lookup(struct st_db *db, const uint8_t hash[ST_TOKEN_HASH],
+                       int (*found)(void *ud, const struct st_token *t), void *ud,
+                       struct ed_error *err);
+/* Tokens of tenant (NULL: the operator's), oldest first. */
+int st_cp_tokens_list(struct st_db *db, const char *tenant,
+                      int (*each)(void *ud, const struct st_token *t), void *ud,
+                      struct ed_error *err);
+/* Revokes token id of tenant (NULL: the operator's). ED_ENOENT when it has no such token. */
+int st_cp_token_revoke(struct st_db *db, const char *tenant, const char *id, struct ed_error *err);
+/* How many operator tokens are stored, revoked ones included (0 on a fresh data directory). */
+int st_cp_operator_tokens(struct st_db *db, uint64_t *n, struct ed_error *err);
+
+/* One module of a version. source is bytes (text as UTF-8); type is the caller's name for it
+ * ("esm", "cjs", "text", "data", "json"). */
+struct st_module {
+    const char *name;
+    const char *type;
+    const void *source;
+    size_t len;
+};
+
+/* What a deploy stores: a new version of tenant's worker, live at once. */
+struct st_deploy {
+    const char *tenant, *worker;
+    const char *metadata; /* JSON: main_module, compatibility_date, bindings (secrets too) */
+    const struct st_module *modules;
+    size_t n_modules;
+    uint64_t bytes;         /* the modules' total size */
+    uint32_t max_workers;   /* a new worker beyond this many of the tenant's: ED_ETOOBIG */
+    uint32_t keep_versions; /* older versions than the newest this many are dropped (0: keep) */
+};
+/* Stores d as the worker's next version (1 for a new worker) and makes it live, in one
+ * transaction; bumps the generation. *version gets its number. ED_ENOENT when the tenant is
+ * gone. The live version is never dropped by keep_versions. */
+int st_cp_deploy(struct st_db *db, const struct st_deploy *d, int64_t *version,
+                 struct ed_error *err);
+
+struct st_worker_info {
+    const char *tenant, *name;
+    int64_t live_version;
+    int64_t deployed; /* when the live version was made */
+};
+/* Workers of tenant (NULL: every tenant's), by tenant and name. */
+int st_cp_workers_list(struct st_db *db, const char *tenant,
+                       int (*each)(void *ud, const struct st_worker_info *w), void *ud,
+                       struct ed_error *err);
+
+struct st_version_info {
+    int64_t version, created;
+    uint64_t bytes;
+    bool live;
+    const char *metadata; /* as stored (secrets included: never echo it) */
+};
+/* Versions of a worker, newest first. ED_ENOENT when the worker does not exist. */
+int st_cp_versions_list(struct st_db *db, const char *tenant, const char *worker,
+                        int (*each)(void *ud, const struct st_version_info *v), void *ud,
+                        struct ed_error *err);
+/* Makes version live; bumps the generation. ED_ENOENT when the worker or version is absent. */
+int st_cp_rollback(struct st_db *db, const char *tenant, const char *worker, int64_t version,
+                   struct ed_error *err);
+/* Deletes the worker, its versions, modules and routes; bumps the generation. */
+int st_cp_worker_delete(struct st_db *db, const char *tenant, const char *worker,
+                        struct ed_error *err);
+/* A version of a worker (version 0: the live one) as the shards load it: info(ud, v) once,
+ * then module(ud, m) for each of its modules by name. ED_ENOENT when absent. */
+int st_cp_version_load(struct st_db *db, const char *tenant, const char *worker, int64_t version,
+                       int (*info)(void *ud, const struct st_version_info *v),
+                       int (*module)(void *ud, const struct st_module *m), void *ud,
+                       struct ed_error *err);
+
+struct st_route {
+    const char *pattern; /* "host/path*", normalized by the caller */
+    const char *tenant, *worker;
+};
+/* Binds pattern to tenant's worker (re-binding the tenant's own pattern moves it); bumps the
+ * generation. ED_ENOENT when the worker does not exist, ED_EEXIST when another tenant owns
+ * the pattern. */
+int st_cp_route_put(struct st_db *db, const struct st_route *r, struct ed_error *err);
+/* ED_ENOENT when tenant has no route with that pattern. Bumps the generation. */
+int st_cp_route_delete(struct st_db *db, const char *tenant, const char *pattern,
+                       struct ed_error *err);
+/* Routes of tenant (NULL: every tenant's), by pattern. */
+int st_cp_routes_list(struct st_db *db, const char *tenant,
+                      int (*each)(void *ud, const struct st_route *r), void *ud,
+                      struct ed_error *err);
+
+/* A counter that grows with every committed change the shards must see (tenants, deploys,
+ * rollbacks, workers, routes); it survives restarts. An atomic read: any thread, any time. */
+uint64_t st_cp_generation(struct st_db *db);
 
 /* ==== durable objects ======================================================================
  * One SQLite database per object. A shard owns an st_objects (its open databases); every

@@ -1,11 +1,13 @@
-# bench/lib.sh: shell helpers shared by the bench scripts (hello.sh, loader.sh), sourced, never run.
-# Building edged, starting and stopping one server at a time (its pid in SERVER_PID), waiting for
-# it on loopback, one bounded wrk run parsed into numbers, RSS from /proc, and the workerd binary
-# from npm (installed into bench/node_modules on first use). Every wait is bounded in time and
-# every address is 127.0.0.1. The sourcing script sets `set -euo pipefail`, ROOT and BUILD_DIR.
-# shellcheck shell=bash disable=SC2034 # WRK_* and WORKERD are read by the sourcing script
+# bench/lib.sh: shell helpers shared by the bench scripts (hello.sh, loader.sh, storage.sh), sourced,
+# never run. Building edged, starting (edged, workerd) and stopping one server at a time (its pid in
+# SERVER_PID, its address in BASE), waiting for it on loopback, one bounded wrk run parsed into
+# numbers, RSS from /proc, and the workerd binary from npm (installed into bench/node_modules on
+# first use). Every wait is bounded in time and every address is 127.0.0.1. The sourcing script
+# sets `set -euo pipefail`, ROOT and BUILD_DIR.
+# shellcheck shell=bash disable=SC2034 # WRK_*, BASE and WORKERD are read by the sourcing script
 
 SERVER_PID=""
+BASE="" # http://127.0.0.1:PORT of the server the bench_start_* functions started
 
 # bench_build_edged SCRIPT: builds the edged target with scripts/setup.sh into BUILD_DIR.
 bench_build_edged() {
@@ -83,19 +85,82 @@ bench_free_port() {
     return 1
 }
 
-# bench_wrk THREADS CONNS DURATION_S URL: one wrk --latency run, bounded in time. Sets WRK_OUT
-# (wrk's output), WRK_RPS, WRK_P50 and WRK_P99 (ms), WRK_NON2XX (a count) and WRK_ERRORS (wrk's
-# socket-error line, or "none"). Returns 1 when wrk failed (WRK_OUT says why).
+# bench_wrk THREADS CONNS DURATION_S URL [WRK_ARGS...]: one wrk --latency run, bounded in time
+# (WRK_ARGS, e.g. `-s post.lua`, go to wrk before the URL). Sets WRK_OUT (wrk's output), WRK_RPS,
+# WRK_P50 and WRK_P99 (ms), WRK_REQUESTS (answers wrk read, any status), WRK_NON2XX (a count),
+# WRK_ERRORS (wrk's socket-error line, or "none"), WRK_SOCKERR (the sum of the socket errors) and
+# WRK_FAILED (non-2xx + socket errors). Returns 1 when wrk failed (WRK_OUT says why).
 bench_wrk() {
-    WRK_OUT=$(timeout $(($3 + 20)) wrk -t"$1" -c"$2" -d"$3s" --timeout 2s --latency "$4" 2>&1) ||
+    local t=$1 c=$2 d=$3 url=$4
+    shift 4
+    WRK_OUT=$(timeout $((d + 20)) wrk -t"$t" -c"$c" -d"${d}s" --timeout 2s --latency "$@" "$url" 2>&1) ||
         return 1
     WRK_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$WRK_OUT")
     WRK_P50=$(bench_to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$WRK_OUT")")
     WRK_P99=$(bench_to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$WRK_OUT")")
+    WRK_REQUESTS=$(awk '$2 == "requests" && $3 == "in" { print $1 }' <<<"$WRK_OUT")
+    WRK_REQUESTS=${WRK_REQUESTS:-0}
     WRK_NON2XX=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$WRK_OUT")
     WRK_NON2XX=${WRK_NON2XX:-0}
     WRK_ERRORS=$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); print }' <<<"$WRK_OUT")
     WRK_ERRORS=${WRK_ERRORS:-none}
+    # "connect 0, read 3, write 0, timeout 12" -> 15
+    WRK_SOCKERR=$(awk -v e="$WRK_ERRORS" 'BEGIN {
+        s = 0
+        while (match(e, /[0-9]+/)) {
+            s += substr(e, RSTART, RLENGTH)
+            e = substr(e, RSTART + RLENGTH)
+        }
+        print s }')
+    WRK_FAILED=$((WRK_NON2XX + WRK_SOCKERR))
+}
+
+# bench_start_edged BIN DIR READY_PATH [EDGED_ARGS...]: starts BIN (an edged) on an ephemeral
+# 127.0.0.1 port serving DIR/tenants with its data in DIR/data, its output in DIR/edged.log and
+# its access log in DIR/access.log. Sets SERVER_PID, and BASE once READY_PATH answers 200.
+# Returns 1 (the server stopped again) when that does not happen within 15 s.
+bench_start_edged() {
+    local bin=$1 dir=$2 ready=$3 port
+    shift 3
+    mkdir -p "$dir/data"
+    rm -f "$dir/port"
+    "$bin" --listen 127.0.0.1:0 --port-file "$dir/port" --tenants "$dir/tenants" \
+        --data "$dir/data" --access-log "$dir/access.log" "$@" >"$dir/edged.log" 2>&1 &
+    SERVER_PID=$!
+    if port=$(bench_wait_port "$dir/port" "$SERVER_PID") &&
+        bench_wait_http "http://127.0.0.1:$port$ready"; then
+        BASE=http://127.0.0.1:$port
+        return 0
+    fi
+    bench_stop_server 3 >/dev/null
+    return 1
+}
+
+# bench_start_workerd CONFIG LOG READY_PATH [WORKERD_ARGS...]: starts WORKERD (bench_workerd)
+# serving CONFIG, whose socket named "http" it moves to a free 127.0.0.1 port, output in LOG.
+# Sets SERVER_PID, and BASE once READY_PATH answers 200; returns 1 (stopped again) otherwise.
+bench_start_workerd() {
+    local config=$1 log=$2 ready=$3 port
+    shift 3
+    port=$(bench_free_port) || return 1
+    "$WORKERD" serve "$@" "$config" --socket-addr "http=127.0.0.1:$port" >"$log" 2>&1 &
+    SERVER_PID=$!
+    if bench_wait_http "http://127.0.0.1:$port$ready"; then
+        BASE=http://127.0.0.1:$port
+        return 0
+    fi
+    bench_stop_server 3 >/dev/null
+    return 1
+}
+
+# bench_sync_ms DIR -> milliseconds per synced 4 KiB write (dd oflag=dsync, 100 of them) to a file
+# in DIR, "?" if dd failed or took over 20 s: how long an fsync of a small commit takes right now.
+bench_sync_ms() {
+    local out
+    out=$(timeout 20 dd if=/dev/zero of="$1/.bench-sync" bs=4k count=100 oflag=dsync 2>&1) || out=""
+    rm -f "$1/.bench-sync"
+    awk '/ copied, / { for (i = 1; i <= NF; i++) if ($i == "copied,") { s = $(i + 1); break } }
+        END { if (s == "") print "?"; else printf "%.2f\n", s * 1000 / 100 }' <<<"$out"
 }
 
 # bench_workerd SCRIPT: sets WORKERD to Cloudflare's workerd binary, installing the npm package

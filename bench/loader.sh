@@ -154,14 +154,7 @@ run() {
     R[$k.rps]=$WRK_RPS
     R[$k.p50]=$WRK_P50
     R[$k.p99]=$WRK_P99
-    # non-2xx answers plus every socket error (connect, read, write, timeout)
-    R[$k.err]=$(awk -v n="$WRK_NON2XX" -v e="$WRK_ERRORS" 'BEGIN {
-        s = n
-        while (match(e, /[0-9]+/)) {
-            s += substr(e, RSTART, RLENGTH)
-            e = substr(e, RSTART + RLENGTH)
-        }
-        print s }')
+    R[$k.err]=$WRK_FAILED # non-2xx answers plus every socket error (connect, read, write, timeout)
     [ "${R[$k.err]}" -eq 0 ] ||
         note "$1 $2 -c$4: ${R[$k.err]} failed requests (non-2xx $WRK_NON2XX," \
         "socket errors: $WRK_ERRORS); first answer: $(curl -s --max-time 5 "$BASE$3" | head -c 200)"

@@ -267,6 +267,7 @@ int dp__deploy(struct dp_api *api, const struct st_tenant *t, const char *worker
     json_t *meta = NULL;
     struct iso_module *mods = NULL;
     struct st_module *smods = NULL;
+    struct iso_object_ns *ns = NULL;
     char *meta_text = NULL;
     if (dp__multipart_parse(req->body, req->body_len, boundary, blen, &lim, &mp, &e)) {
         status = dp__error(res,
@@ -356,8 +357,23 @@ int dp__deploy(struct dp_api *api, const struct st_tenant *t, const char *worker
         status = dp__error(res, 413, "tenant %s may have no workers (workers = 0)", t->name);
         goto out;
     }
+    /* the durable object namespaces' classes must be named exports of the main module */
+    json_t *bindings = json_object_get(meta, "bindings");
+    size_t n_ns = 0;
+    if (!(ns = calloc(json_array_size(bindings) + 1, sizeof *ns))) {
+        status = dp__error(res, 500, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < json_array_size(bindings); i++) {
+        json_t *b = json_array_get(bindings, i);
+        if (strcmp(json_string_value(json_object_get(b, "type")), "durable_object_namespace"))
+            continue;
+        ns[n_ns++] =
+            (struct iso_object_ns){.name = json_string_value(json_object_get(b, "name")),
+                                   .cls = json_string_value(json_object_get(b, "class_name"))};
+    }
     uint64_t t0 = ed_now_ns();
-    if (iso_bundle_check(mods, k, main, &e)) {
+    if (iso_bundle_check_objects(mods, k, main, ns, n_ns, &e)) {
         status = e.code == ED_EBADWORKER
                      ? dp__error(res, 422, "%s", ed_error_msg(&e))
                      : dp__error(res, 500, "the bundle could not be checked: %s", ed_error_msg(&e));
@@ -398,6 +414,7 @@ int dp__deploy(struct dp_api *api, const struct st_tenant *t, const char *worker
                            "modules", (json_int_t)k, "bytes", (json_int_t)bytes));
 out:
     free(meta_text);
+    free(ns);
     free(mods);
     free(smods);
     json_decref(meta);

@@ -171,6 +171,10 @@ static int serve(struct edge_server *srv, struct ed_error *err)
     srv->shards = calloc((size_t)cfg->threads, sizeof *srv->shards);
     if (!srv->shards)
         return ed_error_set(err, ED_ENOMEM, "out of memory");
+    if (edge__inboxes_new(srv, err) != 0) {
+        free(srv->shards);
+        return ED_ENOMEM;
+    }
     if (cfg->admin_host) {
         admin_fd = edge__open_listener(cfg->admin_host, cfg->admin_port, &admin_port, err);
         if (admin_fd < 0)
@@ -243,6 +247,7 @@ static int serve(struct edge_server *srv, struct ed_error *err)
     srv->n_shards = all;
     for (int i = started; i < all; i++) /* initialised but never ran: tear down here */
         edge__shard_run(&srv->shards[i]);
+    edge__inboxes_free(srv); /* every shard ended: what is left is answered to nobody */
     free(srv->shards);
     srv->shards = NULL;
     return rc;
@@ -365,6 +370,16 @@ int edge_main(int argc, char **argv)
         goto out_outbound;
 
     srv.db = db;
+    for (size_t i = 0; i < site->n_workers; i++) {
+        if (site->workers[i]->n_objects) { /* durable object ids need the node's key */
+            rc = st_node_key(db, srv.node_key, &err);
+            if (rc == 0)
+                rc = edge__objects_boot(&srv, &err);
+            break;
+        }
+    }
+    if (rc)
+        goto out_db;
     if ((rc = start_admin(&srv, &err)))
         goto out_db;
     atomic_init(&srv.drain, 0);
@@ -390,6 +405,7 @@ int edge_main(int argc, char **argv)
     }
     dp_api_free(srv.api);
 out_db:
+    free(srv.boot_alarms);
     st_close(db); /* flushes the usage counters the shards queued */
 out_outbound:
     edge__outbound_dispose(&srv.outbound);

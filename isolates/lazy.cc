@@ -45,6 +45,7 @@ const char *const kUrlInternals[] = {"parseUrl", "URL", "URLSearchParams", "urlS
 const char *const kCryptoGlobals[] = {"crypto", "Crypto", "SubtleCrypto", "CryptoKey", nullptr};
 
 const char *const kLoaderInternals[] = {"newWorkerLoader", nullptr};
+const char *const kObjectsInternals[] = {"newObjectNamespace", "objectCall", nullptr};
 const char *const kConsoleGlobals[] = {"console", nullptr};
 const char *const kGlobalsGlobals[] = {"queueMicrotask", "atob", "btoa", "structuredClone",
                                        nullptr};
@@ -56,6 +57,7 @@ const LazyFile kLazyFiles[] = {
     /* 10_encoding.js stays eager: the stream files use TextEncoder/TextDecoder as they load */
     {"12_url.js", kUrlGlobals, kUrlInternals},
     {"45_crypto.js", kCryptoGlobals, kNone},
+    {"67_objects.js", kNone, kObjectsInternals},
     {"70_loader.js", kNone, kLoaderInternals},
     {"80_console.js", kConsoleGlobals, kNone},
 };

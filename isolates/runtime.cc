@@ -25,7 +25,7 @@ namespace {
 
 const NativeFunction *const kNativeTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
                                                kCryptoNatives,   kTimerNatives,   kFetchNatives,
-                                               kStreamNatives};
+                                               kStreamNatives,   kObjectNatives};
 
 /* A runtime file's text as an external string: V8 reads it where it is embedded instead of
  * copying it into the heap. Listed among the snapshot's external references (source_refs), it

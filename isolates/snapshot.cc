@@ -33,7 +33,7 @@ namespace {
 
 const NativeFunction *const kTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
                                          kCryptoNatives,   kTimerNatives,   kFetchNatives,
-                                         kStreamNatives};
+                                         kStreamNatives,   kObjectNatives};
 
 std::vector<intptr_t> g_refs;
 v8::StartupData g_blob = {nullptr, 0};

@@ -476,6 +476,10 @@ Test(admin_api, a_bad_deploy_is_refused_and_changes_nothing)
                   "missing.js");
     deploy_expect(t, "{\"main_module\": \"a.txt\"}", NULL, "a.txt", "hello", 422,
                   "must be JavaScript");
+    deploy_expect(t,
+                  "{\"main_module\": \"index.js\", \"bindings\": [{\"type\": "
+                  "\"durable_object_namespace\", \"name\": \"DO\", \"class_name\": \"Nope\"}]}",
+                  OK_SRC, NULL, NULL, 422, "class \"Nope\" is not exported by the main module");
     /* quotas: 413 */
     char big[5000];
     memset(big, 'x', sizeof big - 1);

@@ -430,6 +430,15 @@ Test(edgectl, refusals_and_exit_codes)
     EXPECT_CODE(r, 1);
     cr_expect(strstr(r.err, "(HTTP 422)") && strstr(r.err, "missing.js"), "%s", r.err);
     result_dispose(&r);
+    r = deploy_files(url, acme, "noclass",
+                     (const char *const[]){"index.js", "export default { fetch() {} };\n",
+                                           "wrangler.toml",
+                                           "[[durable_objects.bindings]]\nname = \"C\"\n"
+                                           "class_name = \"Missing\"\n",
+                                           NULL});
+    EXPECT_CODE(r, 1);
+    cr_expect(strstr(r.err, "(HTTP 422)") && strstr(r.err, "Missing"), "%s", r.err);
+    result_dispose(&r);
     r = CTL(url, acme, "--json", "workers");
     EXPECT_CODE(r, 0);
     doc = parse_json(&r);

@@ -6,7 +6,9 @@
 // a default reader (the branches are byte streams and accept BYOB readers); "transferring" an
 // ArrayBuffer detaches it through native.transfer, as the standard asks, except for buffers that
 // cannot be detached (WebAssembly memory), which are used in place. WritableStream (31_) and
-// TransformStream (32_) share these records through internals.
+// TransformStream (32_) share these records through internals. A lazy runtime file
+// (isolates/lazy.cc): it runs when a worker first uses a stream (a body's `.body`, a streamed
+// request or response, a stream sent over RPC), not for every body.
 'use strict';
 (function (internals, native) {
     const { INTERNAL } = internals;
@@ -56,14 +58,8 @@
     function abortError(reason) {
         if (reason !== undefined)
             return reason;
-        const DE = globalThis.DOMException;
-        if (typeof DE === 'function')
-            return new DE('The operation was aborted.', 'AbortError');
-        const e = new Error('The operation was aborted.');
-        e.name = 'AbortError';
-        return e;
+        return new internals.DOMException('The operation was aborted.', 'AbortError');
     }
-    internals.abortError = abortError;
 
     // ArrayBuffer transfer: the same memory in a new ArrayBuffer, the old one detached.
     function transfer(buffer) {
@@ -72,7 +68,6 @@
     function isDetached(buffer) {
         return native.isDetached(buffer);
     }
-    internals.transferBuffer = transfer;
 
     // A QueuingStrategy's highWaterMark and size (ExtractHighWaterMark, ExtractSizeAlgorithm).
     function extractHWM(strategy, dflt) {
@@ -1036,10 +1031,6 @@
         get [Symbol.toStringTag]() {
             return 'ReadableStreamDefaultReader';
         }
-
-        static {
-            internals.readerRecord = (v) => v.#r;
-        }
     }
 
     class ReadableStreamBYOBReader {
@@ -1265,14 +1256,7 @@
     // ---- pipeTo -------------------------------------------------------------------------------
 
     function isAbortSignal(v) {
-        if (typeof v !== 'object' || v === null)
-            return false;
-        const AS = globalThis.AbortSignal;
-        if (typeof AS === 'function' && internals.isAbortSignal !== undefined)
-            return internals.isAbortSignal(v);
-        if (typeof AS === 'function')
-            return v instanceof AS;
-        return typeof v.addEventListener === 'function' && 'aborted' in v;
+        return typeof v === 'object' && v !== null && internals.isAbortSignal(v);
     }
 
     function pipeTo(source, dest, preventClose, preventAbort, preventCancel, signal) {
@@ -1722,19 +1706,10 @@
     // ---- what the rest of the runtime uses ----------------------------------------------------
 
     internals.ReadableStream = ReadableStream; // whatever a worker does to the global
-    internals.streamState = streamState;
-    internals.isReadableStream = (v) => streamState(v) !== null;
+    internals.isReadableStream = (v) => streamState(v) !== null; // replaces 00_internals.js's
     internals.isDisturbed = (stream) => streamState(stream).disturbed;
-    internals.streamCancel = streamCancel;
-    internals.acquireDefaultReader = acquireDefaultReader;
-    internals.defaultReaderRead = defaultReaderRead;
-    internals.readerRelease = readerRelease;
-    internals.abortErrorFor = abortError;
     // Bytes a stream will produce when known (-1: unknown): FixedLengthStream, fixed bodies.
     internals.streamLength = (stream) => streamState(stream).length;
-    internals.setStreamLength = (stream, n) => {
-        streamState(stream).length = n;
-    };
 
     // A byte stream that yields bytes once and closes: the `body` of a Request or Response
     // built from a string, a BufferSource or a Blob. Its length is known.

@@ -1,11 +1,15 @@
 // Blob and File (File API) and FormData (XMLHttpRequest Standard), with the multipart/form-data
 // encoding a FormData body is sent with and the parsers request.formData() uses for multipart
 // and application/x-www-form-urlencoded bodies. A Blob holds its bytes in one Uint8Array that
-// nothing ever writes to, so slices and bodies share it without copying.
+// nothing ever writes to, so slices and bodies share it without copying. A lazy runtime file
+// (isolates/lazy.cc): it runs when a worker first uses one of them, or reads a body as a Blob or
+// FormData.
 'use strict';
 (function (internals) {
     const { INTERNAL } = internals;
     const EMPTY = new Uint8Array(0);
+    // What File and FormData share of their private state (set in their static blocks).
+    let isFile, formDataEntries;
 
     // ---- Blob ---------------------------------------------------------------------------------
 
@@ -174,25 +178,23 @@
         }
 
         static {
-            internals.isFile = (v) => typeof v === 'object' && v !== null && #name in v;
+            isFile = (v) => typeof v === 'object' && v !== null && #name in v;
         }
     }
 
-    internals.isBlob = isBlob;
+    internals.isBlob = isBlob; // replaces 00_internals.js's
     internals.blobBytes = blobBytes;
-    internals.Blob = Blob;
-    internals.File = File;
 
     // ---- FormData -----------------------------------------------------------------------------
 
     // A FormData entry's value: a string, or a File (a Blob becomes a File named "blob").
     function entryValue(value, filename, nargs) {
         if (isBlob(value)) {
-            if (!internals.isFile(value) || filename !== undefined) {
+            if (!isFile(value) || filename !== undefined) {
                 const name = filename !== undefined ? String(filename)
-                    : internals.isFile(value) ? value.name : 'blob';
+                    : isFile(value) ? value.name : 'blob';
                 const opts = { type: value.type };
-                if (internals.isFile(value))
+                if (isFile(value))
                     opts.lastModified = value.lastModified;
                 return new File([value], name, opts);
             }
@@ -290,8 +292,9 @@
         }
 
         static {
+            // replaces 00_internals.js's
             internals.isFormData = (v) => typeof v === 'object' && v !== null && #entries in v;
-            internals.formDataEntries = (f) => f.#entries;
+            formDataEntries = (f) => f.#entries;
         }
     }
 
@@ -320,7 +323,7 @@
     internals.encodeMultipart = function encodeMultipart(form) {
         const boundary = randomBoundary();
         const parts = [];
-        for (const [name, value] of internals.formDataEntries(form)) {
+        for (const [name, value] of formDataEntries(form)) {
             let head = `--${boundary}\r\nContent-Disposition: form-data; name="${escapeName(crlf(name))}"`;
             if (typeof value === 'string') {
                 parts.push(internals.encodeUtf8(`${head}\r\n\r\n${crlf(value)}\r\n`));
@@ -363,7 +366,6 @@
             at = semi + 1;
         }
     }
-    internals.headerParam = headerParam;
 
     function indexOfBytes(hay, needle, from) {
         const first = needle[0];

@@ -11,13 +11,6 @@
     const TEXT_PLAIN = 'text/plain;charset=UTF-8';
     const FORM_URLENCODED = 'application/x-www-form-urlencoded;charset=UTF-8';
 
-    function isURLSearchParams(v) {
-        const USP = globalThis.URLSearchParams;
-        if (internals.URLSearchParams !== undefined && v instanceof internals.URLSearchParams)
-            return true;
-        return typeof USP === 'function' && v instanceof USP;
-    }
-
     // Fetch's "extract a body": returns [state, content type or null].
     internals.extractBody = function extractBody(init) {
         if (init === null || init === undefined)

@@ -41,7 +41,8 @@ extern "C" {
     X(BADRESPONSE, -4007, "worker did not return a Response") \
     X(HTTP, -4008, "malformed HTTP message")                  \
     X(SQLITE, -4009, "storage error")                         \
-    X(CONFIG, -4010, "invalid configuration")
+    X(CONFIG, -4010, "invalid configuration")                 \
+    X(SQL, -4011, "SQL error")
 
 enum ed_errcode {
 #define ED__ERR_ENUM(name, value, text) ED_E##name = (value),

@@ -37,6 +37,8 @@ enum {
     OPT_OUTBOUND_CA,
     OPT_OUTBOUND_CONNECT_TIMEOUT,
     OPT_OUTBOUND_TIMEOUT,
+    OPT_OBJECT_IDLE,
+    OPT_OBJECT_MAX_OPEN,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -70,6 +72,8 @@ static const struct num_flag num_flags[] = {
     NUM(OPT_OUTBOUND_CONNECT_TIMEOUT, "outbound-connect-timeout-ms", outbound_connect_timeout_ms, 1,
         600000),
     NUM(OPT_OUTBOUND_TIMEOUT, "outbound-timeout-ms", outbound_timeout_ms, 1, 3600000),
+    NUM(OPT_OBJECT_IDLE, "object-idle-ms", object_idle_ms, 1, 86400000),
+    NUM(OPT_OBJECT_MAX_OPEN, "object-max-open", object_max_open, 1, 1000000),
 };
 
 static const struct option long_opts[] = {
@@ -97,6 +101,8 @@ static const struct option long_opts[] = {
     {"outbound-ca", required_argument, 0, OPT_OUTBOUND_CA},
     {"outbound-connect-timeout-ms", required_argument, 0, OPT_OUTBOUND_CONNECT_TIMEOUT},
     {"outbound-timeout-ms", required_argument, 0, OPT_OUTBOUND_TIMEOUT},
+    {"object-idle-ms", required_argument, 0, OPT_OBJECT_IDLE},
+    {"object-max-open", required_argument, 0, OPT_OBJECT_MAX_OPEN},
     {"help", no_argument, 0, OPT_HELP},
     {"version", no_argument, 0, OPT_VERSION},
     {0, 0, 0, 0},
@@ -140,6 +146,8 @@ void edge__usage(FILE *out)
         "                            (" EDGE_SYSTEM_CA ")\n"
         "  --outbound-connect-timeout-ms N  DNS, connect and TLS handshake of a fetch() (10000)\n"
         "  --outbound-timeout-ms N   a fetch() fails when the server sends nothing for N ms (60000)\n"
+        "  --object-idle-ms N        a durable object unused for N ms leaves memory (30000)\n"
+        "  --object-max-open N       durable object databases open per shard (256)\n"
         "  --help                    print this help and exit\n"
         "  --version                 print the version and exit\n",
         out);
@@ -244,6 +252,7 @@ static void set_defaults(struct edge_config *cfg)
     cfg->drain_timeout_ms = 10000;
     cfg->outbound_connect_timeout_ms = 10000;
     cfg->outbound_timeout_ms = 60000;
+    cfg->object_idle_ms = 30000;
     cfg->log_level = ED_LOG_INFO;
 }
 

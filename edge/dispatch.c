@@ -272,7 +272,13 @@ static void on_child_console(void *ud, const char *worker, const char *level, co
 
 static void retire(struct edge_shard *sh, struct edge_instance *inst, bool force)
 {
+    edge__instance_retire(sh, inst, force);
+}
+
+void edge__instance_retire(struct edge_shard *sh, struct edge_instance *inst, bool force)
+{
     if (!inst->retiring) {
+        edge__objects_instance_gone(inst); /* its objects' next calls go to the new isolate */
         ED_INFO("event=isolate_retired shard=%d tenant=%s worker=%s", sh->id,
                 inst->worker->tenant->name, inst->worker->name);
         inst->retiring = true;
@@ -286,6 +292,7 @@ static void retire(struct edge_shard *sh, struct edge_instance *inst, bool force
 
 static void instance_free(struct edge_instance *inst)
 {
+    edge__objects_instance_gone(inst);
     ld_parent_free(inst->loader); /* before the isolate: drops calls in flight for it */
     iso_worker_free(inst->w);
     while (inst->exchanges) { /* only when forced: their sinks will never be called */
@@ -314,9 +321,9 @@ void edge__shard_bury(struct edge_shard *sh, bool all)
 
 /* This shard's isolate of w, built on first use; its top-level code runs under the same
  * budgets as a request. */
-static int get_instance(struct edge_shard *sh, const struct edge_worker *w, uint64_t cpu_budget,
-                        uint64_t wall_budget, struct edge_instance **out, uint64_t *cpu_ns,
-                        struct ed_error *err)
+int edge__instance_get(struct edge_shard *sh, const struct edge_worker *w, uint64_t cpu_budget,
+                       uint64_t wall_budget, struct edge_instance **out, uint64_t *cpu_ns,
+                       struct ed_error *err)
 {
     if (sh->instances[w->index]) {
         *out = sh->instances[w->index];
@@ -327,6 +334,7 @@ static int get_instance(struct edge_shard *sh, const struct edge_worker *w, uint
     if (!inst)
         return ed_error_set(err, ED_ENOMEM, "out of memory");
     inst->worker = w;
+    inst->shard = sh;
     struct ld_parent_config lc = {
         .tenant = t->name,
         .worker = w->name,
@@ -356,6 +364,7 @@ static int get_instance(struct edge_shard *sh, const struct edge_worker *w, uint
         memcpy(vars, t->vars, t->n_vars * sizeof *vars);
     if (w->n_vars)
         memcpy(vars + t->n_vars, w->vars, w->n_vars * sizeof *vars);
+    edge__objects_host(inst, ld_parent_host(inst->loader));
     struct iso_worker_config wc = {
         .tenant = t->name,
         .worker = w->name,
@@ -370,10 +379,12 @@ static int get_instance(struct edge_shard *sh, const struct edge_worker *w, uint
         .watch = sh->watch,
         .cpu_budget_ns = cpu_budget,
         .wall_budget_ns = wall_budget,
-        .host = ld_parent_host(inst->loader),
+        .host = &inst->host,
         .loaders = (const char *const *)w->loaders,
         .n_loaders = w->n_loaders,
         .allow_eval_at_startup = sh->srv->cfg->allow_eval_at_startup,
+        .objects = w->objects,
+        .n_objects = w->n_objects,
     };
     uint64_t t0 = ed_now_ns(), cpu0 = ed_thread_cpu_ns();
     rc = iso_worker_new(&wc, &inst->w, err);
@@ -546,7 +557,7 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
     uint64_t wall_budget = (uint64_t)cfg->wall_ms * 1000000u;
     struct edge_instance *inst = NULL;
     struct ed_error err = {0};
-    int rc = get_instance(sh, w, cpu_budget, wall_budget, &inst, &ex->cpu_ns, &err);
+    int rc = edge__instance_get(sh, w, cpu_budget, wall_budget, &inst, &ex->cpu_ns, &err);
     struct iso_header hs_small[64], *hs = hs_small;
     if (rc == 0 && req->n_headers > 64 && !(hs = malloc(req->n_headers * sizeof *hs)))
         rc = ed_error_set(&err, ED_ENOMEM, "out of memory");

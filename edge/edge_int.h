@@ -49,6 +49,8 @@ struct edge_config {
     size_t n_outbound_allow, n_outbound_deny;
     char *outbound_ca;
     uint32_t outbound_connect_timeout_ms, outbound_timeout_ms;
+    uint32_t object_idle_ms;  /* a durable object unused this long leaves memory */
+    uint32_t object_max_open; /* open object databases per shard (0: storage's default) */
 };
 
 /* How long after a request's wall budget the connection gives up on a worker that did not
@@ -105,6 +107,10 @@ struct edge_worker {
     size_t n_loaders;
     struct iso_var *vars; /* the worker's plain_text bindings (the tenant's vars come first) */
     size_t n_vars;
+    /* durable_object_namespace bindings (names and classes owned): the worker hosts the
+     * objects of these classes */
+    struct iso_object_ns *objects;
+    size_t n_objects;
 };
 
 /* A parent worker's bundle is at most this many bytes of sources, as a child's. */
@@ -167,6 +173,11 @@ void edge__site_free(struct edge_site *site);
  * message naming the tenant and worker ("tenant acme worker api: lib/a.js imports
  * \"./b.js\", which is not a module of this worker"). */
 int edge__site_check(const struct edge_site *site, struct ed_error *err);
+/* The worker of tenant that hosts durable object class cls (at most one, edge__site_check
+ * makes sure), with the index of its namespace in *ns (may be NULL); NULL when none does.
+ * Borrowed from site. */
+const struct edge_worker *edge__site_object_worker(const struct edge_site *site, const char *tenant,
+                                                   const char *cls, size_t *ns);
 
 /* Appends one line to the tenant's log: `ts=... worker=W level=L msg="..."`. */
 void edge__tenant_log(const struct edge_tenant *t, const char *worker, const char *level,
@@ -182,8 +193,14 @@ struct edge_exchange;
  * shard's graveyard until no invocation runs on them, then are freed outside any isolate. */
 struct edge_instance {
     const struct edge_worker *worker;
+    struct edge_shard *shard;
     struct iso_worker *w;
     struct ld_parent *loader;
+    /* What the isolate calls out through: the loader's host, with durable objects added (calls
+     * to objects, ids, and the storage of the objects it hosts). */
+    struct iso_host host;
+    struct iso_object_host objects_host;
+    struct edge_object *objects;     /* the durable objects it hosts (edge/objects.c) */
     struct edge_exchange *exchanges; /* requests in flight on this instance */
     struct edge_instance *next_grave;
     bool retiring;
@@ -234,6 +251,7 @@ struct edge_shard {
     struct ld_shard *loader;
     struct edge_fetcher *fetcher; /* workers' outbound fetch() */
     struct ed_buf access;         /* access-log lines not yet written */
+    struct edge_objects *objects; /* durable objects this shard hosts (edge/objects.c) */
     struct edge_conn *conns;      /* doubly linked list of open connections */
     size_t n_conns;
     char read_buf[65536]; /* reads are parsed at once, so one buffer serves every connection */
@@ -249,6 +267,14 @@ struct edge_server {
     struct st_db *db;              /* control plane: usage counters */
     atomic_int drain;              /* 0 running, 1 draining, 2 forced */
     struct edge_outbound outbound; /* rules, TLS and counters every shard's client shares */
+    uint8_t node_key[32];          /* the node's key for durable object ids (st_node_key) */
+    /* Calls and answers for each shard's durable objects, from any shard (edge/objects.c);
+     * they live as long as the server, so a shard that stopped still takes (and the server
+     * finally answers) what others send it. */
+    struct edge_inbox *inboxes;
+    /* Alarms the control plane's index holds at start-up; each shard takes its own. */
+    struct edge_alarm *boot_alarms;
+    size_t n_boot_alarms;
 };
 
 /* Fills srv->outbound from the flags (rules, the TLS context; the node's own ports are added
@@ -343,6 +369,41 @@ void edge__shard_bury(struct edge_shard *sh, bool all);
 void edge__access_log(struct edge_shard *sh, const char *tenant, const char *worker,
                       const struct h1_request *req, int status, uint64_t bytes, uint64_t wall_ns,
                       uint64_t cpu_ns);
+
+/* This shard's isolate of w, built on first use (its top-level code runs under the given
+ * budgets, its CPU added to *cpu_ns). Borrowed: valid until retired and buried. */
+int edge__instance_get(struct edge_shard *sh, const struct edge_worker *w, uint64_t cpu_budget,
+                       uint64_t wall_budget, struct edge_instance **out, uint64_t *cpu_ns,
+                       struct ed_error *err);
+/* Takes inst out of service (a limit stopped it): freed once nothing runs on it. */
+void edge__instance_retire(struct edge_shard *sh, struct edge_instance *inst, bool force);
+
+/* ---- durable objects (edge/objects.c) -------------------------------------------------------
+ * An object lives on the shard its id names (st_object_shard), in that shard's isolate of the
+ * worker that exports its class. A call from any isolate goes to the owner shard's inbox (an
+ * MPSC list and a uv_async_t) and runs there as its own loop task; its answer comes back the
+ * same way. Each shard commits its objects' storage at the end of every loop turn and only
+ * then lets the answers of calls that wrote leave (output gate); idle objects leave memory. */
+
+/* The server's inboxes, one per shard: made before the shards start, freed after they ended
+ * (answering what is left with ED_ECANCELED). */
+int edge__inboxes_new(struct edge_server *srv, struct ed_error *err);
+void edge__inboxes_free(struct edge_server *srv);
+/* Reads the alarms a previous run left (st_alarms_list; blocks on the disk: at start-up,
+ * before the shards run) into srv->boot_alarms. Returns 0 or a negative code with err set. */
+int edge__objects_boot(struct edge_server *srv, struct ed_error *err);
+/* The shard's part, on its thread, before and after its loop runs: its object databases
+ * (st_objects), inbox wake-up, commit hooks and eviction timer. */
+int edge__objects_start(struct edge_shard *sh, struct ed_error *err);
+/* Stops taking calls: what is queued is answered with ED_ECANCELED; closes the handles. */
+void edge__objects_close(struct edge_shard *sh);
+/* Once the loop ended and the isolates are freed: commits and closes the databases. */
+void edge__objects_free(struct edge_shard *sh);
+/* Fills inst's host (loader host plus durable objects) before its isolate is created. */
+void edge__objects_host(struct edge_instance *inst, const struct iso_host *loader_host);
+/* inst is retired or freed: the objects it hosted are forgotten (their calls in flight still
+ * get their answers). */
+void edge__objects_instance_gone(struct edge_instance *inst);
 
 /* Shard lifecycle: edge__shard_run is the thread body. */
 int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int listen_fd,

@@ -3,7 +3,9 @@
  * Cloudflare's script-upload metadata, so the deploy API can later accept the same file:
  *   {"main_module": "hello.js", "compatibility_date": "2026-11-01",
  *    "bindings": [{"type": "worker_loader", "name": "LOADER"},
- *                 {"type": "plain_text", "name": "GREETING", "text": "hi"}]}
+ *                 {"type": "plain_text", "name": "GREETING", "text": "hi"},
+ *                 {"type": "durable_object_namespace", "name": "COUNTERS",
+ *                  "class_name": "Counter"}]}
  * A folder worker (WORKER/, a bundle of modules) may also list the types of its modules, with
  * the type names of the Worker Loader's module objects (js, cjs, text, data, json); files it
  * does not list are typed by extension:
@@ -51,6 +53,40 @@ static int push_var(struct edge_worker *w, const char *name, const char *value)
     p[w->n_vars].value = strdup(value);
     w->n_vars++;
     return p[w->n_vars - 1].name && p[w->n_vars - 1].value ? 0 : ED_ENOMEM;
+}
+
+/* A class name as the storage layer accepts it in a path: [A-Za-z_$][A-Za-z0-9_$]{0,127}. */
+static bool class_name_ok(const char *s)
+{
+    return binding_name_ok(s) && !(*s >= '0' && *s <= '9');
+}
+
+/* {"type": "durable_object_namespace", "name": "COUNTERS", "class_name": "Counter"}: a class
+ * of this worker's main module (script_name, another worker's class, is not supported). */
+static int push_object_ns(struct edge_worker *w, json_t *b, const char *path, const char *name,
+                          struct ed_error *err)
+{
+    const char *cls = NULL, *script = NULL;
+    json_error_t je;
+    if (json_unpack_ex(b, &je, 0, "{s?s, s?s}", "class_name", &cls, "script_name", &script) ||
+        !cls || !class_name_ok(cls))
+        return ed_error_set(err, ED_ECONFIG,
+                            "%s: binding %s: a durable_object_namespace needs a class_name (a "
+                            "JavaScript class name of at most 128 characters)",
+                            path, name);
+    if (script && strcmp(script, w->name) != 0)
+        return ed_error_set(err, ED_ECONFIG,
+                            "%s: binding %s: script_name %s: only classes of the worker itself "
+                            "are supported",
+                            path, name, script);
+    struct iso_object_ns *p = realloc(w->objects, (w->n_objects + 1) * sizeof *p);
+    if (!p)
+        return ED_ENOMEM;
+    w->objects = p;
+    p[w->n_objects].name = strdup(name);
+    p[w->n_objects].cls = strdup(cls);
+    w->n_objects++;
+    return p[w->n_objects - 1].name && p[w->n_objects - 1].cls ? 0 : ED_ENOMEM;
 }
 
 void edge__bundle_meta_dispose(struct edge_bundle_meta *meta)
@@ -181,6 +217,8 @@ int edge__metadata_load(struct edge_worker *w, const char *path, struct edge_bun
         }
         if (strcmp(type, "worker_loader") == 0)
             rc = push_str(&w->loaders, &w->n_loaders, name);
+        else if (strcmp(type, "durable_object_namespace") == 0)
+            rc = push_object_ns(w, b, path, name, err);
         else if (strcmp(type, "plain_text") == 0 && text)
             rc = push_var(w, name, text);
         else

@@ -4,12 +4,14 @@
  * bounded drain. A second signal forces the shards to close every connection at once.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -168,6 +170,10 @@ static int serve(struct edge_server *srv, struct ed_error *err)
     srv->shards = calloc((size_t)cfg->threads, sizeof *srv->shards);
     if (!srv->shards)
         return ed_error_set(err, ED_ENOMEM, "out of memory");
+    if (edge__inboxes_new(srv, err) != 0) {
+        free(srv->shards);
+        return ED_ENOMEM;
+    }
     if (cfg->admin_host) {
         admin_fd = edge__open_listener(cfg->admin_host, cfg->admin_port, &admin_port, err);
         if (admin_fd < 0)
@@ -240,9 +246,25 @@ static int serve(struct edge_server *srv, struct ed_error *err)
     srv->n_shards = all;
     for (int i = started; i < all; i++) /* initialised but never ran: tear down here */
         edge__shard_run(&srv->shards[i]);
+    edge__inboxes_free(srv); /* every shard ended: what is left is answered to nobody */
     free(srv->shards);
     srv->shards = NULL;
     return rc;
+}
+
+/* Connections, outbound sockets and open durable object databases (three descriptors each) all
+ * take file descriptors; Debian's default soft limit of 1024 would run out long before the
+ * node's own caps do, so take what the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        ED_WARN("cannot raise the open files limit from %llu: %s", (unsigned long long)was,
+                strerror(errno));
 }
 
 int edge_main(int argc, char **argv)
@@ -261,6 +283,7 @@ int edge_main(int argc, char **argv)
     if (rc < 0)
         goto out_config;
     ed_log_level = cfg.log_level;
+    raise_fd_limit();
     rc = edge__site_load(&cfg, &site, &err);
     if (rc)
         goto out_config;
@@ -295,6 +318,19 @@ int edge_main(int argc, char **argv)
         goto out_outbound;
 
     srv.db = db;
+    for (size_t i = 0; i < site->n_workers; i++) {
+        if (site->workers[i]->n_objects) { /* durable object ids need the node's key */
+            rc = st_node_key(db, srv.node_key, &err);
+            if (rc == 0)
+                rc = edge__objects_boot(&srv, &err);
+            break;
+        }
+    }
+    if (rc) {
+        free(srv.boot_alarms);
+        st_close(db);
+        goto out_outbound;
+    }
     atomic_init(&srv.drain, 0);
     rc = serve(&srv, &err);
     if (rc == 0) {
@@ -316,6 +352,7 @@ int edge_main(int argc, char **argv)
                 (unsigned long long)atomic_load(&ob->failures));
         ED_INFO("event=stopped");
     }
+    free(srv.boot_alarms);
     st_close(db); /* flushes the usage counters the shards queued */
 out_outbound:
     edge__outbound_dispose(&srv.outbound);

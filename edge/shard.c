@@ -42,6 +42,7 @@ static void on_connection(uv_stream_t *listener, int status)
 /* The loop ends once every handle is closed: listener, wake, flush, timers, connections. */
 static void close_shard_handles(struct edge_shard *sh)
 {
+    edge__objects_close(sh); /* commits, answers what it held, refuses further calls */
     ld_shard_close(sh->loader);
     edge__fetcher_close(sh->fetcher); /* pooled connections, fetches still in flight */
     uv_handle_t *hs[] = {(uv_handle_t *)&sh->wake, (uv_handle_t *)&sh->flush,
@@ -173,6 +174,10 @@ void edge__shard_run(void *arg)
         ED_ERROR("event=loader_error shard=%d error=\"%s\"", sh->id, ed_error_msg(&err));
         atomic_store(&sh->srv->drain, 2);
     }
+    if (edge__objects_start(sh, &err) != 0) {
+        ED_ERROR("event=objects_error shard=%d error=\"%s\"", sh->id, ed_error_msg(&err));
+        atomic_store(&sh->srv->drain, 2);
+    }
     ed_error_dispose(&err);
     if (atomic_load(&sh->srv->drain))
         on_wake(&sh->wake);
@@ -186,6 +191,7 @@ void edge__shard_run(void *arg)
         }
     }
     edge__shard_bury(sh, true); /* isolates die on the thread that made them */
+    edge__objects_free(sh);     /* the last commit; answers to isolates gone are dropped */
     ld_shard_free(sh->loader);
     if (sh->fetcher) { /* after the isolates: their last answers come now */
         edge__fetcher_close(sh->fetcher);

@@ -55,6 +55,11 @@ static void worker_free(struct edge_worker *w)
     for (size_t i = 0; i < w->n_loaders; i++)
         free(w->loaders[i]);
     free(w->loaders);
+    for (size_t i = 0; i < w->n_objects; i++) {
+        free((char *)w->objects[i].name);
+        free((char *)w->objects[i].cls);
+    }
+    free(w->objects);
     for (size_t i = 0; i < w->n_vars; i++) {
         free((char *)w->vars[i].name);
         free((char *)w->vars[i].value);
@@ -688,15 +693,48 @@ int edge__site_check(const struct edge_site *site, struct ed_error *err)
     for (size_t i = 0; i < site->n_workers; i++) {
         const struct edge_worker *w = site->workers[i];
         struct ed_error e = {0};
-        int rc = iso_bundle_check(w->modules, w->n_modules, w->main_module, &e);
+        int rc = iso_bundle_check_objects(w->modules, w->n_modules, w->main_module, w->objects,
+                                          w->n_objects, &e);
         if (rc)
             rc = ed_error_set(err, rc, "tenant %s worker %s: %s", w->tenant->name, w->name,
                               ed_error_msg(&e));
         ed_error_dispose(&e);
         if (rc)
             return rc;
+        /* An object's database is DATA/tenants/<tenant>/do/<class>/: two workers of one tenant
+         * hosting a class of one name would share its objects' files. */
+        for (size_t j = 0; j < i; j++) {
+            const struct edge_worker *o = site->workers[j];
+            if (o->tenant != w->tenant)
+                continue;
+            for (size_t a = 0; a < w->n_objects; a++)
+                for (size_t b = 0; b < o->n_objects; b++)
+                    if (strcmp(w->objects[a].cls, o->objects[b].cls) == 0)
+                        return ed_error_set(err, ED_EBADWORKER,
+                                            "tenant %s: Durable Object class %s is declared by "
+                                            "both worker %s and worker %s",
+                                            w->tenant->name, w->objects[a].cls, o->name, w->name);
+        }
     }
     return 0;
+}
+
+const struct edge_worker *edge__site_object_worker(const struct edge_site *site, const char *tenant,
+                                                   const char *cls, size_t *ns)
+{
+    for (size_t i = 0; i < site->n_workers; i++) {
+        const struct edge_worker *w = site->workers[i];
+        if (strcmp(w->tenant->name, tenant) != 0)
+            continue;
+        for (size_t j = 0; j < w->n_objects; j++) {
+            if (strcmp(w->objects[j].cls, cls) == 0) {
+                if (ns)
+                    *ns = j;
+                return w;
+            }
+        }
+    }
+    return NULL;
 }
 
 void edge__tenant_log(const struct edge_tenant *t, const char *worker, const char *level,

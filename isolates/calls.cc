@@ -415,6 +415,47 @@ void call_stub(const v8::FunctionCallbackInfo<v8::Value> &info)
     }
 }
 
+/* native.callObject(binding, id, name | null, method, args) -> Promise: a call to a durable
+ * object, whose arguments carry no stubs (Mode::kObject refuses them). */
+void call_object(const v8::FunctionCallbackInfo<v8::Value> &info)
+{
+    v8::Isolate *isolate = info.GetIsolate();
+    iso_worker *w = worker_of(isolate);
+    if (!has_host(w, isolate))
+        return;
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    ExportLog log;
+    try {
+        std::string binding, id, name, method, args;
+        if (!get_string(isolate, info[0], "binding", &binding) ||
+            !get_string(isolate, info[1], "id", &id) ||
+            (!info[2]->IsNull() && !get_string(isolate, info[2], "name", &name, kMaxEnv)) ||
+            !get_string(isolate, info[3], "method", &method))
+            return;
+        if (!info[4]->IsArray()) {
+            throw_error(isolate, v8::Exception::TypeError, "malformed call arguments");
+            return;
+        }
+        if (!serialize(w, context, info[4], Mode::kObject, &log, &args))
+            return;
+        iso_call call = {};
+        call.kind = ISO_CALL_OBJECT;
+        call.binding = binding.c_str();
+        call.object_id = id.c_str();
+        call.object_name = info[2]->IsNull() ? nullptr : name.data();
+        call.object_name_len = name.size();
+        call.method = method.c_str();
+        call.args = reinterpret_cast<const uint8_t *>(args.data());
+        call.args_len = args.size();
+        v8::Local<v8::Promise> p = start_call(w, context, &call, nullptr, log);
+        if (!p.IsEmpty())
+            info.GetReturnValue().Set(p);
+    } catch (...) {
+        unexport(w, log.ids);
+        throw_error(isolate, v8::Exception::RangeError, "out of memory preparing a call");
+    }
+}
+
 /* native.dropStub(peer, id): this worker's stub of peer's export was collected. */
 void drop_stub(const v8::FunctionCallbackInfo<v8::Value> &info)
 {
@@ -611,6 +652,7 @@ const NativeFunction kCallNatives[] = {
     {"stubMarker", stub_marker},
     {"markerInfo", marker_info_native},
     {"errorCodes", error_codes},
+    {"callObject", call_object, "67_objects.js"},
     {nullptr, nullptr},
 };
 

@@ -118,7 +118,7 @@ void call_step(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
     std::string bytes;
     ExportLog log;
     log.peer = inv->peer; /* the caller holds the result's stubs */
-    if (!v->IsUndefined() && !serialize(w, context, v, Mode::kResult, &log, &bytes))
+    if (!v->IsUndefined() && !serialize(w, context, v, inv->mode, &log, &bytes))
         return answer_exception(w, inv, context, try_catch);
     complete(w, inv, Invocation::Final::kResult, 0, std::string(), std::move(bytes));
 }
@@ -184,6 +184,46 @@ extern "C" int iso_worker_call_stub(struct iso_worker *w, uint64_t stub, const c
         if (!iso::read_args(w, inv, context, try_catch, args, args_len, &argv[3]))
             return;
         iso::start(w, inv, context, try_catch, w->hooks.call_export.Get(isolate), argv, 5);
+    });
+    return 0;
+}
+
+extern "C" int iso_worker_call_object(struct iso_worker *w, const char *cls, uint64_t object,
+                                      const char *id, const char *name, size_t name_len,
+                                      const char *method, const uint8_t *args, size_t args_len,
+                                      uint64_t cpu_budget_ns, uint64_t *cpu_used_ns,
+                                      iso_result_cb cb, void *cb_ud, struct ed_error *err) noexcept
+{
+    if (!w || !cls || !id || !method || !cb || (!args && args_len) || (!name && name_len))
+        return ed_error_set(err, ED_EINVAL, "iso_worker_call_object: missing argument");
+    iso::Invocation *inv = nullptr;
+    int rc = iso::new_call(w, cb, cb_ud, 0, cpu_budget_ns, cpu_used_ns, &inv, err);
+    if (rc)
+        return rc;
+    inv->mode = iso::Mode::kObject;
+    iso::run_in(w, inv, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch, iso::Entry &) {
+        v8::Isolate *isolate = w->isolate;
+        v8::Local<v8::Value> argv[8];
+        if (!iso::read_args(w, inv, context, try_catch, args, args_len, &argv[7]))
+            return;
+        v8::Local<v8::Value> hook;
+        if (!w->internals.Get(isolate)
+                 ->Get(context, iso::str(isolate, "objectCall"))
+                 .ToLocal(&hook) ||
+            !hook->IsFunction())
+            return iso::answer_exception(w, inv, context, try_catch);
+        v8::Local<v8::String> s;
+        argv[0] = w->ns.IsEmpty() ? v8::Local<v8::Value>(v8::Undefined(isolate))
+                                  : v8::Local<v8::Value>(w->ns.Get(isolate));
+        argv[1] = w->env.Get(isolate);
+        argv[2] = iso::str_or_null(isolate, cls);
+        argv[3] = v8::Number::New(isolate, (double)object);
+        argv[4] = iso::str_or_null(isolate, id);
+        argv[5] = v8::Null(isolate);
+        if (name && iso::str(isolate, name, name_len).ToLocal(&s))
+            argv[5] = s;
+        argv[6] = iso::str_or_null(isolate, method);
+        iso::start(w, inv, context, try_catch, hook.As<v8::Function>(), argv, 8);
     });
     return 0;
 }

@@ -137,6 +137,18 @@ struct iso_worker_config {
      * --allow-eval-at-startup). Either way they throw an EvalError ("Code generation from
      * strings disallowed for this context") once the worker is built, as in Workers. */
     bool allow_eval_at_startup;
+    /* Durable object namespaces (see "durable objects" below): env[name] is a
+     * DurableObjectNamespace of class cls, which must be a class exported by name from the
+     * main module (iso_worker_new fails with ED_EBADWORKER otherwise). Borrowed. */
+    const struct iso_object_ns *objects;
+    size_t n_objects;
+};
+
+/* A durable object namespace binding ({"type": "durable_object_namespace", "name": ...,
+ * "class_name": ...} in Workers' upload metadata). Borrowed. */
+struct iso_object_ns {
+    const char *name; /* the env property */
+    const char *cls;  /* the exported class */
 };
 
 /* A child's globalOutbound. */
@@ -170,6 +182,14 @@ int iso_worker_new(const struct iso_worker_config *cfg, struct iso_worker **out,
  * missing fetch handler is found by iso_worker_new. ED_ENOMEM; ED_EINVAL without a platform. */
 int iso_bundle_check(const struct iso_module *modules, size_t n_modules, const char *main_module,
                      struct ed_error *err) ISO_NOEXCEPT;
+
+/* iso_bundle_check, and also that the main module exports each durable object class named in
+ * objects (by name: nothing runs, so that it is a class is checked by iso_worker_new):
+ * ED_EBADWORKER 'Durable Object namespace COUNTERS: class "Counter" is not exported by the
+ * main module "index.js"' otherwise. objects borrowed. */
+int iso_bundle_check_objects(const struct iso_module *modules, size_t n_modules,
+                             const char *main_module, const struct iso_object_ns *objects,
+                             size_t n_objects, struct ed_error *err) ISO_NOEXCEPT;
 
 /* Disposes the isolate. Must run on the creating thread; w may be NULL. Every invocation
  * still in flight fails first (ED_ECANCELED through on_fail, on_abort or its result callback;
@@ -453,6 +473,7 @@ enum iso_call_kind {
     ISO_CALL_STUB,       /* into the isolate that exported a stub (peer) */
     ISO_CALL_RELEASE,    /* a load() stub was garbage-collected: the child may go */
     ISO_CALL_DROP,       /* the caller no longer holds stub of peer (its stub was collected) */
+    ISO_CALL_OBJECT,     /* into a durable object: binding, object_id, object_name, method, args */
 };
 
 /* A child's code as the parent's getCode callback (or load()) gave it, checked by the runtime:
@@ -502,9 +523,16 @@ struct iso_call {
     uint64_t stub;
     const uint8_t *args; /* serialized array of arguments */
     size_t args_len;
+    /* ISO_CALL_OBJECT: the object's id (64 hex digits, checked by the host against the
+     * binding's namespace) and the name it was made from (idFromName; NULL otherwise). Its
+     * args carry no stubs and no streams (see iso_worker_call_object). */
+    const char *object_id;
+    const char *object_name;
+    size_t object_name_len;
 };
 
 struct iso_fetcher;
+struct iso_object_host;
 
 /* What an isolate needs from the thread that runs it. */
 struct iso_host {
@@ -525,6 +553,9 @@ struct iso_host {
      * subrequest, or NULL with err set to what fetch() rejects with (no outbound here, a
      * limit). NULL member: fetch() rejects with a TypeError. */
     const struct iso_fetcher *(*fetcher)(void *ud, struct iso_worker *from, struct ed_error *err);
+    /* Durable objects: ids, and the storage of the objects the worker hosts. NULL: the worker
+     * has no durable object namespaces. Borrowed; must outlive the worker. */
+    const struct iso_object_host *objects;
 };
 
 /* ---- outbound HTTP ----------------------------------------------------------------------
@@ -647,6 +678,131 @@ size_t iso_worker_exports(const struct iso_worker *w) ISO_NOEXCEPT;
 /* Runs a full garbage collection in w and then its finalizers (stubs w no longer references
  * are dropped through its host). For tests and for hosts short of memory. */
 void iso_worker_collect_garbage(struct iso_worker *w) ISO_NOEXCEPT;
+
+/* ---- durable objects ---------------------------------------------------------------------
+ * A worker that declares durable object namespaces (iso_worker_config.objects) gets
+ * env[name], a DurableObjectNamespace: ids come from the host (iso_object_host.id, which
+ * binds them to the tenant and class with a keyed hash), and a stub's calls (fetch() and RPC
+ * methods) become ISO_CALL_OBJECT calls to the host. The host runs each on the isolate that
+ * hosts the object (iso_worker_call_object): there the runtime keeps one instance per object,
+ * `new Class(ctx, env)` on its first call, until iso_worker_object_drop. ctx.storage reaches
+ * the object's database through iso_object_host, synchronously, on the worker's thread; every
+ * operation names the object by the handle the host gave iso_worker_call_object.
+ *
+ * Values to and from an object cross as structured clones without stubs: functions,
+ * RpcTargets, stubs and streams are refused with a DataCloneError; a Request's or Response's
+ * body is read whole by the runtime and crosses as bytes. */
+
+/* How an id is made (iso_object_host.id). */
+enum iso_object_id_op {
+    ISO_OBJECT_ID_NAME = 0, /* idFromName(arg) */
+    ISO_OBJECT_ID_UNIQUE,   /* newUniqueId() (arg unused) */
+    ISO_OBJECT_ID_STRING,   /* idFromString(arg): checked, not made */
+};
+
+/* A SQL value (the shape of storage's). text/blob bytes borrowed for the call they are in. */
+enum iso_sql_type { ISO_SQL_NULL = 0, ISO_SQL_INTEGER, ISO_SQL_REAL, ISO_SQL_TEXT, ISO_SQL_BLOB };
+struct iso_sql_value {
+    int type; /* enum iso_sql_type */
+    int64_t i;
+    double d;
+    const void *p; /* ISO_SQL_TEXT (UTF-8) and ISO_SQL_BLOB */
+    size_t len;
+};
+
+/* Where a query's last statement's rows go; a non-zero return stops it with that code. */
+struct iso_sql_sink {
+    int (*columns)(void *ud, const char *const *names, size_t n);
+    int (*row)(void *ud, const struct iso_sql_value *values, size_t n);
+};
+
+/* Rows a storage operation read and wrote (cursor.rowsRead/rowsWritten; billing). */
+struct iso_storage_counts {
+    uint64_t rows_read, rows_written;
+};
+
+/* list({prefix, start, end, limit, reverse}); NULL pointers and 0 are unset. */
+struct iso_kv_range {
+    const char *prefix, *start, *end;
+    size_t prefix_len, start_len, end_len;
+    uint32_t limit;
+    bool reverse;
+};
+
+/* The host's side of durable objects. Every function runs on the worker's thread, inside the
+ * worker's JavaScript (it must not call back into the shim), and returns 0 (or what it says)
+ * or a negative code with err set to the message the runtime throws: ED_EINVAL as a
+ * TypeError for ids, ED_ERANGE as a RangeError, anything else as an Error. object is the
+ * handle of iso_worker_call_object; one the host no longer knows (the object was dropped)
+ * fails with ED_ENOENT. Strings and values are borrowed for the call. */
+struct iso_object_host {
+    void *ud;
+    /* Writes an id of binding's namespace (64 lower-case hex digits and a NUL) into hex. For
+     * ISO_OBJECT_ID_STRING, arg must be such an id of this namespace: ED_EINVAL "Invalid
+     * Durable Object ID: must be 64 hex digits" or "Durable Object ID is not valid for this
+     * namespace." otherwise. */
+    int (*id)(void *ud, struct iso_worker *from, const char *binding, int op, const char *arg,
+              size_t arg_len, char hex[65], struct ed_error *err);
+    /* sql.exec(): every statement of sql runs now; the last one's rows go to sink. */
+    int (*sql)(void *ud, struct iso_worker *from, uint64_t object, const char *sql, size_t len,
+               const struct iso_sql_value *binds, size_t n_binds, const struct iso_sql_sink *sink,
+               void *sink_ud, struct iso_storage_counts *counts, struct ed_error *err);
+    /* sql.databaseSize */
+    int (*size)(void *ud, struct iso_worker *from, uint64_t object, uint64_t *bytes,
+                struct ed_error *err);
+    /* get(key): 0 with found(ud, value, len) called, or ED_ENOENT when absent. */
+    int (*kv_get)(void *ud, struct iso_worker *from, uint64_t object, const char *key,
+                  size_t key_len, int (*found)(void *ud, const void *value, size_t len),
+                  void *found_ud, struct iso_storage_counts *counts, struct ed_error *err);
+    int (*kv_put)(void *ud, struct iso_worker *from, uint64_t object, const char *key,
+                  size_t key_len, const void *value, size_t len, struct iso_storage_counts *counts,
+                  struct ed_error *err);
+    /* 1 deleted, 0 absent. */
+    int (*kv_delete)(void *ud, struct iso_worker *from, uint64_t object, const char *key,
+                     size_t key_len, struct iso_storage_counts *counts, struct ed_error *err);
+    int (*kv_list)(void *ud, struct iso_worker *from, uint64_t object,
+                   const struct iso_kv_range *range,
+                   int (*each)(void *ud, const char *key, size_t key_len, const void *value,
+                               size_t len),
+                   void *each_ud, struct iso_storage_counts *counts, struct ed_error *err);
+    /* deleteAll() */
+    int (*delete_all)(void *ud, struct iso_worker *from, uint64_t object, struct ed_error *err);
+    /* transactionSync()/transaction(): open a savepoint; close the innermost, keeping or
+     * undoing what was done since. */
+    int (*savepoint)(void *ud, struct iso_worker *from, uint64_t object, struct ed_error *err);
+    int (*release)(void *ud, struct iso_worker *from, uint64_t object, bool commit,
+                   struct ed_error *err);
+    /* getAlarm()/setAlarm()/deleteAlarm(): ms since the epoch, 0 = none. */
+    int (*alarm_get)(void *ud, struct iso_worker *from, uint64_t object, int64_t *at_ms,
+                     struct ed_error *err);
+    int (*alarm_set)(void *ud, struct iso_worker *from, uint64_t object, int64_t at_ms,
+                     struct ed_error *err);
+};
+
+/* Calls method of the durable object (cls, id) that w hosts, with serialized args (an array;
+ * for "fetch", one Request). object is the host's handle for the object: the runtime keeps
+ * one instance per handle, made with `new cls(ctx, env)` on its first call (ctx.id from id
+ * and name, which may be NULL; ctx.storage through w's iso_host.objects with this handle),
+ * and delivers calls to it until iso_worker_object_drop (or a failed constructor or
+ * blockConcurrencyWhile() callback, which drop it so the next call makes it again). Calls
+ * wait while the instance's blockConcurrencyWhile() callback runs. "alarm" calls the
+ * instance's alarm() (args: [{retryCount, isRetry}]). Only methods of the class's prototype
+ * chain can be called, and RPC only on a class that extends DurableObject, as in Workers
+ * (fetch and alarm on any class). The result is serialized without stubs (functions,
+ * RpcTargets and streams fail the call with a DataCloneError; a Response's body is read
+ * whole). Budgets, cpu_used_ns and the callback as iso_worker_invoke. */
+int iso_worker_call_object(struct iso_worker *w, const char *cls, uint64_t object, const char *id,
+                           const char *name, size_t name_len, const char *method,
+                           const uint8_t *args, size_t args_len, uint64_t cpu_budget_ns,
+                           uint64_t *cpu_used_ns, iso_result_cb cb, void *cb_ud,
+                           struct ed_error *err) ISO_NOEXCEPT;
+
+/* Forgets the instance of object (evicted, or its storage failed): the next call makes a new
+ * one. Runs no JavaScript; a call of it still running finishes. */
+void iso_worker_object_drop(struct iso_worker *w, uint64_t object) ISO_NOEXCEPT;
+
+/* Instances of durable objects w holds. */
+size_t iso_worker_objects(const struct iso_worker *w) ISO_NOEXCEPT;
 
 /* ---- code cache ------------------------------------------------------------------------
  * Compiled code is shared by every isolate of the process: an ES or CommonJS module of at least

@@ -50,6 +50,7 @@ const char *const kUrlInternals[] = {"parseUrl", "URL", "URLSearchParams", "urlS
 const char *const kCryptoGlobals[] = {"crypto", "Crypto", "SubtleCrypto", "CryptoKey", nullptr};
 
 const char *const kLoaderInternals[] = {"newWorkerLoader", nullptr};
+const char *const kObjectsInternals[] = {"newObjectNamespace", "objectCall", nullptr};
 const char *const kConsoleGlobals[] = {"console", nullptr};
 const char *const kGlobalsGlobals[] = {"queueMicrotask", "atob", "btoa", "structuredClone",
                                        nullptr};
@@ -111,6 +112,7 @@ const LazyFile kLazyFiles[] = {
     {"32_transform.js", kTransformGlobals, kNone},
     {"35_blob.js", kBlobGlobals, kBlobInternals},
     {"45_crypto.js", kCryptoGlobals, kNone},
+    {"67_objects.js", kNone, kObjectsInternals},
     {"70_loader.js", kNone, kLoaderInternals},
     {"75_fetch.js", kFetchGlobals, kNone},
     {"80_console.js", kConsoleGlobals, kNone},

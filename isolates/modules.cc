@@ -197,7 +197,8 @@ int load_bundle(iso_worker *w, v8::Local<v8::Context> context, const struct iso_
         return js_failure(w, try_catch, ED_EBADWORKER, (where.empty() ? main : where).c_str(), err);
     }
     if (w->link_only)
-        return 0;
+        return check_object_classes(w, context, module->GetModuleNamespace().As<v8::Object>(), cfg,
+                                    err);
     v8::Local<v8::Value> result;
     if (!module->Evaluate(context).ToLocal(&result)) {
         std::string what = "uncaught exception while evaluating " + main;
@@ -213,6 +214,9 @@ int load_bundle(iso_worker *w, v8::Local<v8::Context> context, const struct iso_
         return js_failure(w, try_catch, ED_EBADWORKER, main.c_str(), err);
     w->ns.Reset(isolate, ns);
     w->handler.Reset(isolate, def);
+    rc = check_object_classes(w, context, ns, cfg, err);
+    if (rc)
+        return rc;
     if (cfg->child)
         return 0; /* any entrypoint will do; a missing one is reported when it is called */
     /* An object with fetch(), or a class (WorkerEntrypoint) whose instances have one. */

@@ -24,7 +24,7 @@ namespace iso {
 
 const NativeFunction *const kNativeTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
                                                kCryptoNatives,   kTimerNatives,   kFetchNatives,
-                                               kStreamNatives};
+                                               kStreamNatives,   kObjectNatives};
 const size_t kNumNativeTables = sizeof kNativeTables / sizeof kNativeTables[0];
 
 v8::MaybeLocal<v8::Object> make_natives(v8::Local<v8::Context> context, const char *file,

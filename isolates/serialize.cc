@@ -85,6 +85,10 @@ class Reader final : public v8::ValueDeserializer::Delegate {
      * revive() replaces it. */
     v8::MaybeLocal<v8::Object> ReadHostObject(v8::Isolate *isolate) override
     {
+        if (plain_) {
+            throw_clone_error(isolate, str(isolate, "Unexpected host object in stored value."));
+            return {};
+        }
         uint32_t tag = 0, kind = 0;
         uint64_t id = 0;
         if (!des_->ReadUint32(&tag) || tag != kStubTag || !des_->ReadUint64(&id) ||
@@ -97,6 +101,7 @@ class Reader final : public v8::ValueDeserializer::Delegate {
     }
     v8::ValueDeserializer *des_ = nullptr;
     size_t markers_ = 0;
+    bool plain_ = false; /* a stored value: no markers */
 
   private:
     iso_worker *w_;
@@ -209,6 +214,30 @@ v8::MaybeLocal<v8::Value> deserialize(iso_worker *w, v8::Local<v8::Context> cont
     if (reader.markers_ == 0)
         return v;
     return w->hooks.revive.Get(isolate)->Call(context, v8::Undefined(isolate), 1, &v);
+}
+
+bool serialize_plain(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
+                     std::string *out)
+{
+    return write(w, context, value, out);
+}
+
+v8::MaybeLocal<v8::Value> deserialize_plain(iso_worker *w, v8::Local<v8::Context> context,
+                                            const uint8_t *data, size_t len)
+{
+    v8::Isolate *isolate = w->isolate;
+    Reader reader(w, context, 0);
+    reader.plain_ = true;
+    v8::ValueDeserializer des(isolate, data, len, &reader);
+    reader.des_ = &des;
+    v8::Maybe<bool> header = des.ReadHeader(context);
+    if (header.IsNothing())
+        return {};
+    if (!header.FromJust()) {
+        throw_clone_error(isolate, str(isolate, "Malformed stored value."));
+        return {};
+    }
+    return des.ReadValue(context);
 }
 
 bool marker_info(iso_worker *w, v8::Local<v8::Value> v, uint64_t *id, int *kind, uint64_t *peer)

@@ -147,6 +147,7 @@ enum class Mode : int {
     kArgs = 0,   /* a call's arguments: stubs live until the call is answered */
     kResult = 1, /* a call's result: stubs held by the receiver */
     kEnv = 2,    /* a child's env: stubs released by the host with the child */
+    kObject = 3, /* to or from a durable object: no stubs or streams, bodies whole */
 };
 
 /* Nobody yet: an export made for a call whose callee is not known until it answers. */
@@ -192,6 +193,7 @@ struct Invocation {
     uint64_t *cpu_used_out = nullptr;     /* borrowed from the caller until the final callback */
     uint32_t sub_limit = 0, sub_used = 0; /* fetch() calls allowed (0: any) and made */
     uint64_t peer = 0;                    /* kCall: the caller, who holds the result's stubs */
+    Mode mode = Mode::kResult;            /* kCall: how its result is serialized */
     v8::Global<v8::Value> awaited;        /* the promise (or value) it waits on */
     v8::Global<v8::Value> reader;         /* kStreaming: the response body's reader */
     bool paused = false;                  /* kStreaming: the sink asked to wait (host resumes) */
@@ -267,6 +269,8 @@ struct iso_worker {
     v8::Global<v8::Object> internals;
     v8::Global<v8::FunctionTemplate> marker; /* stub markers (serialize.cc) */
     v8::Global<v8::Module> cf_module;        /* "cloudflare:workers", once imported */
+    /* Durable objects it hosts: the runtime's record of each, by the host's handle. */
+    std::unordered_map<uint64_t, v8::Global<v8::Value>> objects;
     iso::Hooks hooks;
     /* One per runtime file (empty: a lazy file not loaded), until save_runtime_cache. */
     std::vector<v8::Global<v8::UnboundScript>> runtime_scripts;
@@ -731,6 +735,14 @@ bool serialize(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Valu
 v8::MaybeLocal<v8::Value> deserialize(iso_worker *w, v8::Local<v8::Context> context,
                                       const uint8_t *data, size_t len, uint64_t peer);
 
+/* A plain structured clone (a durable object's stored value): nothing is exported, and host
+ * objects are refused with a DataCloneError; false with an exception pending. */
+bool serialize_plain(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
+                     std::string *out);
+/* Its reverse; empty with an exception pending when the bytes are malformed. */
+v8::MaybeLocal<v8::Value> deserialize_plain(iso_worker *w, v8::Local<v8::Context> context,
+                                            const uint8_t *data, size_t len);
+
 /* Erases the exports listed. */
 void unexport(iso_worker *w, const std::vector<uint64_t> &ids);
 
@@ -797,6 +809,14 @@ extern const NativeFunction kCryptoNatives[];
 extern const NativeFunction kTimerNatives[];
 extern const NativeFunction kFetchNatives[];
 extern const NativeFunction kStreamNatives[];
+extern const NativeFunction kObjectNatives[];
+
+/* ---- objects.cc ---- */
+
+/* After the bundle was evaluated (or, link_only, instantiated: by name only): each durable
+ * object class cfg names is exported by the main module (a function, once evaluated). */
+int check_object_classes(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::Object> ns,
+                         const iso_worker_config *cfg, ed_error *err);
 
 /* ---- streams.cc ---- */
 

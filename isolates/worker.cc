@@ -24,7 +24,7 @@ int make_env(iso_worker *w, v8::Local<v8::Context> context, const iso_worker_con
 {
     v8::Isolate *isolate = w->isolate;
     v8::TryCatch try_catch(isolate);
-    std::vector<v8::Local<v8::Value>> vars, loaders;
+    std::vector<v8::Local<v8::Value>> vars, loaders, objects;
     for (size_t i = 0; i < cfg->n_vars; i++) {
         const iso_var &var = cfg->vars[i];
         if (!var.name)
@@ -44,6 +44,13 @@ int make_env(iso_worker *w, v8::Local<v8::Context> context, const iso_worker_con
             return ed_error_set(err, ED_EINVAL, "loader binding %zu has no name", i);
         loaders.push_back(name);
     }
+    for (size_t i = 0; i < cfg->n_objects; i++) {
+        v8::Local<v8::String> name;
+        const char *n = cfg->objects ? cfg->objects[i].name : nullptr;
+        if (!n || !cfg->objects[i].cls || !iso::str(isolate, n, strlen(n)).ToLocal(&name))
+            return ed_error_set(err, ED_EINVAL, "durable object namespace %zu has no name", i);
+        objects.push_back(name);
+    }
     v8::Local<v8::Value> child_env = v8::Undefined(isolate);
     if (cfg->env && cfg->env_len &&
         !iso::deserialize(w, context, cfg->env, cfg->env_len, cfg->env_peer).ToLocal(&child_env))
@@ -55,10 +62,11 @@ int make_env(iso_worker *w, v8::Local<v8::Context> context, const iso_worker_con
         v8::Integer::New(isolate, cfg->outbound),
         v8::Number::New(isolate, (double)cfg->outbound_stub),
         v8::Number::New(isolate, (double)cfg->env_peer),
+        v8::Array::New(isolate, objects.data(), objects.size()),
     };
     v8::Local<v8::Value> env;
     if (!w->hooks.setup.Get(isolate)
-             ->Call(context, v8::Undefined(isolate), 6, args)
+             ->Call(context, v8::Undefined(isolate), 7, args)
              .ToLocal(&env) ||
         !env->IsObject())
         return iso::js_failure(w, try_catch, ED_EBADWORKER, "building env", err);
@@ -163,6 +171,7 @@ void destroy(iso_worker *w)
         w->internals.Reset();
         w->marker.Reset();
         w->cf_module.Reset();
+        w->objects.clear();
         w->hooks.reset();
         w->runtime_scripts.clear();
         w->modules.clear();
@@ -223,12 +232,22 @@ extern "C" int iso_worker_new(const struct iso_worker_config *cfg, struct iso_wo
 extern "C" int iso_bundle_check(const struct iso_module *modules, size_t n_modules,
                                 const char *main_module, struct ed_error *err) noexcept
 {
+    return iso_bundle_check_objects(modules, n_modules, main_module, nullptr, 0, err);
+}
+
+extern "C" int iso_bundle_check_objects(const struct iso_module *modules, size_t n_modules,
+                                        const char *main_module,
+                                        const struct iso_object_ns *objects, size_t n_objects,
+                                        struct ed_error *err) noexcept
+{
     iso_worker_config cfg = {};
     cfg.tenant = "";
     cfg.worker = "";
     cfg.modules = modules;
     cfg.n_modules = n_modules;
     cfg.main_module = main_module;
+    cfg.objects = objects;
+    cfg.n_objects = n_objects;
     iso_worker *w = nullptr;
     int rc = create(&cfg, false, true, &w, err);
     iso_worker_free(w);

@@ -174,7 +174,10 @@ static struct ld_child *next_to_reduce(struct ld_shard *sh)
         if (p->dead)
             continue;
         for (struct ld_child *c = p->children; c; c = c->next)
-            if (c->dirty && c->refs == 1 && c->w && !iso_worker_retired(c->w))
+            /* a child with background work would be skipped by the shim and lose its turn;
+             * one that only exports stubs is idle and may shrink */
+            if (c->dirty && c->refs == 1 && c->w && !iso_worker_retired(c->w) &&
+                iso_worker_pending(c->w) == 0)
                 found = c;
         if (found)
             return found;

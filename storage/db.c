@@ -38,6 +38,14 @@ static const char *const st__migrations[] = {
     " PRIMARY KEY (tenant, day, key)) WITHOUT ROWID;"
     "CREATE TABLE usage_flush (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);"
     "INSERT INTO usage_flush (id, seq) VALUES (1, 0);",
+    /* 2: durable objects (issue 5): the node's id key (made by st_node_key on first use) and
+     * the index of alarms, so a restart finds them without opening every object. */
+    "CREATE TABLE node_keys (id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " key BLOB NOT NULL CHECK (length(key) = 32));"
+    "CREATE TABLE alarms ("
+    " tenant TEXT NOT NULL, class TEXT NOT NULL, id TEXT NOT NULL, at_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, class, id)) WITHOUT ROWID;"
+    "CREATE INDEX alarms_by_time ON alarms (at_ms);",
 };
 #define ST__NMIGRATIONS ((int)(sizeof st__migrations / sizeof st__migrations[0]))
 

@@ -1,7 +1,8 @@
 /*
- * storage/ — every SQLite handle edged opens. Today: the control-plane database
- * (DATA/control.sqlite, WAL) and its first tables, the per-tenant, per-UTC-day usage counters
- * that billing reads. Durable objects (one database per object) come with their issue.
+ * storage/ — every SQLite handle edged opens: the control-plane database (DATA/control.sqlite,
+ * WAL) with the per-tenant, per-UTC-day usage counters that billing reads, the node's key and
+ * the durable objects' alarm index; and one database per durable object
+ * (DATA/tenants/<tenant>/do/<class>/<id>.sqlite), held open by a per-shard cache (st_objects).
  *
  * Writes never run on a shard's loop: shards hand usage deltas to st_usage_add() (a mutex and
  * a memcpy), and one writer thread folds them into a transaction every flush interval, so an
@@ -89,6 +90,219 @@ int st_usage_get(struct st_db *db, const char *tenant, const char *day, struct s
  * err set. */
 int st_usage_json(struct st_db *db, const char *tenant, const char *day, char **json,
                   struct ed_error *err);
+
+/* ==== durable objects ======================================================================
+ * One SQLite database per object. A shard owns an st_objects (its open databases); every
+ * function taking an st_objects or st_object runs on that shard's thread (no locks). Every
+ * operation runs inside the object's implicit transaction, opened by the first operation after
+ * a commit; st_objects_commit commits all of them at the end of the shard's loop turn (group
+ * commit), and only then may answers that followed a write leave (output gate). */
+
+/* The node's secret for durable object ids (32 bytes): made with BoringSSL's RAND_bytes on the
+ * first call and kept in control.sqlite (table node_keys); later calls, and later processes,
+ * read the same key. Blocks on the disk (once, at start-up). Returns 0 or a negative code with
+ * err set (ED_ESQLITE; ED_EIO/ED_EINVAL when BoringSSL cannot be loaded). */
+int st_node_key(struct st_db *db, uint8_t key[32], struct ed_error *err);
+
+/* ---- ids ----
+ * id = R (16 bytes) || T (16 bytes), shown as 64 lower-case hex digits, with
+ * T = HMAC-SHA256(key, "edged-do-id\0" tenant "\0" class "\0" R)[0..16): an id names an
+ * object of one (tenant, class) only. idFromName: R = HMAC-SHA256(key, "edged-do-name\0" tenant
+ * "\0" class "\0" name)[0..16); newUniqueId: R random. hex receives 64 digits and a NUL.
+ * These return 0, or ED_EINVAL (tenant or class not a valid name, see st_object_get), ED_ENOMEM,
+ * or BoringSSL's load error (they load it on first use). All strings are borrowed. */
+#define ST_OBJECT_ID_HEX 65
+int st_object_id_from_name(const uint8_t key[32], const char *tenant, const char *cls,
+                           const char *name, size_t name_len, char hex[ST_OBJECT_ID_HEX]);
+int st_object_id_unique(const uint8_t key[32], const char *tenant, const char *cls,
+                        char hex[ST_OBJECT_ID_HEX]);
+/* Whether hex (len bytes, not NUL-terminated) is an id of (tenant, class). Returns 0, or
+ * ED_EINVAL with Workers' message: "Invalid Durable Object ID: must be 64 hex digits" (wrong
+ * shape; upper-case digits count as wrong, so one object has one spelling) or "Durable Object
+ * ID is not valid for this namespace." (made for another tenant or class, or forged). */
+int st_object_id_check(const uint8_t key[32], const char *tenant, const char *cls, const char *hex,
+                       size_t len, struct ed_error *err);
+/* The shard that owns the object: first 8 bytes of the id, big-endian, modulo shards (0 when
+ * shards is 0 or hex is no id). */
+uint32_t st_object_shard(const char *hex, uint32_t shards);
+
+/* ---- the per-shard cache ---- */
+struct st_objects;
+struct st_object;
+
+/* A shard's open object databases under data_dir (borrowed, copied): at most max_open open at
+ * once (0: 256); opening one more closes the least recently used one that has no open
+ * transaction (when all have one, the cache goes over max_open until the next commit closes
+ * the extra ones). An open database holds 3 file descriptors (database, WAL, shared memory):
+ * pick max_open so that shards * max_open * 3 stays well under RLIMIT_NOFILE. db (borrowed; may
+ * be NULL: no alarm index, for tests) is the control plane that holds the alarm index; it must
+ * outlive os. Returns owned (free with st_objects_free) or ED_EINVAL/ED_ENOMEM with err set. */
+int st_objects_new(const char *data_dir, struct st_db *db, uint32_t max_open,
+                   struct st_objects **out, struct ed_error *err);
+/* Commits every open transaction (as st_objects_commit, no callback) and closes every
+ * database. NULL is fine. */
+void st_objects_free(struct st_objects *os);
+
+/* Operations running past this monotonic time (ed_now_ns) are interrupted inside SQLite (a
+ * query that runs away); 0: the default, 30 s from the start of each call. A query interrupted
+ * this way fails with ED_ETIMEDOUT; when it was writing, SQLite rolls the object's whole
+ * transaction back, the object's later operations fail until the commit, which reports it. */
+void st_objects_set_deadline(struct st_objects *os, uint64_t deadline_ns);
+
+/* How many databases are open now (for tests and the operator). */
+uint32_t st_objects_open_count(const struct st_objects *os);
+
+/* The object's database, opened (and created, with its directories, mode 0700) on first use:
+ * WAL, synchronous=NORMAL, foreign keys on, the SQL limits and refusals below. tenant: 1-255
+ * of [A-Za-z0-9._-], not starting with '.'; cls: [A-Za-z_$][A-Za-z0-9_$]{0,127}; hex: 64
+ * lower-case hex digits (an id checked with st_object_id_check: the cache does not check the
+ * tag, it only keeps paths inside the tenant's directory). Borrowed: valid until the next
+ * st_objects_* or st_object_get call on os (which may close it) — fetch it again for each
+ * operation. Returns 0, ED_EINVAL (a bad name), ED_EIO (the directory or file cannot be made)
+ * or ED_ESQLITE, with err set. */
+int st_object_get(struct st_objects *os, const char *tenant, const char *cls, const char *hex,
+                  struct st_object **out, struct ed_error *err);
+
+/* Names the object was opened with. Borrowed: valid as the object. */
+const char *st_object_tenant(const struct st_object *o);
+const char *st_object_class(const struct st_object *o);
+const char *st_object_hex(const struct st_object *o);
+
+/* ---- SQL ---- */
+enum st_type { ST_NULL = 0, ST_INTEGER, ST_REAL, ST_TEXT, ST_BLOB };
+/* A SQL value. text/blob bytes are borrowed for the call they appear in. */
+struct st_value {
+    int type; /* enum st_type */
+    int64_t i;
+    double d;
+    const void *p; /* ST_TEXT (UTF-8, not NUL-terminated) and ST_BLOB; never NULL when len > 0 */
+    size_t len;
+};
+/* Where the last statement's rows go. Either callback may be NULL. A non-zero return stops the
+ * query, and st_sql_exec returns that code (the statements already run stay run). */
+struct st_rows_sink {
+    /* The last statement's column names, once, before its first row (also when it has none).
+     * names borrowed for the call. */
+    int (*columns)(void *ud, const char *const *names, size_t n);
+    /* One row of the last statement; values borrowed for the call. */
+    int (*row)(void *ud, const struct st_value *values, size_t n);
+};
+/* Rows read and written, added to by every operation. rows_written counts rows inserted,
+ * updated or deleted (triggers included); rows_read approximates Workers' count (rows returned,
+ * or rows stepped over by full scans, or rows changed, whichever is most, per statement):
+ * stock SQLite has no per-statement "rows read" counter. */
+struct st_counts {
+    uint64_t rows_read, rows_written;
+};
+
+/* Workers' limits, enforced by SQLite (sqlite3_limit). */
+#define ST_SQL_MAX_LENGTH 100000 /* bytes of SQL per call */
+#define ST_SQL_MAX_PARAMS 100    /* bound parameters per statement */
+#define ST_SQL_MAX_VALUE 2000000 /* bytes of a string, a blob or a row */
+
+/* Runs every statement of sql (several may be separated by ';', as in Workers: each runs to
+ * its end now; only the last may have parameters, and binds are bound to it in order) inside
+ * the object's implicit transaction. The last statement's columns and rows go to sink. Errors,
+ * with workerd's message in err ("no such table: t: SQLITE_ERROR", "not authorized:
+ * SQLITE_AUTH", "string or blob too big: SQLITE_TOOBIG"...): ED_EINVAL (refused before it ran:
+ * BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE, ATTACH/DETACH, PRAGMA outside the safe list, tables
+ * named _cf_*, temporary tables, virtual tables other than fts5/rtree; wrong number of
+ * bindings; over a limit), ED_ESQL (SQLite refused or failed it: errors, constraints, functions
+ * outside SQLite's ordinary ones such as load_extension() or sqlite_version() ("not authorized
+ * to use function: ..."), writes to sqlite_schema ("table sqlite_master may not be modified");
+ * the transaction stays open and usable), ED_ETIMEDOUT (past the deadline), ED_ESQLITE (the
+ * disk's trouble), or the sink's code. counts (may be NULL) is added to. sql and binds are
+ * borrowed. */
+int st_sql_exec(struct st_object *o, const char *sql, size_t sql_len, const struct st_value *binds,
+                size_t n_binds, const struct st_rows_sink *sink, void *ud, struct st_counts *counts,
+                struct ed_error *err);
+/* The database's size in bytes (page_count * page_size): ctx.storage.sql.databaseSize. */
+uint64_t st_object_size(struct st_object *o);
+
+/* ---- key-value (ctx.storage.get/put/delete/list) ----
+ * Table _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID, as workerd's. Keys are
+ * compared as bytes (UTF-8 order); values are opaque bytes (the shim serializes). Keys up to
+ * ST_KV_MAX_KEY bytes, values up to ST_KV_MAX_VALUE: past them ED_ERANGE with Workers'
+ * message ("Keys cannot be larger than 2048 bytes." / "Values cannot be larger than 131072
+ * bytes."). Keys and values passed in are borrowed; those passed to callbacks are borrowed for
+ * the call. Each counts its rows in counts (may be NULL). */
+#define ST_KV_MAX_KEY 2048
+#define ST_KV_MAX_VALUE 131072
+/* 0 and found(ud, value, len) called once, or ED_ENOENT when the key is absent; found's
+ * non-zero return is returned. */
+int st_kv_get(struct st_object *o, const char *key, size_t key_len,
+              int (*found)(void *ud, const void *value, size_t len), void *ud,
+              struct st_counts *counts, struct ed_error *err);
+int st_kv_put(struct st_object *o, const char *key, size_t key_len, const void *value, size_t len,
+              struct st_counts *counts, struct ed_error *err);
+/* 1 deleted, 0 absent, or a negative code. */
+int st_kv_delete(struct st_object *o, const char *key, size_t key_len, struct st_counts *counts,
+                 struct ed_error *err);
+/* list({start, end, prefix, limit, reverse}): keys >= start, < end, starting with prefix, in
+ * byte order (descending when reverse), at most limit (0: all). NULL pointers are unset. */
+struct st_kv_range {
+    const char *prefix, *start, *end;
+    size_t prefix_len, start_len, end_len;
+    uint32_t limit;
+    bool reverse;
+};
+/* Calls each(ud, key, key_len, value, len) per pair; its non-zero return stops the listing and
+ * is returned. */
+int st_kv_list(struct st_object *o, const struct st_kv_range *r,
+               int (*each)(void *ud, const char *key, size_t key_len, const void *value,
+                           size_t len),
+               void *ud, struct st_counts *counts, struct ed_error *err);
+/* deleteAll(): drops every table, index, view and trigger of the database — the user's SQL
+ * tables as well as the KV pairs, as Workers' deleteAll() does for SQLite-backed objects — in
+ * the implicit transaction, and gives the space back (auto_vacuum); the alarm stays, as in
+ * Workers. */
+int st_kv_delete_all(struct st_object *o, struct ed_error *err);
+
+/* ---- transactionSync(fn) / transaction(fn) ----
+ * A savepoint inside the implicit transaction; nested calls nest. release(true) keeps what was
+ * done since the matching st_object_savepoint, release(false) undoes it. An object with a
+ * savepoint still open is left out of st_objects_commit until it is released. */
+int st_object_savepoint(struct st_object *o, struct ed_error *err);
+int st_object_release(struct st_object *o, bool commit, struct ed_error *err);
+
+/* ---- alarms ----
+ * Times are ms since the epoch; 0 = no alarm. The object's alarm lives in its _cf_METADATA
+ * table (in the transaction); the control plane's index alarms(tenant, class, id, at_ms) lets
+ * a restart find every alarm without opening every file. st_objects_commit writes the index
+ * entry of a set alarm before it commits the object (so a committed alarm always has one;
+ * synchronous=NORMAL, as the objects) and removes a deleted one after: an index entry whose
+ * object has no alarm (a commit that failed, a crash between the two) is dropped by the
+ * caller when it fires and finds none (st_alarm_get gives 0: call st_alarm_set(o, 0)). */
+int st_alarm_get(struct st_object *o, int64_t *at_ms, struct ed_error *err);
+int st_alarm_set(struct st_object *o, int64_t at_ms, struct ed_error *err);
+/* Every alarm of the index, earliest first (at start-up: schedule them); each's non-zero
+ * return stops and is returned. Reads control.sqlite on the reader connection, whose lock each
+ * runs under: it may not call st_ functions on db. Blocks on the disk. Strings borrowed for
+ * the call. */
+int st_alarms_list(struct st_db *db,
+                   int (*each)(void *ud, const char *tenant, const char *cls, const char *hex,
+                               int64_t at_ms),
+                   void *ud, struct ed_error *err);
+
+/* ---- group commit ---- */
+/* Whether the object has an open implicit transaction (since the last st_objects_commit). */
+bool st_object_dirty(const struct st_object *o);
+typedef void (*st_commit_cb)(void *ud, const char *tenant, const char *cls, const char *hex,
+                             int code, const char *msg);
+/* Commits every open implicit transaction of os (one WAL append each, no fsync), then closes
+ * databases beyond max_open. done (may be NULL) is called once per object committed, with
+ * code 0, or a negative code and a message when the commit failed and was rolled back (the
+ * caller drops its instance: its in-memory state may hold what was lost); the strings are
+ * borrowed for the call, and done may not call st_ functions on os. Returns how many objects
+ * failed (0: all committed). */
+int st_objects_commit(struct st_objects *os, st_commit_cb done, void *ud);
+
+/* ---- quotas ---- */
+/* How many objects tenant has (database files under DATA/tenants/<tenant>/do) and their bytes
+ * on disk (databases and WAL files). A directory walk: a few µs per object, not per request.
+ * Returns 0 (zeros when there are none) or a negative code with err set. */
+int st_tenant_objects(const char *data_dir, const char *tenant, uint64_t *objects, uint64_t *bytes,
+                      struct ed_error *err);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,7 @@
     // What is being serialized (enum class Mode in isolates/shim_int.h).
     const MODE_ARGS = 0;
     const MODE_RESULT = 1;
+    const MODE_OBJECT = 3; // to or from a durable object: no stubs, bodies whole
     const INLINE_BODY = 64 * 1024; // a fixed body up to this size crosses as bytes
     const MAX_CHUNK = 256 * 1024; // a stream chunk crosses in pieces of at most this size
     const ERRORS = {
@@ -239,8 +240,13 @@
         return flat;
     }
 
-    // A body leaves once: null, its bytes when fixed and small, else a stream marker.
-    function encodeBody(state, what) {
+    function cloneError(what) {
+        return new internals.DOMException(`${what} cannot be sent to a Durable Object: only values that structuredClone() can copy, and Requests and Responses, cross to one.`, 'DataCloneError');
+    }
+
+    // A body leaves once: null, its bytes when fixed and small (or always, whole), else a
+    // stream marker.
+    function encodeBody(state, what, whole) {
         if (internals.bodyUsed(state))
             throw new TypeError(`The ${what} body has already been used; it cannot be sent to another worker.`);
         if (state.stream === null && state.source === null)
@@ -249,11 +255,13 @@
         if (stream === null) {
             const src = state.source;
             const bytes = typeof src === 'string' ? internals.encodeUtf8(src) : src;
-            if (bytes.length <= INLINE_BODY) {
+            if (whole || bytes.length <= INLINE_BODY) {
                 state.used = true;
                 return exactBytes(bytes).buffer;
             }
             stream = internals.streamOfBytes(bytes);
+        } else if (whole) {
+            throw cloneError(`A ${what} with a streamed body`);
         }
         const marker = exported(new StreamSource(stream), STUB_STREAM | HELD);
         state.used = true;
@@ -266,6 +274,7 @@
             return root;
         const memo = new Map();
         const flags = mode === MODE_RESULT ? HELD : 0;
+        const whole = mode === MODE_OBJECT;
         const walk = (v) => {
             if (typeof v !== 'object' && typeof v !== 'function' || v === null)
                 return v;
@@ -273,7 +282,11 @@
             if (seen !== undefined)
                 return seen;
             let out;
-            if (stubs.has(v)) {
+            if (whole && (typeof v === 'function' || stubs.has(v) || internals.isRpcTarget(v) ||
+                internals.isReadableStream(v))) {
+                throw cloneError(typeof v === 'function' ? 'A function' : internals.isReadableStream(v)
+                    ? 'A ReadableStream' : 'An RPC stub or RpcTarget');
+            } else if (stubs.has(v)) {
                 out = exported(v, (typeof v === 'function' ? STUB_FUNCTION : STUB_OBJECT) | flags);
             } else if (typeof v === 'function') {
                 out = exported(v, STUB_FUNCTION | flags);
@@ -283,10 +296,10 @@
                 out = exported(new StreamSource(v), STUB_STREAM | HELD);
             } else if (internals.isRequest(v)) {
                 out = [native.stubMarker(0, TAG_REQUEST), v.method, v.url, headersFlat(v.headers),
-                    encodeBody(internals.requestBody(v), 'Request')];
+                    encodeBody(internals.requestBody(v), 'Request', whole)];
             } else if (internals.isResponse(v)) {
                 out = [native.stubMarker(0, TAG_RESPONSE), v.status, v.statusText,
-                    headersFlat(v.headers), encodeBody(internals.responseBody(v), 'Response')];
+                    headersFlat(v.headers), encodeBody(internals.responseBody(v), 'Response', whole)];
             } else if (internals.refuseClone(v) !== null) {
                 throw new TypeError(internals.refuseClone(v));
             } else if (isLeaf(v)) {
@@ -482,6 +495,8 @@
         }
         return undefined;
     }
+
+    internals.findMethod = findMethod;
 
     function noMethod(method) {
         return coded(CODES.EINVAL, new TypeError(`The RPC receiver does not implement the method "${method}".`));

@@ -6,13 +6,16 @@
 // becomes a rejection so the shim has one outcome to inspect.
 'use strict';
 (function (internals) {
-    internals.setup = function setup(vars, loaders, childEnv, outbound, outboundStub, parent) {
+    internals.setup = function setup(vars, loaders, childEnv, outbound, outboundStub, parent,
+        objects) {
         internals.startClock();
         const env = {};
         for (let i = 0; i + 1 < vars.length; i += 2)
             env[vars[i]] = vars[i + 1];
         for (const name of loaders)
             env[name] = internals.newWorkerLoader(name);
+        for (const name of objects)
+            env[name] = internals.newObjectNamespace(name);
         if (typeof childEnv === 'object' && childEnv !== null) {
             for (const key of Object.keys(childEnv))
                 env[key] = childEnv[key];

@@ -358,7 +358,7 @@ static inline bool fake_live(void *ud, struct iso_worker *from, const char *bind
 static inline void fake_host_init(struct fake_host *fh)
 {
     memset(fh, 0, sizeof *fh);
-    fh->host = (struct iso_host){fh, fake_call, fake_live, NULL};
+    fh->host = (struct iso_host){fh, fake_call, fake_live, NULL, NULL};
     ed_buf_init(&fh->logs.text);
 }
 

@@ -15,9 +15,10 @@
 TestSuite(lazy, .init = iso_test_setup);
 
 static const char *const kLazyFiles[] = {
-    "03_domexception.js", "05_globals.js", "06_events.js",  "07_timers.js",   "08_abort.js",
-    "10_encoding.js",     "12_url.js",     "30_streams.js", "31_writable.js", "32_transform.js",
-    "35_blob.js",         "45_crypto.js",  "70_loader.js",  "75_fetch.js",    "80_console.js"};
+    "03_domexception.js", "05_globals.js",   "06_events.js", "07_timers.js",
+    "08_abort.js",        "10_encoding.js",  "12_url.js",    "30_streams.js",
+    "31_writable.js",     "32_transform.js", "35_blob.js",   "45_crypto.js",
+    "67_objects.js",      "70_loader.js",    "75_fetch.js",  "80_console.js"};
 #define N_LAZY (sizeof kLazyFiles / sizeof kLazyFiles[0])
 
 #define PRELUDE                                                                                \
@@ -87,12 +88,15 @@ Test(lazy, a_worker_that_uses_none_loads_none)
     iso_worker_free(w);
 }
 
-/* The snapshot's warm-up uses every lazy file, so that a worker's first use of one compiles
- * nothing the warm-up ran (figures/lazy_first_use): a warm-up that fails leaves no cache. */
+/* The snapshot's warm-up uses every lazy file but the durable objects' (which needs a host),
+ * so that a worker's first use of one compiles nothing the warm-up ran
+ * (figures/lazy_first_use): a warm-up that fails leaves no cache. */
 Test(lazy, the_warm_up_left_a_code_cache_of_every_file)
 {
     for (size_t i = 0; i < N_LAZY; i++)
-        cr_expect(iso__lazy_cache_warm(kLazyFiles[i]), "no warm code cache of %s", kLazyFiles[i]);
+        if (strcmp(kLazyFiles[i], "67_objects.js") != 0)
+            cr_expect(iso__lazy_cache_warm(kLazyFiles[i]), "no warm code cache of %s",
+                      kLazyFiles[i]);
 }
 
 /* A child as agents' children and bench/loader.js's are: fetch() answered with a Response and

@@ -74,13 +74,7 @@ const char *const kStreamsGlobals[] = {"ReadableStream",
                                        "ByteLengthQueuingStrategy",
                                        "CountQueuingStrategy",
                                        nullptr};
-const char *const kStreamsInternals[] = {
-    "ReadableStream", "rs",           "createStream",         "createByteStream",
-    "isDisturbed",    "streamLength", "streamOfBytes",        "readAllBytes",
-    "openStream",     "readChunk",    "cancelStream",         "deferred",
-    "promiseCall",    "dictMethod",   "handledPromise",       "extractHWM",
-    "extractSize",    "resetQueue",   "enqueueValueWithSize", "dequeueValue",
-    nullptr};
+const char *const kStreamsInternals[] = {"streams", nullptr};
 const char *const kWritableGlobals[] = {"WritableStream", "WritableStreamDefaultWriter",
                                         "WritableStreamDefaultController", nullptr};
 const char *const kWritableInternals[] = {"ws", nullptr};
@@ -92,9 +86,7 @@ const char *const kTransformGlobals[] = {"TransformStream",
                                          "TextDecoderStream",
                                          nullptr};
 const char *const kBlobGlobals[] = {"Blob", "File", "FormData", nullptr};
-const char *const kBlobInternals[] = {
-    "blobBytes",       "newBlob",         "FormData", "encodeMultipart",
-    "decodeMultipart", "parseUrlencoded", nullptr};
+const char *const kBlobInternals[] = {"blobs", nullptr};
 const char *const kFetchGlobals[] = {"fetch", nullptr};
 /* (A file may also replace an eager default on internals that it does not list: 00_internals.js's
  * isReadableStream, isBlob and isFormData answer false until 30_streams.js or 35_blob.js ran, and

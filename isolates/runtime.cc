@@ -280,11 +280,13 @@ bool stream_hooks(iso_worker *w, v8::Local<v8::Context> context)
     if (!h.open_stream.IsEmpty() && !h.read_chunk.IsEmpty() && !h.cancel_stream.IsEmpty())
         return true;
     v8::Isolate *isolate = w->isolate;
-    v8::Local<v8::Object> internals = w->internals.Get(isolate);
-    /* reading the first one runs the file (which may throw) */
+    v8::Local<v8::Value> streams;
+    /* reading it runs the file (which may throw) */
+    if (!w->internals.Get(isolate)->Get(context, str(isolate, "streams")).ToLocal(&streams))
+        return false;
     auto take = [&](const char *name, v8::Global<v8::Function> *out) {
         v8::Local<v8::Value> v;
-        if (!internals->Get(context, str(isolate, name)).ToLocal(&v))
+        if (!streams.As<v8::Object>()->Get(context, str(isolate, name)).ToLocal(&v))
             return false;
         if (!v->IsFunction()) {
             isolate->ThrowException(
@@ -294,6 +296,11 @@ bool stream_hooks(iso_worker *w, v8::Local<v8::Context> context)
         out->Reset(isolate, v.As<v8::Function>());
         return true;
     };
+    if (!streams->IsObject()) {
+        isolate->ThrowException(
+            v8::Exception::Error(str(isolate, "the runtime lacks its stream entry points")));
+        return false;
+    }
     return take("openStream", &h.open_stream) && take("readChunk", &h.read_chunk) &&
            take("cancelStream", &h.cancel_stream);
 }

@@ -564,8 +564,8 @@ void pump(iso_worker *w);
 int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err);
 
 /* Fills w's hooks for a streamed response (open_stream, read_chunk, cancel_stream) if they are
- * not yet: they come from 30_streams.js, a lazy file, which a worker runs only once it has a
- * stream. False (an exception pending) when the runtime lacks them. */
+ * not yet: they come from 30_streams.js (internals.streams), a lazy file, which a worker runs
+ * only once it has a stream. False (an exception pending) when the runtime lacks them. */
 bool stream_hooks(iso_worker *w, v8::Local<v8::Context> context);
 
 /* V8 code caches, one per runtime file in load order. */

@@ -12,6 +12,10 @@
 'use strict';
 (function (internals, native) {
     const { INTERNAL } = internals;
+    // What the rest of the runtime (31_writable.js, 32_transform.js, bodies, RPC, fetch, the
+    // shim's streamed responses) uses of this file: one internals entry, internals.streams, so
+    // that every isolate holds one placeholder for it, not one per name (lazy.cc).
+    const streams = {};
 
     // ---- helpers ------------------------------------------------------------------------------
 
@@ -50,10 +54,10 @@
             throw new TypeError(`${what}: ${name} must be a function`);
         return fn;
     }
-    internals.deferred = deferred;
-    internals.promiseCall = promiseCall;
-    internals.dictMethod = method;
-    internals.handledPromise = handled;
+    streams.deferred = deferred;
+    streams.promiseCall = promiseCall;
+    streams.dictMethod = method;
+    streams.handledPromise = handled;
 
     function abortError(reason) {
         if (reason !== undefined)
@@ -89,8 +93,8 @@
             throw new TypeError('strategy.size must be a function');
         return (chunk) => size(chunk);
     }
-    internals.extractHWM = extractHWM;
-    internals.extractSize = extractSize;
+    streams.extractHWM = extractHWM;
+    streams.extractSize = extractSize;
 
     // Queue-with-sizes (controllers of both kinds of stream).
     function enqueueValueWithSize(c, value, size) {
@@ -111,9 +115,9 @@
         c.queue = [];
         c.queueTotalSize = 0;
     }
-    internals.enqueueValueWithSize = enqueueValueWithSize;
-    internals.dequeueValue = dequeueValue;
-    internals.resetQueue = resetQueue;
+    streams.enqueueValueWithSize = enqueueValueWithSize;
+    streams.dequeueValue = dequeueValue;
+    streams.resetQueue = resetQueue;
 
     function isView(v) {
         return ArrayBuffer.isView(v);
@@ -859,7 +863,7 @@
     function ctrlHasBackpressure(c) {
         return c.byte ? !bcShouldCallPull(c) : !dcShouldCallPull(c);
     }
-    internals.rs = {
+    streams.rs = {
         dcEnqueue, dcClose, dcError, dcDesiredSize, dcCanCloseOrEnqueue, dcHasBackpressure,
         ctrlEnqueue, ctrlClose, ctrlError, ctrlCanCloseOrEnqueue, ctrlHasBackpressure,
         ctrlDesiredSize: dcDesiredSize,
@@ -1122,8 +1126,8 @@
         s.object = new ReadableStream(INTERNAL, s);
         return s;
     }
-    internals.createStream = createStream;
-    internals.createByteStream = createByteStream;
+    streams.createStream = createStream;
+    streams.createByteStream = createByteStream;
 
     function setUpFromSource(s, source, strategy) {
         const what = 'ReadableStream';
@@ -1705,15 +1709,15 @@
 
     // ---- what the rest of the runtime uses ----------------------------------------------------
 
-    internals.ReadableStream = ReadableStream; // whatever a worker does to the global
+    streams.ReadableStream = ReadableStream; // whatever a worker does to the global
     internals.isReadableStream = (v) => streamState(v) !== null; // replaces 00_internals.js's
-    internals.isDisturbed = (stream) => streamState(stream).disturbed;
+    streams.isDisturbed = (stream) => streamState(stream).disturbed;
     // Bytes a stream will produce when known (-1: unknown): FixedLengthStream, fixed bodies.
-    internals.streamLength = (stream) => streamState(stream).length;
+    streams.streamLength = (stream) => streamState(stream).length;
 
     // A byte stream that yields bytes once and closes: the `body` of a Request or Response
     // built from a string, a BufferSource or a Blob. Its length is known.
-    internals.streamOfBytes = function streamOfBytes(bytes) {
+    streams.streamOfBytes = function streamOfBytes(bytes) {
         let sent = false;
         const s = createByteStream(() => undefined, () => {
             if (!sent) {
@@ -1734,7 +1738,7 @@
     };
 
     // Reads a whole stream into one Uint8Array (Body's text()/arrayBuffer()/json()).
-    internals.readAllBytes = function readAllBytes(stream) {
+    streams.readAllBytes = function readAllBytes(stream) {
         const r = acquireDefaultReader(streamState(stream));
         const chunks = [];
         let total = 0;
@@ -1780,8 +1784,8 @@
 
     // The shim's side of a streamed response: lock the stream, then one chunk per call as a
     // promise of a Uint8Array, or null at the end; cancel when the client goes away.
-    internals.openStream = (stream) => new ReadableStreamDefaultReader(stream);
-    internals.readChunk = function readChunk(reader) {
+    streams.openStream = (stream) => new ReadableStreamDefaultReader(stream);
+    streams.readChunk = function readChunk(reader) {
         return reader.read().then(({ value, done }) => {
             if (done)
                 return null;
@@ -1791,10 +1795,11 @@
             return bytes;
         });
     };
-    internals.cancelStream = function cancelStream(reader, reason) {
+    streams.cancelStream = function cancelStream(reader, reason) {
         reader.cancel(reason).catch(() => {});
     };
 
+    internals.streams = streams;
     internals.expose('ReadableStream', ReadableStream);
     internals.expose('ReadableStreamDefaultReader', ReadableStreamDefaultReader);
     internals.expose('ReadableStreamBYOBReader', ReadableStreamBYOBReader);

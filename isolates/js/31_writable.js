@@ -7,8 +7,10 @@
 // which runs 30_streams.js first (it takes that file's helpers as it loads).
 'use strict';
 (function (internals) {
-    const { INTERNAL, deferred, handledPromise: handled, promiseCall, dictMethod: method } = internals;
-    const { enqueueValueWithSize, dequeueValue, resetQueue, extractHWM, extractSize } = internals;
+    const { INTERNAL } = internals;
+    const { deferred, handledPromise: handled, promiseCall, dictMethod: method } = internals.streams;
+    const { enqueueValueWithSize, dequeueValue, resetQueue, extractHWM, extractSize } =
+        internals.streams;
     const CLOSE = Symbol('close sentinel');
 
     // A promise with its settlers that knows whether it settled (ready and closed are replaced

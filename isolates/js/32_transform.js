@@ -7,8 +7,9 @@
 // them first.
 'use strict';
 (function (internals) {
-    const { INTERNAL, deferred, handledPromise: handled, promiseCall, dictMethod: method } = internals;
-    const { extractHWM, extractSize, rs, ws } = internals;
+    const { INTERNAL, ws } = internals;
+    const { deferred, handledPromise: handled, promiseCall, dictMethod: method } = internals.streams;
+    const { extractHWM, extractSize, rs, createStream, createByteStream } = internals.streams;
     let newTransformStream; // set in TransformStream's static block
 
     // ---- TransformStream abstract operations --------------------------------------------------
@@ -156,8 +157,8 @@
         const pull = () => sourcePull(t);
         const cancel = (reason) => sourceCancel(t, reason);
         t.readable = byteReadable
-            ? internals.createByteStream(start, pull, cancel, readableHWM)
-            : internals.createStream(start, pull, cancel, readableHWM, readableSize);
+            ? createByteStream(start, pull, cancel, readableHWM)
+            : createStream(start, pull, cancel, readableHWM, readableSize);
         t.backpressure = undefined;
         t.backpressureChange = undefined;
         setBackpressure(t, true);

@@ -8,6 +8,9 @@
 (function (internals) {
     const { INTERNAL } = internals;
     const EMPTY = new Uint8Array(0);
+    // What bodies (40_body.js) use of this file: one internals entry, internals.blobs, so that
+    // every isolate holds one placeholder for it, not one per name (lazy.cc).
+    const blobs = {};
     // What File and FormData share of their private state (set in their static blocks).
     let isFile, formDataEntries;
 
@@ -133,7 +136,7 @@
         }
 
         stream() {
-            return internals.streamOfBytes(this.#bytes.slice());
+            return internals.streams.streamOfBytes(this.#bytes.slice());
         }
 
         get [Symbol.toStringTag]() {
@@ -143,7 +146,7 @@
         static {
             isBlob = (v) => typeof v === 'object' && v !== null && #bytes in v;
             blobBytes = (b) => b.#bytes;
-            internals.newBlob = (bytes, type) => new Blob(INTERNAL, [bytes, type]);
+            blobs.newBlob = (bytes, type) => new Blob(INTERNAL, [bytes, type]);
         }
     }
 
@@ -183,7 +186,7 @@
     }
 
     internals.isBlob = isBlob; // replaces 00_internals.js's
-    internals.blobBytes = blobBytes;
+    blobs.blobBytes = blobBytes;
 
     // ---- FormData -----------------------------------------------------------------------------
 
@@ -320,7 +323,7 @@
     const escapeName = (s) => s.replace(/\n/g, '%0A').replace(/\r/g, '%0D').replace(/"/g, '%22');
 
     // [bytes, content type] of a FormData sent as a body.
-    internals.encodeMultipart = function encodeMultipart(form) {
+    blobs.encodeMultipart = function encodeMultipart(form) {
         const boundary = randomBoundary();
         const parts = [];
         for (const [name, value] of formDataEntries(form)) {
@@ -387,7 +390,7 @@
     };
 
     // Parses a multipart/form-data body into a FormData; TypeError when malformed.
-    internals.decodeMultipart = function decodeMultipart(bytes, contentType) {
+    blobs.decodeMultipart = function decodeMultipart(bytes, contentType) {
         const boundary = headerParam(contentType, 'boundary');
         if (boundary === null || boundary === '' || boundary.length > 200)
             throw new TypeError('The multipart/form-data body has no boundary in its Content-Type');
@@ -460,7 +463,7 @@
         }
         return internals.decodeUtf8(out.subarray(0, n));
     }
-    internals.parseUrlencoded = function parseUrlencoded(text) {
+    blobs.parseUrlencoded = function parseUrlencoded(text) {
         const pairs = [];
         for (const seq of text.split('&')) {
             if (seq === '')
@@ -473,7 +476,8 @@
         return pairs;
     };
 
-    internals.FormData = FormData;
+    blobs.FormData = FormData;
+    internals.blobs = blobs;
     internals.expose('Blob', Blob);
     internals.expose('File', File);
     internals.expose('FormData', FormData);

@@ -166,7 +166,7 @@
                     this.#close();
                 },
             };
-            const stream = new internals.ReadableStream(source, { highWaterMark: 0 });
+            const stream = new internals.streams.ReadableStream(source, { highWaterMark: 0 });
             unread.register(source, id, this);
             return stream;
         }
@@ -175,7 +175,7 @@
         // response head fails the fetch; after it (the server answered early) the rest of the
         // body is not needed.
         async pump(stream) {
-            const reader = internals.openStream(stream);
+            const reader = internals.streams.openStream(stream);
             try {
                 for (;;) {
                     const { value, done } = await reader.read();
@@ -221,7 +221,7 @@
             const bytes = typeof state.source === 'string'
                 ? internals.encodeUtf8(state.source) : state.source;
             if (bytes.length > WHOLE_BODY) {
-                stream = internals.streamOfBytes(bytes);
+                stream = internals.streams.streamOfBytes(bytes);
                 body = bytes.length;
             } else {
                 body = bytes;

@@ -642,10 +642,18 @@ int describe_error(iso_worker *w, v8::Local<v8::Context> context, v8::Local<v8::
 }
 
 const NativeFunction kCallNatives[] = {
-    {"callLoader", call_loader},  {"callStub", call_stub},     {"dropStub", drop_stub},
-    {"childLive", child_live},    {"release", release},        {"exportStub", export_stub},
-    {"unexport", unexport_stubs}, {"stubMarker", stub_marker}, {"markerInfo", marker_info_native},
-    {"errorCodes", error_codes},  {"callObject", call_object}, {nullptr, nullptr},
+    {"callLoader", call_loader, "70_loader.js"},
+    {"callStub", call_stub},
+    {"dropStub", drop_stub},
+    {"childLive", child_live, "70_loader.js"},
+    {"release", release, "70_loader.js"},
+    {"exportStub", export_stub},
+    {"unexport", unexport_stubs},
+    {"stubMarker", stub_marker},
+    {"markerInfo", marker_info_native},
+    {"errorCodes", error_codes},
+    {"callObject", call_object, "67_objects.js"},
+    {nullptr, nullptr},
 };
 
 /* Called by worker.cc when w goes: answers still to come find no worker. */

@@ -36,7 +36,7 @@ void print(const v8::FunctionCallbackInfo<v8::Value> &info)
 } // namespace
 
 const NativeFunction kConsoleNatives[] = {
-    {"print", print},
+    {"print", print, "80_console.js"},
     {nullptr, nullptr},
 };
 

@@ -258,9 +258,9 @@ void respond(iso_worker *w, Invocation *inv, v8::Local<v8::Context> context,
                      ? (int64_t)length_v.As<v8::Number>()->Value()
                      : -1;
         inv->expected = length;
-        if (!w->hooks.open_stream.Get(isolate)
-                 ->Call(context, v8::Undefined(isolate), 1, &body)
-                 .ToLocal(&reader))
+        if (!stream_hooks(w, context) || !w->hooks.open_stream.Get(isolate)
+                                              ->Call(context, v8::Undefined(isolate), 1, &body)
+                                              .ToLocal(&reader))
             return fail_js(w, inv, try_catch, ED_EJS, nullptr);
     } else if (!body->IsNull()) {
         return fail(w, inv, ED_EBADRESPONSE, "malformed Response body");

@@ -180,10 +180,10 @@ void decode(const v8::FunctionCallbackInfo<v8::Value> &info)
 const NativeFunction kEncodingNatives[] = {
     {"utf8Length", utf8_length},
     {"encode", encode},
-    {"encodeInto", encode_into},
+    {"encodeInto", encode_into, "10_encoding.js"},
     {"decode", decode},
-    {"domainToASCII", web_domain_to_ascii},
-    {"structuredClone", web_structured_clone},
+    {"domainToASCII", web_domain_to_ascii, "12_url.js"},
+    {"structuredClone", web_structured_clone, "05_globals.js"},
     {nullptr, nullptr},
 };
 

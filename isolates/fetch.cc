@@ -448,8 +448,11 @@ void close_fetches(iso_worker *w)
 }
 
 const NativeFunction kFetchNatives[] = {
-    {"fetchStart", fetch_start}, {"fetchWrite", fetch_write}, {"fetchRead", fetch_read},
-    {"fetchClose", fetch_close}, {nullptr, nullptr},
+    {"fetchStart", fetch_start, "75_fetch.js"},
+    {"fetchWrite", fetch_write, "75_fetch.js"},
+    {"fetchRead", fetch_read, "75_fetch.js"},
+    {"fetchClose", fetch_close, "75_fetch.js"},
+    {nullptr, nullptr},
 };
 
 } // namespace iso

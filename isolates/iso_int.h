@@ -21,6 +21,10 @@ bool iso__snapshot_warmed(void) ISO_NOEXCEPT;
 
 /* Whether the lazy runtime file named file ("12_url.js") ran in w's isolate (lazy.cc). */
 bool iso__worker_lazy_loaded(const struct iso_worker *w, const char *file) ISO_NOEXCEPT;
+/* Whether the process's code cache of the lazy runtime file named file is the one the
+ * snapshot's warm-up left (it uses each file; one that failed leaves at most caches of the
+ * files' top levels, and first uses compile the rest). */
+bool iso__lazy_cache_warm(const char *file) ISO_NOEXCEPT;
 /* Forgets the lazy files' code caches (the next first use compiles from source and leaves a
  * new one). Only while no worker runs a lazy file. */
 void iso__lazy_caches_clear(void) ISO_NOEXCEPT;

@@ -2,7 +2,12 @@
  * Lazy runtime files: runtime files that are not run when the runtime is made, so that the
  * startup snapshot, and so every isolate, holds none of their functions (each costs an isolate
  * its SharedFunctionInfo, scope info and closure whether it is used or not: Web Crypto and URL
- * were 120 KB of every idle child's RSS) until a worker first uses what they define. The files
+ * were 120 KB of every idle child's RSS, streams, Blob, events, timers and fetch 170 KB) until a
+ * worker first uses what they define. A child that answers fetch() and RPC calls with plain
+ * values and bodies runs none. The eager files use what a lazy one defines only inside their
+ * functions, never as they load; what they only ask about (is this value a stream, a Blob?) has
+ * an eager answer that the file replaces when it runs (no stream exists before), and native
+ * bindings only a lazy file calls are made when it runs (NativeFunction::lazy_file). The files
  * and the names each defines are listed once, in kLazyFiles. For each name, the runtime made
  * without them holds a placeholder: a native data property (no JavaScript function) on the
  * global object, not enumerable as a Web IDL global, or on `internals` for what the eager
@@ -51,14 +56,57 @@ const char *const kGlobalsGlobals[] = {"queueMicrotask", "atob", "btoa", "struct
                                        nullptr};
 const char *const kDomExceptionGlobals[] = {"DOMException", nullptr};
 const char *const kDomExceptionInternals[] = {"DOMException", nullptr};
+const char *const kEventsGlobals[] = {"Event", "CustomEvent", "EventTarget", nullptr};
+const char *const kEventsInternals[] = {"Event", "EventTarget", nullptr};
+const char *const kTimersGlobals[] = {"setTimeout", "setInterval", "clearTimeout", "clearInterval",
+                                      "scheduler",  "performance", "Performance",  nullptr};
+const char *const kTimersInternals[] = {"setTimer", nullptr};
+const char *const kAbortGlobals[] = {"AbortSignal", "AbortController", nullptr};
+const char *const kAbortInternals[] = {"isAbortSignal", "signalAbort", "onAbort", nullptr};
+const char *const kEncodingGlobals[] = {"TextEncoder", "TextDecoder", nullptr};
+const char *const kEncodingInternals[] = {"TextDecoder", nullptr};
+const char *const kStreamsGlobals[] = {"ReadableStream",
+                                       "ReadableStreamDefaultReader",
+                                       "ReadableStreamBYOBReader",
+                                       "ReadableStreamDefaultController",
+                                       "ReadableByteStreamController",
+                                       "ReadableStreamBYOBRequest",
+                                       "ByteLengthQueuingStrategy",
+                                       "CountQueuingStrategy",
+                                       nullptr};
+const char *const kStreamsInternals[] = {"streams", nullptr};
+const char *const kWritableGlobals[] = {"WritableStream", "WritableStreamDefaultWriter",
+                                        "WritableStreamDefaultController", nullptr};
+const char *const kWritableInternals[] = {"ws", nullptr};
+const char *const kTransformGlobals[] = {"TransformStream",
+                                         "TransformStreamDefaultController",
+                                         "IdentityTransformStream",
+                                         "FixedLengthStream",
+                                         "TextEncoderStream",
+                                         "TextDecoderStream",
+                                         nullptr};
+const char *const kBlobGlobals[] = {"Blob", "File", "FormData", nullptr};
+const char *const kBlobInternals[] = {"blobs", nullptr};
+const char *const kFetchGlobals[] = {"fetch", nullptr};
+/* (A file may also replace an eager default on internals that it does not list: 00_internals.js's
+ * isReadableStream, isBlob and isFormData answer false until 30_streams.js or 35_blob.js ran, and
+ * 65_rpc.js's refuseClone null until 70_loader.js did, so asking never runs a file.) */
 const LazyFile kLazyFiles[] = {
     {"03_domexception.js", kDomExceptionGlobals, kDomExceptionInternals},
     {"05_globals.js", kGlobalsGlobals, kNone},
-    /* 10_encoding.js stays eager: the stream files use TextEncoder/TextDecoder as they load */
+    {"06_events.js", kEventsGlobals, kEventsInternals},
+    {"07_timers.js", kTimersGlobals, kTimersInternals},
+    {"08_abort.js", kAbortGlobals, kAbortInternals},
+    {"10_encoding.js", kEncodingGlobals, kEncodingInternals},
     {"12_url.js", kUrlGlobals, kUrlInternals},
+    {"30_streams.js", kStreamsGlobals, kStreamsInternals},
+    {"31_writable.js", kWritableGlobals, kWritableInternals},
+    {"32_transform.js", kTransformGlobals, kNone},
+    {"35_blob.js", kBlobGlobals, kBlobInternals},
     {"45_crypto.js", kCryptoGlobals, kNone},
     {"67_objects.js", kNone, kObjectsInternals},
     {"70_loader.js", kNone, kLoaderInternals},
+    {"75_fetch.js", kFetchGlobals, kNone},
     {"80_console.js", kConsoleGlobals, kNone},
 };
 constexpr size_t kNumLazy = sizeof kLazyFiles / sizeof kLazyFiles[0];
@@ -88,6 +136,7 @@ const Index &index()
 struct Cache {
     std::mutex lock;
     std::atomic<bool> ready{false};
+    std::atomic<bool> warm{false}; /* the warm-up's */
     std::unique_ptr<v8::ScriptCompiler::CachedData> data;
 };
 Cache g_caches[kNumLazy];
@@ -102,6 +151,7 @@ void publish(size_t k, std::unique_ptr<v8::ScriptCompiler::CachedData> data, boo
     if (g_caches[k].ready.load(std::memory_order_relaxed) && !replace)
         return;
     g_caches[k].data = std::move(data);
+    g_caches[k].warm.store(replace, std::memory_order_relaxed);
     g_caches[k].ready.store(true, std::memory_order_release);
 }
 
@@ -230,7 +280,7 @@ Load load(v8::Isolate *isolate, v8::Local<v8::Context> context, uint32_t k)
         return Load::kThrew;
     }
     v8::TryCatch try_catch(isolate);
-    v8::Local<v8::Value> run_lazy, fn;
+    v8::Local<v8::Value> run_lazy, fn, native = nv;
     v8::Local<v8::Array> before, after;
     v8::Local<v8::Script> script;
     v8::ScriptCompiler::CachedData *view = cache_view(k);
@@ -238,7 +288,16 @@ Load load(v8::Isolate *isolate, v8::Local<v8::Context> context, uint32_t k)
                                    view);
     std::string problem;
     w->lazy_loading |= bit;
-    bool ok = internals->Get(context, str(isolate, "runLazy")).ToLocal(&run_lazy) &&
+    /* the file's own bindings, over the eager ones */
+    v8::Local<v8::Object> own;
+    if (has_lazy_natives(lf.file)) {
+        if (make_natives(context, lf.file, nv).ToLocal(&own))
+            native = own;
+        else
+            native.Clear();
+    }
+    bool ok = !native.IsEmpty() &&
+              internals->Get(context, str(isolate, "runLazy")).ToLocal(&run_lazy) &&
               run_lazy->IsFunction() &&
               internals->GetOwnPropertyNames(context, v8::ALL_PROPERTIES).ToLocal(&before) &&
               v8::ScriptCompiler::Compile(context, &src,
@@ -247,8 +306,8 @@ Load load(v8::Isolate *isolate, v8::Local<v8::Context> context, uint32_t k)
                   .ToLocal(&script) &&
               script->Run(context).ToLocal(&fn) && fn->IsFunction();
     if (ok) {
-        v8::Local<v8::Value> args[] = {fn, exposing};
-        ok = !run_lazy.As<v8::Function>()->Call(context, internals, 2, args).IsEmpty();
+        v8::Local<v8::Value> args[] = {fn, exposing, native};
+        ok = !run_lazy.As<v8::Function>()->Call(context, internals, 3, args).IsEmpty();
     }
     w->lazy_loading &= ~bit;
     if (ok && internals->GetOwnPropertyNames(context, v8::ALL_PROPERTIES).ToLocal(&after)) {
@@ -409,11 +468,21 @@ extern "C" bool iso__worker_lazy_loaded(const struct iso_worker *w, const char *
     return false;
 }
 
+extern "C" bool iso__lazy_cache_warm(const char *file) noexcept
+{
+    for (size_t k = 0; k < iso::kNumLazy; k++)
+        if (strcmp(iso::kLazyFiles[k].file, file) == 0)
+            return iso::g_caches[k].ready.load(std::memory_order_acquire) &&
+                   iso::g_caches[k].warm.load(std::memory_order_relaxed);
+    return false;
+}
+
 extern "C" void iso__lazy_caches_clear(void) noexcept
 {
     for (iso::Cache &c : iso::g_caches) {
         std::lock_guard<std::mutex> guard(c.lock);
         c.ready.store(false, std::memory_order_release);
+        c.warm.store(false, std::memory_order_relaxed);
         c.data.reset();
     }
 }

@@ -15,17 +15,48 @@
  * placeholders are installed instead, and a file runs when a worker first uses what it defines.
  */
 #include <atomic>
+#include <cstring>
 #include <mutex>
 
 #include "isolates/shim_int.h"
 
 namespace iso {
 
-namespace {
-
 const NativeFunction *const kNativeTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
                                                kCryptoNatives,   kTimerNatives,   kFetchNatives,
                                                kStreamNatives,   kObjectNatives};
+const size_t kNumNativeTables = sizeof kNativeTables / sizeof kNativeTables[0];
+
+v8::MaybeLocal<v8::Object> make_natives(v8::Local<v8::Context> context, const char *file,
+                                        v8::Local<v8::Value> proto)
+{
+    v8::Isolate *isolate = context->GetIsolate();
+    v8::Local<v8::Object> native = v8::Object::New(isolate, proto, nullptr, nullptr, 0);
+    for (const NativeFunction *table : kNativeTables) {
+        for (const NativeFunction *f = table; f->name; f++) {
+            if (file ? !f->lazy_file || strcmp(f->lazy_file, file) != 0 : f->lazy_file != nullptr)
+                continue;
+            v8::Local<v8::Function> fn;
+            if (!v8::Function::New(context, f->callback, v8::Local<v8::Value>(), 0,
+                                   v8::ConstructorBehavior::kThrow)
+                     .ToLocal(&fn) ||
+                native->CreateDataProperty(context, str(isolate, f->name), fn).IsNothing())
+                return {};
+        }
+    }
+    return native;
+}
+
+bool has_lazy_natives(const char *file)
+{
+    for (const NativeFunction *table : kNativeTables)
+        for (const NativeFunction *f = table; f->name; f++)
+            if (f->lazy_file && strcmp(f->lazy_file, file) == 0)
+                return true;
+    return false;
+}
+
+namespace {
 
 /* A runtime file's text as an external string: V8 reads it where it is embedded instead of
  * copying it into the heap. Listed among the snapshot's external references (source_refs), it
@@ -105,22 +136,6 @@ v8::ScriptCompiler::CachedData *cached(size_t i)
     return new v8::ScriptCompiler::CachedData(c.data, c.length);
 }
 
-v8::MaybeLocal<v8::Object> make_natives(v8::Isolate *isolate, v8::Local<v8::Context> context)
-{
-    v8::Local<v8::Object> native = v8::Object::New(isolate, v8::Null(isolate), nullptr, nullptr, 0);
-    for (const NativeFunction *table : kNativeTables) {
-        for (const NativeFunction *f = table; f->name; f++) {
-            v8::Local<v8::Function> fn;
-            if (!v8::Function::New(context, f->callback, v8::Local<v8::Value>(), 0,
-                                   v8::ConstructorBehavior::kThrow)
-                     .ToLocal(&fn) ||
-                native->CreateDataProperty(context, str(isolate, f->name), fn).IsNothing())
-                return {};
-        }
-    }
-    return native;
-}
-
 bool get_hook(v8::Isolate *isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> internals,
               const char *name, v8::Global<v8::Function> *out)
 {
@@ -196,7 +211,7 @@ int run_runtime(iso_worker *w, v8::Local<v8::Context> context, Compile how, cons
     v8::Local<v8::Object> internals =
         v8::Object::New(isolate, v8::Null(isolate), nullptr, nullptr, 0);
     v8::Local<v8::Object> native;
-    if (!make_natives(isolate, context).ToLocal(&native))
+    if (!make_natives(context, nullptr, v8::Null(isolate)).ToLocal(&native))
         return js_failure(w, try_catch, ED_ENOMEM, "creating the runtime's bindings", err);
 
     v8::Local<v8::Value> args[] = {internals, native};
@@ -246,9 +261,6 @@ int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err)
     iso::Hooks &h = w->hooks;
     if (!get_hook(isolate, context, internals, "dispatch", &h.dispatch) ||
         !get_hook(isolate, context, internals, "responseParts", &h.response_parts) ||
-        !get_hook(isolate, context, internals, "openStream", &h.open_stream) ||
-        !get_hook(isolate, context, internals, "readChunk", &h.read_chunk) ||
-        !get_hook(isolate, context, internals, "cancelStream", &h.cancel_stream) ||
         !get_hook(isolate, context, internals, "newBuffer", &h.new_buffer) ||
         !get_hook(isolate, context, internals, "setup", &h.setup) ||
         !get_hook(isolate, context, internals, "invoke", &h.invoke) ||
@@ -260,6 +272,37 @@ int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err)
         return js_failure(w, try_catch, ED_EINVAL, "the runtime lacks an entry point", err);
     w->internals.Reset(isolate, internals);
     return 0;
+}
+
+bool stream_hooks(iso_worker *w, v8::Local<v8::Context> context)
+{
+    iso::Hooks &h = w->hooks;
+    if (!h.open_stream.IsEmpty() && !h.read_chunk.IsEmpty() && !h.cancel_stream.IsEmpty())
+        return true;
+    v8::Isolate *isolate = w->isolate;
+    v8::Local<v8::Value> streams;
+    /* reading it runs the file (which may throw) */
+    if (!w->internals.Get(isolate)->Get(context, str(isolate, "streams")).ToLocal(&streams))
+        return false;
+    auto take = [&](const char *name, v8::Global<v8::Function> *out) {
+        v8::Local<v8::Value> v;
+        if (!streams.As<v8::Object>()->Get(context, str(isolate, name)).ToLocal(&v))
+            return false;
+        if (!v->IsFunction()) {
+            isolate->ThrowException(
+                v8::Exception::Error(str(isolate, "the runtime lacks its stream entry points")));
+            return false;
+        }
+        out->Reset(isolate, v.As<v8::Function>());
+        return true;
+    };
+    if (!streams->IsObject()) {
+        isolate->ThrowException(
+            v8::Exception::Error(str(isolate, "the runtime lacks its stream entry points")));
+        return false;
+    }
+    return take("openStream", &h.open_stream) && take("readChunk", &h.read_chunk) &&
+           take("cancelStream", &h.cancel_stream);
 }
 
 void save_runtime_cache(iso_worker *w)

@@ -88,7 +88,7 @@ constexpr size_t kMaxMessage = 64 * 1024;
 struct Hooks {
     v8::Global<v8::Function> dispatch;       /* (handler, env, method, url, headers, body) */
     v8::Global<v8::Function> response_parts; /* (value) -> [status, headers, body] | undefined */
-    v8::Global<v8::Function> open_stream;    /* (stream) -> reader */
+    v8::Global<v8::Function> open_stream;    /* (stream) -> reader; see stream_hooks */
     v8::Global<v8::Function> read_chunk;     /* (reader) -> Promise<Uint8Array | null> */
     v8::Global<v8::Function> cancel_stream;  /* (reader, reason) */
     v8::Global<v8::Function> new_buffer;     /* (length) -> ArrayBuffer */
@@ -563,6 +563,11 @@ void pump(iso_worker *w);
  * taken. */
 int load_runtime(iso_worker *w, v8::Local<v8::Context> context, ed_error *err);
 
+/* Fills w's hooks for a streamed response (open_stream, read_chunk, cancel_stream) if they are
+ * not yet: they come from 30_streams.js (internals.streams), a lazy file, which a worker runs
+ * only once it has a stream. False (an exception pending) when the runtime lacks them. */
+bool stream_hooks(iso_worker *w, v8::Local<v8::Context> context);
+
 /* V8 code caches, one per runtime file in load order. */
 using CodeCaches = std::vector<std::unique_ptr<v8::ScriptCompiler::CachedData>>;
 
@@ -780,11 +785,23 @@ void web_domain_to_ascii(const v8::FunctionCallbackInfo<v8::Value> &info);
 /* native.structuredClone(value, transfer, DOMException) -> a clone within the isolate. */
 void web_structured_clone(const v8::FunctionCallbackInfo<v8::Value> &info);
 
-/* The native bindings: the `native` object of the runtime files. */
+/* The native bindings: the `native` object of the runtime files. One that only a lazy runtime
+ * file calls names that file (lazy_file): the snapshot's `native` leaves it out, and the file
+ * gets it when it runs (each binding costs every isolate its function, template and name). */
 struct NativeFunction {
     const char *name;
     v8::FunctionCallback callback;
+    const char *lazy_file = nullptr;
 };
+/* Every table below; the runtime's `native` has the bindings of all of them. */
+extern const NativeFunction *const kNativeTables[];
+extern const size_t kNumNativeTables;
+/* A new `native` object with prototype proto: the bindings whose lazy_file is file (nullptr: the
+ * eager ones), made in context; empty when one cannot be made (an exception is pending). */
+v8::MaybeLocal<v8::Object> make_natives(v8::Local<v8::Context> context, const char *file,
+                                        v8::Local<v8::Value> proto);
+/* Whether a binding names lazy file file. */
+bool has_lazy_natives(const char *file);
 extern const NativeFunction kEncodingNatives[];
 extern const NativeFunction kConsoleNatives[];
 extern const NativeFunction kCallNatives[];

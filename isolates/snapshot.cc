@@ -31,10 +31,6 @@ namespace iso {
 
 namespace {
 
-const NativeFunction *const kTables[] = {kEncodingNatives, kConsoleNatives, kCallNatives,
-                                         kCryptoNatives,   kTimerNatives,   kFetchNatives,
-                                         kStreamNatives,   kObjectNatives};
-
 std::vector<intptr_t> g_refs;
 v8::StartupData g_blob = {nullptr, 0};
 bool g_ready;
@@ -42,8 +38,8 @@ bool g_warmed; /* the snapshot holds the warm-up's bytecode */
 
 void build_refs()
 {
-    for (const NativeFunction *table : kTables)
-        for (const NativeFunction *f = table; f->name; f++)
+    for (size_t t = 0; t < kNumNativeTables; t++)
+        for (const NativeFunction *f = kNativeTables[t]; f->name; f++)
             g_refs.push_back(reinterpret_cast<intptr_t>(f->callback));
     source_refs(&g_refs);
     lazy_refs(&g_refs);
@@ -125,6 +121,31 @@ bool warm_up(CodeCaches *out)
         "    await new Promise((resolve) => queueMicrotask(resolve));\n"
         "    console.log('warm %s', id, { data }, [1], new Error('e'));\n"
         "    env.LOADER.get('warm', () => ({})).getEntrypoint();\n"
+        "    const target = new EventTarget();\n"
+        "    target.addEventListener('x', (e) => e.type, { once: true });\n"
+        "    target.dispatchEvent(new Event('x'));\n"
+        "    const controller = new AbortController();\n"
+        "    controller.signal.addEventListener('abort', () => {});\n"
+        "    controller.abort();\n"
+        "    clearTimeout(setTimeout(() => {}, 1));\n"
+        "    performance.now();\n"
+        "    const reader = new Response('warm').body.getReader();\n"
+        "    while (!(await reader.read()).done);\n"
+        "    const decoded = new ReadableStream({\n"
+        "      start(c) { c.enqueue(data); c.close(); },\n"
+        "    }).pipeThrough(new TextDecoderStream()).getReader();\n"
+        "    while (!(await decoded.read()).done);\n"
+        "    const { writable, readable } = new TransformStream();\n"
+        "    const writer = writable.getWriter();\n"
+        "    writer.write(data);\n"
+        "    writer.close();\n"
+        "    await new Response(readable).arrayBuffer();\n"
+        "    const form = new FormData();\n"
+        "    form.append('a', 'b');\n"
+        "    form.append('c', new Blob([data]), 'd.txt');\n"
+        "    await new Response(form).formData();\n"
+        "    await new Blob(['e', data]).text();\n"
+        "    typeof fetch;\n"
         "  },\n"
         "};\n";
     iso_module module = {"warm.js", kModule, sizeof kModule - 1, ISO_MODULE_ESM};

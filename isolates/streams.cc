@@ -160,8 +160,12 @@ void body_wait(const v8::FunctionCallbackInfo<v8::Value> &info)
 } // namespace
 
 const NativeFunction kStreamNatives[] = {
-    {"transfer", transfer},  {"isDetached", is_detached}, {"bodyAvailable", body_available},
-    {"bodyTake", body_take}, {"bodyWait", body_wait},     {nullptr, nullptr},
+    {"transfer", transfer, "30_streams.js"},
+    {"isDetached", is_detached, "30_streams.js"},
+    {"bodyAvailable", body_available},
+    {"bodyTake", body_take},
+    {"bodyWait", body_wait},
+    {nullptr, nullptr},
 };
 
 uint64_t register_body(iso_worker *w, const iso_body_source *src, void *ud, uint64_t inv)

@@ -361,8 +361,12 @@ void report_uncaught(iso_worker *w, v8::Local<v8::Value> exception)
 }
 
 const NativeFunction kTimerNatives[] = {
-    {"setTimer", set_timer},   {"clearTimer", clear_timer},   {"invocation", invocation},
-    {"waitUntil", wait_until}, {"reportError", report_error}, {nullptr, nullptr},
+    {"setTimer", set_timer, "07_timers.js"},
+    {"clearTimer", clear_timer, "07_timers.js"},
+    {"invocation", invocation},
+    {"waitUntil", wait_until},
+    {"reportError", report_error},
+    {nullptr, nullptr},
 };
 
 } // namespace iso

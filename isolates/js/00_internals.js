@@ -34,12 +34,13 @@
         });
     };
 
-    // Runs a lazy runtime file's function (the shim's lazy loader calls it).
-    internals.runLazy = function runLazy(file, globals) {
+    // Runs a lazy runtime file's function with its `native` (the shim's lazy loader calls it: a
+    // binding only a lazy file uses is made when that file runs).
+    internals.runLazy = function runLazy(file, globals, fileNative) {
         const outer = exposing;
         exposing = globals;
         try {
-            file(internals, native);
+            file(internals, fileNative);
         } finally {
             exposing = outer;
         }
@@ -68,6 +69,21 @@
     // Passed to a constructor by runtime code to build an instance from trusted parts; tenant
     // code cannot name it, so it gets the public, validating path.
     internals.INTERNAL = Symbol('edged.internal');
+
+    // Whether a value is a ReadableStream, a Blob or a FormData: false until the lazy file
+    // that makes them (30_streams.js, 35_blob.js) runs and puts its own test here; before it
+    // ran no worker can hold one, and asking (every body, every RPC value) must not run it.
+    internals.isReadableStream = internals.isBlob = internals.isFormData = () => false;
+
+    // The worker's clock, for performance (07_timers.js) and Event.timeStamp: setup() starts
+    // it when the worker is built. Date.now() is the shim's clock, frozen while JavaScript runs.
+    const dateNow = Date.now;
+    let timeOrigin = 0;
+    internals.dateNow = dateNow;
+    internals.startClock = () => {
+        timeOrigin = dateNow();
+    };
+    internals.timeOrigin = () => timeOrigin;
 
     // Bytes the shim fills (a request body): a fresh ArrayBuffer always has its own backing
     // store, so the shim can write into it without V8 moving it. Throws RangeError when the

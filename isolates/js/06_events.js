@@ -4,39 +4,17 @@
 // dispatch). addEventListener takes a function or an object with handleEvent, and the options
 // capture, once, passive and signal (an AbortSignal that removes the listener when it aborts).
 // A listener that throws is reported to the tenant's log, as an uncaught exception, and the
-// other listeners still run. Also the runtime's DOMException maker, which uses the global
-// DOMException once one is installed and an Error of the right name until then.
+// other listeners still run. A lazy runtime file (isolates/lazy.cc): it runs when a worker first
+// uses one of its globals, or AbortSignal (08_abort.js) does.
 'use strict';
 (function (internals, native) {
     const NONE = 0;
     const CAPTURING_PHASE = 1;
     const AT_TARGET = 2;
     const BUBBLING_PHASE = 3;
-    const dateNow = Date.now;
-
-    const LEGACY_CODES = {
-        IndexSizeError: 1, HierarchyRequestError: 3, WrongDocumentError: 4,
-        InvalidCharacterError: 5, NoModificationAllowedError: 7, NotFoundError: 8,
-        NotSupportedError: 9, InvalidStateError: 11, SyntaxError: 12,
-        InvalidModificationError: 13, NamespaceError: 14, InvalidAccessError: 15,
-        TypeMismatchError: 17, SecurityError: 18, NetworkError: 19, AbortError: 20,
-        URLMismatchError: 21, QuotaExceededError: 22, TimeoutError: 23,
-        InvalidNodeTypeError: 24, DataCloneError: 25,
-    };
-
-    // new DOMException(message, name), from the global class when the runtime has one.
-    internals.domException = function domException(message, name) {
-        const D = internals.DOMException ??
-            (typeof globalThis.DOMException === 'function' ? globalThis.DOMException : undefined);
-        if (D !== undefined)
-            return new D(message, name);
-        const e = new Error(message);
-        Object.defineProperty(e, 'name', { value: name, writable: true, configurable: true });
-        Object.defineProperty(e, 'code', {
-            value: LEGACY_CODES[name] ?? 0, writable: true, configurable: true,
-        });
-        return e;
-    };
+    const { dateNow } = internals;
+    // What the classes share of each other's private state (set in their static blocks).
+    let isEvent, dispatchTo, removeListener;
 
     class Event {
         #type;
@@ -62,7 +40,7 @@
             this.#bubbles = Boolean(init?.bubbles);
             this.#cancelable = Boolean(init?.cancelable);
             this.#composed = Boolean(init?.composed);
-            this.#timeStamp = internals.perfNow();
+            this.#timeStamp = dateNow() - internals.timeOrigin();
         }
 
         static #check(e) {
@@ -158,7 +136,7 @@
         // Dispatches e to target's listeners (EventTarget.prototype.dispatchEvent's work).
         static #dispatch(e, target, listeners) {
             if (e.#dispatching)
-                throw internals.domException('The event is already being dispatched.', 'InvalidStateError');
+                throw new internals.DOMException('The event is already being dispatched.', 'InvalidStateError');
             e.#dispatching = true;
             e.#target = target;
             e.#current = target;
@@ -170,7 +148,7 @@
                     if (l.removed)
                         continue;
                     if (l.once)
-                        internals.removeListener(target, l);
+                        removeListener(target, l);
                     e.#passive = l.passive;
                     const cb = l.callback;
                     try {
@@ -198,8 +176,8 @@
         }
 
         static {
-            internals.isEvent = (v) => typeof v === 'object' && v !== null && #type in v;
-            internals.dispatchTo = (e, target, listeners) => Event.#dispatch(e, target, listeners);
+            isEvent = (v) => typeof v === 'object' && v !== null && #type in v;
+            dispatchTo = (e, target, listeners) => Event.#dispatch(e, target, listeners);
         }
     }
     for (const [name, value] of [['NONE', NONE], ['CAPTURING_PHASE', CAPTURING_PHASE],
@@ -288,10 +266,10 @@
 
         dispatchEvent(event) {
             const t = EventTarget.#check(this);
-            if (!internals.isEvent(event))
+            if (!isEvent(event))
                 throw new TypeError("Failed to execute 'dispatchEvent' on 'EventTarget': parameter 1 is not of type 'Event'.");
             const list = t.#listeners.get(event.type);
-            return internals.dispatchTo(event, t, list === undefined ? [] : list.slice());
+            return dispatchTo(event, t, list === undefined ? [] : list.slice());
         }
 
         static #remove(t, l) {
@@ -307,7 +285,7 @@
         }
 
         static {
-            internals.removeListener = (t, l) => EventTarget.#remove(t, l);
+            removeListener = (t, l) => EventTarget.#remove(t, l);
         }
     }
 
@@ -316,7 +294,4 @@
     internals.expose('Event', Event);
     internals.expose('CustomEvent', CustomEvent);
     internals.expose('EventTarget', EventTarget);
-    // Set by 07_timers.js; Event needs it for timeStamp.
-    internals.perfNow = () => 0;
-    internals.dateNow = dateNow;
 })

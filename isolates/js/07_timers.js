@@ -7,11 +7,11 @@
 // nesting clamp (browsers raise nested delays to 4 ms; Workers, like this, does not).
 // performance.now() is milliseconds since performance.timeOrigin (when the worker was built),
 // read from the same frozen clock as Date.now(): both move only between events, never while
-// JavaScript runs, so neither has more than millisecond resolution.
+// JavaScript runs, so neither has more than millisecond resolution (the clock is
+// 00_internals.js's, started when the worker is built). A lazy runtime file (isolates/lazy.cc).
 'use strict';
 (function (internals, native) {
-    const dateNow = internals.dateNow;
-    let timeOrigin = 0;
+    const { dateNow, timeOrigin } = internals;
 
     function delayOf(delay) {
         const ms = Number(delay);
@@ -44,7 +44,6 @@
 
     // The runtime's own timers (AbortSignal.timeout): a callback after ms; returns the id.
     internals.setTimer = (fn, ms) => native.setTimer(fn, delayOf(ms), false, []);
-    internals.clearTimer = (id) => native.clearTimer(id);
 
     // scheduler.wait(ms[, { signal }]): a promise fulfilled after ms, as in Workers.
     class Scheduler {
@@ -73,26 +72,20 @@
         }
 
         get timeOrigin() {
-            return timeOrigin;
+            return timeOrigin();
         }
 
         now() {
-            return dateNow() - timeOrigin;
+            return dateNow() - timeOrigin();
         }
 
         toJSON() {
-            return { timeOrigin };
+            return { timeOrigin: timeOrigin() };
         }
     }
     Object.defineProperty(Performance.prototype, Symbol.toStringTag, {
         value: 'Performance', configurable: true,
     });
-
-    // Called by setup() when the worker is built: its time origin is now.
-    internals.startClock = () => {
-        timeOrigin = dateNow();
-    };
-    internals.perfNow = () => dateNow() - timeOrigin;
 
     internals.expose('setTimeout', setTimeout);
     internals.expose('setInterval', setInterval);

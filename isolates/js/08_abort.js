@@ -5,7 +5,8 @@
 // onabort and the "abort" listeners. AbortSignal.abort(reason) is aborted already;
 // AbortSignal.timeout(ms) aborts with a "TimeoutError" DOMException after ms, on a timer of
 // the request that made it (so it is cancelled with the request); AbortSignal.any(signals)
-// aborts with the first of its sources' reasons.
+// aborts with the first of its sources' reasons. A lazy runtime file (isolates/lazy.cc), as
+// 06_events.js that it extends.
 'use strict';
 (function (internals, native) {
     const { EventTarget, Event, INTERNAL } = internals;
@@ -67,7 +68,7 @@
             const s = new AbortSignal(INTERNAL);
             s.#aborted = true;
             s.#reason = reason !== undefined ? reason
-                : internals.domException('This operation was aborted', 'AbortError');
+                : new internals.DOMException('This operation was aborted', 'AbortError');
             return s;
         }
 
@@ -77,7 +78,7 @@
                 throw new TypeError("Failed to execute 'timeout' on 'AbortSignal': Value is outside the 'unsigned long long' value range.");
             const s = new AbortSignal(INTERNAL);
             internals.setTimer(() => AbortSignal.#signalAbort(s,
-                internals.domException('The operation was aborted due to timeout', 'TimeoutError')), n);
+                new internals.DOMException('The operation was aborted due to timeout', 'TimeoutError')), n);
             return s;
         }
 
@@ -106,7 +107,7 @@
                 return;
             s.#aborted = true;
             s.#reason = reason !== undefined ? reason
-                : internals.domException('This operation was aborted', 'AbortError');
+                : new internals.DOMException('This operation was aborted', 'AbortError');
             const steps = s.#steps;
             s.#steps = [];
             for (const step of steps) {

@@ -3,7 +3,8 @@
 // UTF-8's byte work is native: native.utf8Length/encode/encodeInto write V8 strings as UTF-8
 // with lone surrogates replaced by U+FFFD, and native.decode(bytes, fatal) decodes with U+FFFD
 // for malformed input or throws TypeError when fatal. The other decoders are small loops here.
-// This file adds the Web API surface: labels, fatal, BOM handling and streaming.
+// This file adds the Web API surface: labels, fatal, BOM handling and streaming. A lazy runtime
+// file (isolates/lazy.cc); TextDecoderStream (32_transform.js) takes TextDecoder from internals.
 'use strict';
 (function (internals, native) {
     const UTF8_LABELS = ['unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'utf-8', 'utf8',
@@ -270,6 +271,7 @@
         }
     }
 
+    internals.TextDecoder = TextDecoder; // whatever a worker does to the global
     internals.expose('TextEncoder', TextEncoder);
     internals.expose('TextDecoder', TextDecoder);
 })

@@ -6,10 +6,16 @@
 // a default reader (the branches are byte streams and accept BYOB readers); "transferring" an
 // ArrayBuffer detaches it through native.transfer, as the standard asks, except for buffers that
 // cannot be detached (WebAssembly memory), which are used in place. WritableStream (31_) and
-// TransformStream (32_) share these records through internals.
+// TransformStream (32_) share these records through internals. A lazy runtime file
+// (isolates/lazy.cc): it runs when a worker first uses a stream (a body's `.body`, a streamed
+// request or response, a stream sent over RPC), not for every body.
 'use strict';
 (function (internals, native) {
     const { INTERNAL } = internals;
+    // What the rest of the runtime (31_writable.js, 32_transform.js, bodies, RPC, fetch, the
+    // shim's streamed responses) uses of this file: one internals entry, internals.streams, so
+    // that every isolate holds one placeholder for it, not one per name (lazy.cc).
+    const streams = {};
 
     // ---- helpers ------------------------------------------------------------------------------
 
@@ -48,22 +54,16 @@
             throw new TypeError(`${what}: ${name} must be a function`);
         return fn;
     }
-    internals.deferred = deferred;
-    internals.promiseCall = promiseCall;
-    internals.dictMethod = method;
-    internals.handledPromise = handled;
+    streams.deferred = deferred;
+    streams.promiseCall = promiseCall;
+    streams.dictMethod = method;
+    streams.handledPromise = handled;
 
     function abortError(reason) {
         if (reason !== undefined)
             return reason;
-        const DE = globalThis.DOMException;
-        if (typeof DE === 'function')
-            return new DE('The operation was aborted.', 'AbortError');
-        const e = new Error('The operation was aborted.');
-        e.name = 'AbortError';
-        return e;
+        return new internals.DOMException('The operation was aborted.', 'AbortError');
     }
-    internals.abortError = abortError;
 
     // ArrayBuffer transfer: the same memory in a new ArrayBuffer, the old one detached.
     function transfer(buffer) {
@@ -72,7 +72,6 @@
     function isDetached(buffer) {
         return native.isDetached(buffer);
     }
-    internals.transferBuffer = transfer;
 
     // A QueuingStrategy's highWaterMark and size (ExtractHighWaterMark, ExtractSizeAlgorithm).
     function extractHWM(strategy, dflt) {
@@ -94,8 +93,8 @@
             throw new TypeError('strategy.size must be a function');
         return (chunk) => size(chunk);
     }
-    internals.extractHWM = extractHWM;
-    internals.extractSize = extractSize;
+    streams.extractHWM = extractHWM;
+    streams.extractSize = extractSize;
 
     // Queue-with-sizes (controllers of both kinds of stream).
     function enqueueValueWithSize(c, value, size) {
@@ -116,9 +115,9 @@
         c.queue = [];
         c.queueTotalSize = 0;
     }
-    internals.enqueueValueWithSize = enqueueValueWithSize;
-    internals.dequeueValue = dequeueValue;
-    internals.resetQueue = resetQueue;
+    streams.enqueueValueWithSize = enqueueValueWithSize;
+    streams.dequeueValue = dequeueValue;
+    streams.resetQueue = resetQueue;
 
     function isView(v) {
         return ArrayBuffer.isView(v);
@@ -864,7 +863,7 @@
     function ctrlHasBackpressure(c) {
         return c.byte ? !bcShouldCallPull(c) : !dcShouldCallPull(c);
     }
-    internals.rs = {
+    streams.rs = {
         dcEnqueue, dcClose, dcError, dcDesiredSize, dcCanCloseOrEnqueue, dcHasBackpressure,
         ctrlEnqueue, ctrlClose, ctrlError, ctrlCanCloseOrEnqueue, ctrlHasBackpressure,
         ctrlDesiredSize: dcDesiredSize,
@@ -1036,10 +1035,6 @@
         get [Symbol.toStringTag]() {
             return 'ReadableStreamDefaultReader';
         }
-
-        static {
-            internals.readerRecord = (v) => v.#r;
-        }
     }
 
     class ReadableStreamBYOBReader {
@@ -1131,8 +1126,8 @@
         s.object = new ReadableStream(INTERNAL, s);
         return s;
     }
-    internals.createStream = createStream;
-    internals.createByteStream = createByteStream;
+    streams.createStream = createStream;
+    streams.createByteStream = createByteStream;
 
     function setUpFromSource(s, source, strategy) {
         const what = 'ReadableStream';
@@ -1265,14 +1260,7 @@
     // ---- pipeTo -------------------------------------------------------------------------------
 
     function isAbortSignal(v) {
-        if (typeof v !== 'object' || v === null)
-            return false;
-        const AS = globalThis.AbortSignal;
-        if (typeof AS === 'function' && internals.isAbortSignal !== undefined)
-            return internals.isAbortSignal(v);
-        if (typeof AS === 'function')
-            return v instanceof AS;
-        return typeof v.addEventListener === 'function' && 'aborted' in v;
+        return typeof v === 'object' && v !== null && internals.isAbortSignal(v);
     }
 
     function pipeTo(source, dest, preventClose, preventAbort, preventCancel, signal) {
@@ -1721,24 +1709,15 @@
 
     // ---- what the rest of the runtime uses ----------------------------------------------------
 
-    internals.ReadableStream = ReadableStream; // whatever a worker does to the global
-    internals.streamState = streamState;
-    internals.isReadableStream = (v) => streamState(v) !== null;
-    internals.isDisturbed = (stream) => streamState(stream).disturbed;
-    internals.streamCancel = streamCancel;
-    internals.acquireDefaultReader = acquireDefaultReader;
-    internals.defaultReaderRead = defaultReaderRead;
-    internals.readerRelease = readerRelease;
-    internals.abortErrorFor = abortError;
+    streams.ReadableStream = ReadableStream; // whatever a worker does to the global
+    internals.isReadableStream = (v) => streamState(v) !== null; // replaces 00_internals.js's
+    streams.isDisturbed = (stream) => streamState(stream).disturbed;
     // Bytes a stream will produce when known (-1: unknown): FixedLengthStream, fixed bodies.
-    internals.streamLength = (stream) => streamState(stream).length;
-    internals.setStreamLength = (stream, n) => {
-        streamState(stream).length = n;
-    };
+    streams.streamLength = (stream) => streamState(stream).length;
 
     // A byte stream that yields bytes once and closes: the `body` of a Request or Response
     // built from a string, a BufferSource or a Blob. Its length is known.
-    internals.streamOfBytes = function streamOfBytes(bytes) {
+    streams.streamOfBytes = function streamOfBytes(bytes) {
         let sent = false;
         const s = createByteStream(() => undefined, () => {
             if (!sent) {
@@ -1759,7 +1738,7 @@
     };
 
     // Reads a whole stream into one Uint8Array (Body's text()/arrayBuffer()/json()).
-    internals.readAllBytes = function readAllBytes(stream) {
+    streams.readAllBytes = function readAllBytes(stream) {
         const r = acquireDefaultReader(streamState(stream));
         const chunks = [];
         let total = 0;
@@ -1805,8 +1784,8 @@
 
     // The shim's side of a streamed response: lock the stream, then one chunk per call as a
     // promise of a Uint8Array, or null at the end; cancel when the client goes away.
-    internals.openStream = (stream) => new ReadableStreamDefaultReader(stream);
-    internals.readChunk = function readChunk(reader) {
+    streams.openStream = (stream) => new ReadableStreamDefaultReader(stream);
+    streams.readChunk = function readChunk(reader) {
         return reader.read().then(({ value, done }) => {
             if (done)
                 return null;
@@ -1816,10 +1795,11 @@
             return bytes;
         });
     };
-    internals.cancelStream = function cancelStream(reader, reason) {
+    streams.cancelStream = function cancelStream(reader, reason) {
         reader.cancel(reason).catch(() => {});
     };
 
+    internals.streams = streams;
     internals.expose('ReadableStream', ReadableStream);
     internals.expose('ReadableStreamDefaultReader', ReadableStreamDefaultReader);
     internals.expose('ReadableStreamBYOBReader', ReadableStreamBYOBReader);

@@ -3,11 +3,14 @@
 // flight at a time, a queue with sizes and backpressure through writer.ready. As in 30_streams.js
 // the state is a record the public objects point to; internals.ws is what pipeTo() and
 // TransformStream use. controller.signal is an AbortSignal when the runtime has AbortController
-// (made on first use, already aborted if the stream was).
+// (made on first use, already aborted if the stream was). A lazy runtime file (isolates/lazy.cc),
+// which runs 30_streams.js first (it takes that file's helpers as it loads).
 'use strict';
 (function (internals) {
-    const { INTERNAL, deferred, handledPromise: handled, promiseCall, dictMethod: method } = internals;
-    const { enqueueValueWithSize, dequeueValue, resetQueue, extractHWM, extractSize } = internals;
+    const { INTERNAL } = internals;
+    const { deferred, handledPromise: handled, promiseCall, dictMethod: method } = internals.streams;
+    const { enqueueValueWithSize, dequeueValue, resetQueue, extractHWM, extractSize } =
+        internals.streams;
     const CLOSE = Symbol('close sentinel');
 
     // A promise with its settlers that knows whether it settled (ready and closed are replaced
@@ -587,7 +590,6 @@
         closeQueuedOrInFlight, createWritable, errorIfNeeded, controllerError,
         desiredSize: (c) => c.hwm - c.queueTotalSize,
     };
-    internals.WritableStream = WritableStream;
     internals.expose('WritableStream', WritableStream);
     internals.expose('WritableStreamDefaultWriter', WritableStreamDefaultWriter);
     internals.expose('WritableStreamDefaultController', WritableStreamDefaultController);

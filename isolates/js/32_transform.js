@@ -2,11 +2,15 @@
 // and TextDecoderStream (Encoding Standard), and Cloudflare Workers' IdentityTransformStream
 // (bytes in, the same bytes out, through a byte stream that BYOB readers can read) and
 // FixedLengthStream (an IdentityTransformStream that must carry exactly the length it was given,
-// which a Response then sends with a Content-Length instead of chunked encoding).
+// which a Response then sends with a Content-Length instead of chunked encoding). A lazy runtime
+// file (isolates/lazy.cc); what it takes from 30_streams.js and 31_writable.js as it loads runs
+// them first.
 'use strict';
 (function (internals) {
-    const { INTERNAL, deferred, handledPromise: handled, promiseCall, dictMethod: method } = internals;
-    const { extractHWM, extractSize, rs, ws } = internals;
+    const { INTERNAL, ws } = internals;
+    const { deferred, handledPromise: handled, promiseCall, dictMethod: method } = internals.streams;
+    const { extractHWM, extractSize, rs, createStream, createByteStream } = internals.streams;
+    let newTransformStream; // set in TransformStream's static block
 
     // ---- TransformStream abstract operations --------------------------------------------------
 
@@ -153,8 +157,8 @@
         const pull = () => sourcePull(t);
         const cancel = (reason) => sourceCancel(t, reason);
         t.readable = byteReadable
-            ? internals.createByteStream(start, pull, cancel, readableHWM)
-            : internals.createStream(start, pull, cancel, readableHWM, readableSize);
+            ? createByteStream(start, pull, cancel, readableHWM)
+            : createStream(start, pull, cancel, readableHWM, readableSize);
         t.backpressure = undefined;
         t.backpressureChange = undefined;
         setBackpressure(t, true);
@@ -265,7 +269,7 @@
 
         static {
             // A TransformStream whose algorithms are the runtime's own (bytes in and out).
-            internals.newTransformStream = function newTransformStream(self, algorithms, byteReadable,
+            newTransformStream = function newTransformStream(self, algorithms, byteReadable,
                 writableHWM = 1) {
                 const t = { object: self };
                 if (self !== null)
@@ -323,7 +327,7 @@
                 return; // a FixedLengthStream sets itself up
             const hwm = readHWMOption(options);
             let t;
-            t = internals.newTransformStream(this, identityAlgorithms(() => t), true, hwm);
+            t = newTransformStream(this, identityAlgorithms(() => t), true, hwm);
         }
 
         get [Symbol.toStringTag]() {
@@ -340,7 +344,7 @@
             super(INTERNAL);
             let seen = 0;
             let t;
-            t = internals.newTransformStream(this, identityAlgorithms(() => t, (n) => {
+            t = newTransformStream(this, identityAlgorithms(() => t, (n) => {
                 seen += n;
                 if (seen > length)
                     throw new TypeError('Attempt to write too many bytes through a FixedLengthStream.');
@@ -367,7 +371,7 @@
         constructor() {
             const self = this;
             let t;
-            t = internals.newTransformStream(null, {
+            t = newTransformStream(null, {
                 transform(chunk) {
                     try {
                         let text = self.#pending + String(chunk);
@@ -413,17 +417,15 @@
         }
     }
 
-    const TextDecoderClass = globalThis.TextDecoder;
-
     class TextDecoderStream {
         #transform;
         #decoder;
 
         constructor(label = 'utf-8', options = undefined) {
-            const decoder = new TextDecoderClass(label, options);
+            const decoder = new internals.TextDecoder(label, options);
             this.#decoder = decoder;
             let t;
-            t = internals.newTransformStream(null, {
+            t = newTransformStream(null, {
                 transform(chunk) {
                     try {
                         if (internals.asBytes(chunk) === null)
@@ -476,7 +478,6 @@
         }
     }
 
-    internals.TransformStream = TransformStream;
     internals.expose('TransformStream', TransformStream);
     internals.expose('TransformStreamDefaultController', TransformStreamDefaultController);
     internals.expose('IdentityTransformStream', IdentityTransformStream);

@@ -1,11 +1,18 @@
 // Blob and File (File API) and FormData (XMLHttpRequest Standard), with the multipart/form-data
 // encoding a FormData body is sent with and the parsers request.formData() uses for multipart
 // and application/x-www-form-urlencoded bodies. A Blob holds its bytes in one Uint8Array that
-// nothing ever writes to, so slices and bodies share it without copying.
+// nothing ever writes to, so slices and bodies share it without copying. A lazy runtime file
+// (isolates/lazy.cc): it runs when a worker first uses one of them, or reads a body as a Blob or
+// FormData.
 'use strict';
 (function (internals) {
     const { INTERNAL } = internals;
     const EMPTY = new Uint8Array(0);
+    // What bodies (40_body.js) use of this file: one internals entry, internals.blobs, so that
+    // every isolate holds one placeholder for it, not one per name (lazy.cc).
+    const blobs = {};
+    // What File and FormData share of their private state (set in their static blocks).
+    let isFile, formDataEntries;
 
     // ---- Blob ---------------------------------------------------------------------------------
 
@@ -129,7 +136,7 @@
         }
 
         stream() {
-            return internals.streamOfBytes(this.#bytes.slice());
+            return internals.streams.streamOfBytes(this.#bytes.slice());
         }
 
         get [Symbol.toStringTag]() {
@@ -139,7 +146,7 @@
         static {
             isBlob = (v) => typeof v === 'object' && v !== null && #bytes in v;
             blobBytes = (b) => b.#bytes;
-            internals.newBlob = (bytes, type) => new Blob(INTERNAL, [bytes, type]);
+            blobs.newBlob = (bytes, type) => new Blob(INTERNAL, [bytes, type]);
         }
     }
 
@@ -174,25 +181,23 @@
         }
 
         static {
-            internals.isFile = (v) => typeof v === 'object' && v !== null && #name in v;
+            isFile = (v) => typeof v === 'object' && v !== null && #name in v;
         }
     }
 
-    internals.isBlob = isBlob;
-    internals.blobBytes = blobBytes;
-    internals.Blob = Blob;
-    internals.File = File;
+    internals.isBlob = isBlob; // replaces 00_internals.js's
+    blobs.blobBytes = blobBytes;
 
     // ---- FormData -----------------------------------------------------------------------------
 
     // A FormData entry's value: a string, or a File (a Blob becomes a File named "blob").
     function entryValue(value, filename, nargs) {
         if (isBlob(value)) {
-            if (!internals.isFile(value) || filename !== undefined) {
+            if (!isFile(value) || filename !== undefined) {
                 const name = filename !== undefined ? String(filename)
-                    : internals.isFile(value) ? value.name : 'blob';
+                    : isFile(value) ? value.name : 'blob';
                 const opts = { type: value.type };
-                if (internals.isFile(value))
+                if (isFile(value))
                     opts.lastModified = value.lastModified;
                 return new File([value], name, opts);
             }
@@ -290,8 +295,9 @@
         }
 
         static {
+            // replaces 00_internals.js's
             internals.isFormData = (v) => typeof v === 'object' && v !== null && #entries in v;
-            internals.formDataEntries = (f) => f.#entries;
+            formDataEntries = (f) => f.#entries;
         }
     }
 
@@ -317,10 +323,10 @@
     const escapeName = (s) => s.replace(/\n/g, '%0A').replace(/\r/g, '%0D').replace(/"/g, '%22');
 
     // [bytes, content type] of a FormData sent as a body.
-    internals.encodeMultipart = function encodeMultipart(form) {
+    blobs.encodeMultipart = function encodeMultipart(form) {
         const boundary = randomBoundary();
         const parts = [];
-        for (const [name, value] of internals.formDataEntries(form)) {
+        for (const [name, value] of formDataEntries(form)) {
             let head = `--${boundary}\r\nContent-Disposition: form-data; name="${escapeName(crlf(name))}"`;
             if (typeof value === 'string') {
                 parts.push(internals.encodeUtf8(`${head}\r\n\r\n${crlf(value)}\r\n`));
@@ -363,7 +369,6 @@
             at = semi + 1;
         }
     }
-    internals.headerParam = headerParam;
 
     function indexOfBytes(hay, needle, from) {
         const first = needle[0];
@@ -385,7 +390,7 @@
     };
 
     // Parses a multipart/form-data body into a FormData; TypeError when malformed.
-    internals.decodeMultipart = function decodeMultipart(bytes, contentType) {
+    blobs.decodeMultipart = function decodeMultipart(bytes, contentType) {
         const boundary = headerParam(contentType, 'boundary');
         if (boundary === null || boundary === '' || boundary.length > 200)
             throw new TypeError('The multipart/form-data body has no boundary in its Content-Type');
@@ -458,7 +463,7 @@
         }
         return internals.decodeUtf8(out.subarray(0, n));
     }
-    internals.parseUrlencoded = function parseUrlencoded(text) {
+    blobs.parseUrlencoded = function parseUrlencoded(text) {
         const pairs = [];
         for (const seq of text.split('&')) {
             if (seq === '')
@@ -471,7 +476,8 @@
         return pairs;
     };
 
-    internals.FormData = FormData;
+    blobs.FormData = FormData;
+    internals.blobs = blobs;
     internals.expose('Blob', Blob);
     internals.expose('File', File);
     internals.expose('FormData', FormData);

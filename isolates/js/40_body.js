@@ -11,13 +11,6 @@
     const TEXT_PLAIN = 'text/plain;charset=UTF-8';
     const FORM_URLENCODED = 'application/x-www-form-urlencoded;charset=UTF-8';
 
-    function isURLSearchParams(v) {
-        const USP = globalThis.URLSearchParams;
-        if (internals.URLSearchParams !== undefined && v instanceof internals.URLSearchParams)
-            return true;
-        return typeof USP === 'function' && v instanceof USP;
-    }
-
     // Fetch's "extract a body": returns [state, content type or null].
     internals.extractBody = function extractBody(init) {
         if (init === null || init === undefined)
@@ -29,19 +22,19 @@
         if (ArrayBuffer.isView(init))
             return [newBody(new Uint8Array(init.buffer, init.byteOffset, init.byteLength).slice()), null];
         if (internals.isReadableStream(init)) {
-            if (init.locked || internals.isDisturbed(init))
+            if (init.locked || internals.streams.isDisturbed(init))
                 throw new TypeError('This ReadableStream is disturbed or locked and cannot be used as a body.');
             const state = newBody(init);
             state.stream = init;
             return [state, null];
         }
         if (internals.isBlob(init)) {
-            const state = newBody(internals.blobBytes(init));
+            const state = newBody(internals.blobs.blobBytes(init));
             state.shared = true; // the Blob's bytes: reads copy them
             return [state, init.type === '' ? null : init.type];
         }
         if (internals.isFormData(init)) {
-            const [bytes, type] = internals.encodeMultipart(init);
+            const [bytes, type] = internals.blobs.encodeMultipart(init);
             return [newBody(bytes), type];
         }
         if (init instanceof internals.URLSearchParams)
@@ -55,7 +48,7 @@
     internals.newBody = newBody;
 
     internals.bodyUsed = function bodyUsed(state) {
-        return state.used || (state.stream !== null && internals.isDisturbed(state.stream));
+        return state.used || (state.stream !== null && internals.streams.isDisturbed(state.stream));
     };
 
     // The `body` getter: null, or a stream over the body (created on first access).
@@ -63,7 +56,7 @@
         if (state.stream === null && state.source !== null) {
             const bytes = typeof state.source === 'string'
                 ? internals.encodeUtf8(state.source) : state.source;
-            state.stream = internals.streamOfBytes(bytes);
+            state.stream = internals.streams.streamOfBytes(bytes);
             if (state.used)
                 state.stream.cancel(); // a consumed body's stream reads as empty and disturbed
         }
@@ -78,7 +71,7 @@
             return Promise.reject(new TypeError('This ReadableStream is locked to a reader.'));
         state.used = true;
         if (state.stream !== null) {
-            return internals.readAllBytes(state.stream)
+            return internals.streams.readAllBytes(state.stream)
                 .then((bytes) => (asText ? internals.decodeUtf8(bytes) : bytes));
         }
         const src = state.source;
@@ -107,12 +100,12 @@
     function toFormData(state, type) {
         const essence = mimeEssence(type);
         if (essence === 'multipart/form-data') {
-            return consume(state, false).then((bytes) => internals.decodeMultipart(bytes, type));
+            return consume(state, false).then((bytes) => internals.blobs.decodeMultipart(bytes, type));
         }
         if (essence === 'application/x-www-form-urlencoded') {
             return consume(state, true).then((text) => {
-                const form = new internals.FormData();
-                for (const [name, value] of internals.parseUrlencoded(text))
+                const form = new internals.blobs.FormData();
+                for (const [name, value] of internals.blobs.parseUrlencoded(text))
                     form.append(name, value);
                 return form;
             });
@@ -141,7 +134,7 @@
             blob() {
                 const type = headersOf(this).get('content-type');
                 const state = stateOf(this);
-                return consume(state, false).then((b) => internals.newBlob(
+                return consume(state, false).then((b) => internals.blobs.newBlob(
                     new Uint8Array(ownBuffer(b, state.shared)), type === null ? '' : type.toLowerCase()));
             },
             formData() {

@@ -162,19 +162,19 @@
             for (;;) {
                 const n = native.bodyAvailable(handle);
                 if (n < 0) {
-                    internals.rs.ctrlClose(s.controller);
+                    internals.streams.rs.ctrlClose(s.controller);
                     return;
                 }
                 if (n > 0) {
                     const buffer = new ArrayBuffer(Math.min(n, MAX_PIECE));
                     const got = native.bodyTake(handle, buffer);
-                    internals.rs.ctrlEnqueue(s.controller, new Uint8Array(buffer, 0, got));
+                    internals.streams.rs.ctrlEnqueue(s.controller, new Uint8Array(buffer, 0, got));
                     return;
                 }
                 await native.bodyWait(handle);
             }
         };
-        s = internals.createByteStream(() => undefined, pull, () => Promise.resolve(undefined), 0);
+        s = internals.streams.createByteStream(() => undefined, pull, () => Promise.resolve(undefined), 0);
         s.length = length;
         return s.object;
     }

@@ -139,7 +139,7 @@
                 const flat = [];
                 for (const [name, value] of internals.headersList(v.#headers))
                     flat.push(name, value);
-                const length = state.stream !== null ? internals.streamLength(state.stream) : -1;
+                const length = state.stream !== null ? internals.streams.streamLength(state.stream) : -1;
                 return [v.#status, flat, body, length];
             };
         }

@@ -110,7 +110,7 @@
         constructor(stream) {
             if (stream.locked)
                 throw new TypeError('This ReadableStream is locked to a reader and cannot be sent to another worker.');
-            this.#reader = internals.openStream(stream);
+            this.#reader = internals.streams.openStream(stream);
         }
 
         async read() {
@@ -176,7 +176,7 @@
                 return callStub(peer, id, 'cancel', [why]).then(() => undefined, () => undefined);
             },
         };
-        const stream = new internals.ReadableStream(source, { highWaterMark: 0 });
+        const stream = new internals.streams.ReadableStream(source, { highWaterMark: 0 });
         if (isHeld)
             held.register(source, { peer, id }, token);
         return stream;
@@ -259,7 +259,7 @@
                 state.used = true;
                 return exactBytes(bytes).buffer;
             }
-            stream = internals.streamOfBytes(bytes);
+            stream = internals.streams.streamOfBytes(bytes);
         } else if (whole) {
             throw cloneError(`A ${what} with a streamed body`);
         }

@@ -8,7 +8,8 @@
 // and closes the connection. A child whose parent passed globalOutbound: null refuses as
 // Workers does; a child given a fetcher sends every request to it (the parent may add
 // credentials the child never sees). Like the standard fetch(), it never throws: every failure
-// is a rejected promise.
+// is a rejected promise. A lazy runtime file (isolates/lazy.cc): which outbound the worker has
+// is set up without it (90_worker.js's setup() keeps it in internals.outbound).
 'use strict';
 (function (internals, native) {
     const NOT_PERMITTED = "This worker is not permitted to access the internet via global functions like fetch(). It must use capabilities (such as bindings in 'env') to talk to the outside world.";
@@ -19,37 +20,23 @@
     // redirect); a larger one is streamed to it with its length, so the client never holds a
     // copy of a large body outside the worker's memory limit.
     const WHOLE_BODY = 1024 * 1024;
-    let outbound = null; // (input, init) => Promise<Response>
-    let refusal = NOT_PERMITTED;
 
     function fetch(input, init = undefined) {
         try {
-            if (outbound === null)
-                throw new TypeError(refusal);
-            return outbound(input, init);
+            // [mode, stub]: enum iso_outbound (0: the network, 1: none, 2: the parent's stub)
+            const [mode, stub] = internals.outbound;
+            if (mode === OUTBOUND_NETWORK)
+                return fetchNetwork(input, init);
+            if (mode === OUTBOUND_NONE)
+                throw new TypeError(NOT_PERMITTED);
+            return stub.fetch(internals.requestOf(input, init));
         } catch (e) {
             return Promise.reject(e);
         }
     }
 
-    // mode: enum iso_outbound (0: the network, 1: none, 2: a stub of the parent's).
-    internals.setOutbound = function setOutbound(mode, stub) {
-        if (mode === OUTBOUND_NETWORK)
-            outbound = fetchNetwork;
-        else if (mode === OUTBOUND_NONE)
-            outbound = null;
-        else
-            outbound = (input, init) => stub.fetch(internals.requestOf(input, init));
-        refusal = NOT_PERMITTED;
-    };
-
     function abortError() {
-        const message = 'The operation was aborted.';
-        if (typeof DOMException === 'function')
-            return new DOMException(message, 'AbortError');
-        const e = new Error(message);
-        e.name = 'AbortError';
-        return e;
+        return new internals.DOMException('The operation was aborted.', 'AbortError');
     }
 
     function reasonOf(signal) {
@@ -179,7 +166,7 @@
                     this.#close();
                 },
             };
-            const stream = new internals.ReadableStream(source, { highWaterMark: 0 });
+            const stream = new internals.streams.ReadableStream(source, { highWaterMark: 0 });
             unread.register(source, id, this);
             return stream;
         }
@@ -188,7 +175,7 @@
         // response head fails the fetch; after it (the server answered early) the rest of the
         // body is not needed.
         async pump(stream) {
-            const reader = internals.openStream(stream);
+            const reader = internals.streams.openStream(stream);
             try {
                 for (;;) {
                     const { value, done } = await reader.read();
@@ -234,7 +221,7 @@
             const bytes = typeof state.source === 'string'
                 ? internals.encodeUtf8(state.source) : state.source;
             if (bytes.length > WHOLE_BODY) {
-                stream = internals.streamOfBytes(bytes);
+                stream = internals.streams.streamOfBytes(bytes);
                 body = bytes.length;
             } else {
                 body = bytes;

@@ -22,7 +22,7 @@
         }
         const stub = outbound === 2
             ? internals.makeStub(parent, outboundStub, internals.STUB_OBJECT) : null;
-        internals.setOutbound(outbound, stub);
+        internals.outbound = [outbound, stub]; // for fetch() (75_fetch.js)
         return Object.freeze(env);
     };
 

@@ -335,6 +335,14 @@ Test(figures, lazy_first_use)
         {"globals", "atob(btoa('x'))"},
         {"domexception", "new DOMException('x', 'AbortError')"},
         {"console", "console.log('x')"},
+        {"events", "new EventTarget().dispatchEvent(new Event('x'))"},
+        {"abort", "new AbortController().abort()"},
+        {"timers", "clearTimeout(setTimeout(() => {}, 1)); performance.now()"},
+        {"streams", "await new Response('abc').body.getReader().read()"},
+        {"transform", "new TransformStream().writable.getWriter()"},
+        {"blob", "await new Blob(['x']).text()"},
+        {"formdata", "new FormData().append('a', 'b')"},
+        {"fetch", "typeof fetch"},
     };
     enum { N_OPS = sizeof ops / sizeof ops[0] };
     double warm[N_OPS], cold[N_OPS];

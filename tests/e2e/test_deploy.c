@@ -425,3 +425,120 @@ Test(deploy, a_durable_object_keeps_its_data_across_a_deploy)
     expect_get(s, "dob.test", "/", 200, "v1:5");
     E2E_STOP_OK(s);
 }
+
+/* An object that keeps its count in memory (read from storage once, when it is built): two
+ * live instances of it at once would hand out one number twice. */
+#define DO_MEM_WORKER(tag)                                                                     \
+    "import { DurableObject } from 'cloudflare:workers';\n"                                    \
+    "export class Counter extends DurableObject {\n"                                           \
+    "  constructor(ctx, env) {\n"                                                              \
+    "    super(ctx, env);\n"                                                                   \
+    "    ctx.blockConcurrencyWhile(async () => { this.n = (await ctx.storage.get('n')) ?? 0; " \
+    "});\n"                                                                                    \
+    "  }\n"                                                                                    \
+    "  async inc() {\n"                                                                        \
+    "    const n = ++this.n;\n"                                                                \
+    "    await new Promise(r => setTimeout(r, 1));\n"                                          \
+    "    await this.ctx.storage.put('n', n);\n"                                                \
+    "    return " tag " + n;\n"                                                                \
+    "  }\n"                                                                                    \
+    "}\n"                                                                                      \
+    "export default { async fetch(req, env) {\n"                                               \
+    "  const stub = env.COUNTERS.get(env.COUNTERS.idFromName('hot'));\n"                       \
+    "  return new Response(await stub.inc());\n"                                               \
+    "} };\n"
+
+#define DO_CONNS 4
+#define DO_MAX_REQUESTS 3000
+
+struct do_load {
+    int port;
+    atomic_bool *stop;
+    int n, errors;
+    int *seen; /* numbers handed out to this connection */
+    char first_error[200];
+};
+
+static void *do_load_thread(void *arg)
+{
+    struct do_load *l = arg;
+    struct e2e_conn *c = e2e_connect(l->port);
+    uint64_t until = e2e_now_ms() + 60000;
+    for (int i = 0; c && i < DO_MAX_REQUESTS && !atomic_load(l->stop) && e2e_now_ms() < until;
+         i++) {
+        struct e2e_response r;
+        if (e2e_sends(c, "GET / HTTP/1.1\r\nHost: hot.test\r\n\r\n") != 0 ||
+            e2e_read_response(c, &r, 0, 10000) != 0) {
+            if (!l->errors++)
+                snprintf(l->first_error, sizeof l->first_error, "%s", e2e_errmsg());
+            break;
+        }
+        const char *colon = strchr(r.body, ':');
+        if (r.status != 200 || !colon) {
+            if (!l->errors++)
+                snprintf(l->first_error, sizeof l->first_error, "status %d body %.100s", r.status,
+                         r.body);
+        } else {
+            l->seen[l->n++] = atoi(colon + 1);
+        }
+        e2e_response_dispose(&r);
+    }
+    if (c)
+        e2e_close(c);
+    return NULL;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+Test(deploy, a_busy_durable_object_has_one_live_instance_across_deploys)
+{
+    struct e2e_server *s = start("2");
+    const char *op = operator_token(s);
+    const char *tok = tenant(s, op, "hot", NULL);
+    const char *v1 = upload(DO_META, "index.js", DO_MEM_WORKER("'v1:'"), NULL);
+    const char *v2 = upload(DO_META, "index.js", DO_MEM_WORKER("'v2:'"), NULL);
+    deploy(s, "hot", "api", tok, v1);
+    route(s, "hot", tok, "hot.test/*", "api");
+    expect_get(s, "hot.test", "/", 200, "v1:1");
+
+    atomic_bool stop = false;
+    struct do_load loads[DO_CONNS];
+    pthread_t th[DO_CONNS];
+    for (int i = 0; i < DO_CONNS; i++) {
+        loads[i] = (struct do_load){.port = s->port, .stop = &stop};
+        loads[i].seen = calloc(DO_MAX_REQUESTS, sizeof(int));
+        cr_assert_eq(pthread_create(&th[i], NULL, do_load_thread, &loads[i]), 0);
+    }
+    for (int d = 0; d < 10; d++) {
+        e2e_sleep_ms(30);
+        deploy(s, "hot", "api", tok, d % 2 ? v1 : v2);
+    }
+    e2e_sleep_ms(30);
+    atomic_store(&stop, true);
+    int total = 0;
+    int *all = calloc(DO_CONNS * DO_MAX_REQUESTS, sizeof(int));
+    for (int i = 0; i < DO_CONNS; i++) {
+        pthread_join(th[i], NULL);
+        cr_expect_eq(loads[i].errors, 0, "connection %d: %s", i, loads[i].first_error);
+        memcpy(all + total, loads[i].seen, (size_t)loads[i].n * sizeof(int));
+        total += loads[i].n;
+        free(loads[i].seen);
+    }
+    qsort(all, (size_t)total, sizeof(int), cmp_int);
+    int dups = 0;
+    for (int i = 1; i < total; i++)
+        dups += all[i] == all[i - 1];
+    cr_expect_eq(dups, 0, "%d numbers were handed out twice: two live instances at once", dups);
+    cr_expect(total > 20, "only %d calls ran", total);
+    if (total)
+        cr_expect_eq(all[total - 1], total + 1, "the count %d after %d calls (+1 before)",
+                     all[total - 1], total);
+    free(all);
+    /* idle now: the version deployed next takes the object, with its count */
+    deploy(s, "hot", "api", tok, upload(DO_META, "index.js", DO_MEM_WORKER("'v3:'"), NULL));
+    expect_get(s, "hot.test", "/", 200, e2e_fmt("v3:%d", total + 2));
+    E2E_STOP_OK(s);
+}

@@ -168,6 +168,11 @@ void dp__quotas_of(const struct dp_api *api, const char *quotas_json, struct dp_
     json_decref(q);
 }
 
+void dp_quotas_of(const struct dp_api *api, const char *quotas_json, struct dp_quotas *out)
+{
+    dp__quotas_of(api, quotas_json, out);
+}
+
 static json_t *quotas_json(const struct dp_quotas *q)
 {
     json_t *o = json_object();

@@ -86,6 +86,10 @@ struct dp_response {
     size_t body_len;
 };
 
+/* A tenant's effective quotas: its stored quotas JSON (st_tenant.quotas; NULL or malformed:
+ * none set) over the node's defaults, as the API shows them. Any thread. */
+void dp_quotas_of(const struct dp_api *api, const char *quotas_json, struct dp_quotas *out);
+
 /* Answers req into res (always: errors are answers, {"error": "..."} with 400, 401, 403, 404,
  * 405, 409, 413, 422, 500 or 501). Thread-safe: requests may run at once on several threads
  * (the control plane serializes its transactions). Free res with dp_response_dispose. */

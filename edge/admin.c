@@ -5,7 +5,10 @@
  * on libuv's thread pool with its own copy of the request (the body is taken from the parser,
  * not copied); the answer is written on the shard's loop. A connection that goes away
  * meanwhile detaches its exchange, and the answer is dropped. Tokens of today's tenant.conf
- * (`token_sha256`) reach the API through dp_config.site_token.
+ * (`token_sha256`) reach the API through dp_config.site_token. A request that changed what the
+ * shards serve (st_cp_generation moved: a deploy, a rollback, a route, a tenant's status or
+ * quotas) wakes the site builder and is answered once every shard serves the change, or after
+ * LIVE_WAIT_MS: its JSON answer then says "live": true or false.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +16,12 @@
 #include "deploy/deploy.h"
 #include "edge/edge_int.h"
 
+#define LIVE_WAIT_MS 2000
+
 struct admin_job {
     uv_work_t work;
     struct edge_exchange *ex;
+    struct edge_server *srv;
     struct dp_api *api;
     const char *method; /* llhttp's static string */
     char *target;
@@ -37,6 +43,32 @@ static void job_free(struct admin_job *j)
     free(j);
 }
 
+/* Adds "live": bool to a JSON object answer ({...}\n, as deploy/ writes them). */
+static void add_live(struct dp_response *res, bool live)
+{
+    if (!res->body || res->body_len < 2)
+        return;
+    char *end = res->body + res->body_len;
+    while (end > res->body && end[-1] != '}')
+        end--;
+    if (end == res->body || res->body[0] != '{')
+        return;
+    size_t head = (size_t)(end - 1 - res->body); /* up to the closing brace */
+    bool empty = head == 1;
+    const char *add = live ? "\"live\":true}\n" : "\"live\":false}\n";
+    size_t n = head + (empty ? 0 : 1) + strlen(add);
+    char *b = malloc(n + 1);
+    if (!b)
+        return;
+    memcpy(b, res->body, head);
+    if (!empty)
+        b[head] = ',';
+    memcpy(b + head + (empty ? 0 : 1), add, strlen(add) + 1);
+    free(res->body);
+    res->body = b;
+    res->body_len = n;
+}
+
 static void on_work(uv_work_t *w)
 {
     struct admin_job *j = w->data;
@@ -47,7 +79,19 @@ static void on_work(uv_work_t *w)
                              .n_headers = j->n_headers,
                              .body = j->body.data ? j->body.data : "",
                              .body_len = j->body.len};
+    uint64_t gen0 = st_cp_generation(j->srv->db), t0 = ed_now_ns();
     dp_handle(j->api, &req, &j->res);
+    uint64_t gen = st_cp_generation(j->srv->db);
+    if (gen == gen0)
+        return;
+    edge__live_kick(j->srv);
+    if (j->res.status < 200 || j->res.status > 299)
+        return;
+    bool live = edge__live_wait(j->srv, gen, LIVE_WAIT_MS);
+    uint64_t us = (ed_now_ns() - t0) / 1000;
+    ED_INFO("event=admin_change_live method=%s generation=%llu live=%s us=%llu", j->method,
+            (unsigned long long)gen, live ? "true" : "false", (unsigned long long)us);
+    add_live(&j->res, live);
 }
 
 static void answer(struct edge_exchange *ex, const struct dp_response *res)
@@ -93,6 +137,7 @@ static struct admin_job *job_new(struct edge_exchange *ex, const struct h1_reque
         return NULL;
     }
     j->ex = ex;
+    j->srv = ex->shard->srv;
     j->api = ex->shard->srv->api;
     j->method = req->method;
     memcpy(j->target, edge_h1_url(req), req->url_len);

@@ -270,6 +270,74 @@ static void on_child_console(void *ud, const char *worker, const char *level, co
     edge__tenant_log(w->tenant, worker, level, msg, len);
 }
 
+/* ---- the shard's instance map: its live isolate of each worker, by the worker's address ---- */
+
+static size_t inst_bucket(const struct edge_shard *sh, const struct edge_worker *w)
+{
+    return (size_t)(((uintptr_t)w >> 4) * 0x9e3779b97f4a7c15ull) & (sh->inst_buckets - 1);
+}
+
+static struct edge_instance *inst_find(const struct edge_shard *sh, const struct edge_worker *w)
+{
+    if (!sh->inst_buckets)
+        return NULL;
+    for (struct edge_instance *i = sh->inst_map[inst_bucket(sh, w)]; i; i = i->next_live)
+        if (i->worker == w)
+            return i;
+    return NULL;
+}
+
+static int inst_insert(struct edge_shard *sh, struct edge_instance *inst)
+{
+    if (sh->n_inst + 1 > sh->inst_buckets) {
+        size_t n = sh->inst_buckets ? sh->inst_buckets * 2 : 16;
+        struct edge_instance **map = calloc(n, sizeof *map);
+        if (!map)
+            return ED_ENOMEM;
+        size_t old_n = sh->inst_buckets;
+        struct edge_instance **old = sh->inst_map;
+        sh->inst_map = map;
+        sh->inst_buckets = n;
+        for (size_t b = 0; b < old_n; b++) {
+            for (struct edge_instance *i = old[b], *next; i; i = next) {
+                next = i->next_live;
+                size_t k = inst_bucket(sh, i->worker);
+                i->next_live = map[k];
+                map[k] = i;
+            }
+        }
+        free(old);
+    }
+    size_t k = inst_bucket(sh, inst->worker);
+    inst->next_live = sh->inst_map[k];
+    sh->inst_map[k] = inst;
+    sh->n_inst++;
+    return 0;
+}
+
+static void inst_remove(struct edge_shard *sh, struct edge_instance *inst)
+{
+    if (!sh->inst_buckets)
+        return;
+    for (struct edge_instance **pp = &sh->inst_map[inst_bucket(sh, inst->worker)]; *pp;
+         pp = &(*pp)->next_live) {
+        if (*pp == inst) {
+            *pp = inst->next_live;
+            inst->next_live = NULL;
+            sh->n_inst--;
+            return;
+        }
+    }
+}
+
+static void to_graveyard(struct edge_shard *sh, struct edge_instance *inst)
+{
+    inst->retiring = true;
+    inst_remove(sh, inst);
+    inst->next_grave = sh->graveyard;
+    sh->graveyard = inst;
+}
+
 static void retire(struct edge_shard *sh, struct edge_instance *inst, bool force)
 {
     edge__instance_retire(sh, inst, force);
@@ -277,17 +345,39 @@ static void retire(struct edge_shard *sh, struct edge_instance *inst, bool force
 
 void edge__instance_retire(struct edge_shard *sh, struct edge_instance *inst, bool force)
 {
-    if (!inst->retiring) {
+    if (!inst->retiring || inst->draining) {
         edge__objects_instance_gone(inst); /* its objects' next calls go to the new isolate */
         ED_INFO("event=isolate_retired shard=%d tenant=%s worker=%s", sh->id,
                 inst->worker->tenant->name, inst->worker->name);
-        inst->retiring = true;
-        if (sh->instances[inst->worker->index] == inst)
-            sh->instances[inst->worker->index] = NULL;
-        inst->next_grave = sh->graveyard;
-        sh->graveyard = inst;
+        if (!inst->retiring)
+            to_graveyard(sh, inst);
+        inst->draining = false;
     }
     inst->force |= force;
+}
+
+void edge__instance_drain(struct edge_shard *sh, struct edge_instance *inst)
+{
+    if (inst->retiring)
+        return;
+    ED_DEBUG("event=isolate_draining shard=%d tenant=%s worker=%s version=%lld", sh->id,
+             inst->worker->tenant->name, inst->worker->name, (long long)inst->worker->version);
+    inst->draining = true;
+    to_graveyard(sh, inst);
+    edge__objects_instance_drain(inst);
+}
+
+void edge__shard_retire_all(struct edge_shard *sh)
+{
+    for (size_t b = 0; b < sh->inst_buckets; b++) {
+        while (sh->inst_map[b]) {
+            struct edge_instance *inst = sh->inst_map[b];
+            to_graveyard(sh, inst);
+        }
+    }
+    free(sh->inst_map);
+    sh->inst_map = NULL;
+    sh->inst_buckets = sh->n_inst = 0;
 }
 
 static void instance_free(struct edge_instance *inst)
@@ -302,6 +392,7 @@ static void instance_free(struct edge_instance *inst)
             ex->c->ex = NULL;
         free(ex);
     }
+    edge__worker_unref((struct edge_worker *)inst->worker);
     free(inst);
 }
 
@@ -325,8 +416,9 @@ int edge__instance_get(struct edge_shard *sh, const struct edge_worker *w, uint6
                        uint64_t wall_budget, struct edge_instance **out, uint64_t *cpu_ns,
                        struct ed_error *err)
 {
-    if (sh->instances[w->index]) {
-        *out = sh->instances[w->index];
+    struct edge_instance *found = inst_find(sh, w);
+    if (found) {
+        *out = found;
         return 0;
     }
     const struct edge_tenant *t = w->tenant;
@@ -395,8 +487,14 @@ int edge__instance_get(struct edge_shard *sh, const struct edge_worker *w, uint6
         free(inst);
         return rc;
     }
+    if (inst_insert(sh, inst) != 0) {
+        iso_worker_free(inst->w);
+        ld_parent_free(inst->loader);
+        free(inst);
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    }
     ld_parent_attach(inst->loader, inst->w);
-    sh->instances[w->index] = inst;
+    edge__worker_ref((struct edge_worker *)w); /* the isolate's code: kept while it lives */
     ED_DEBUG("event=isolate_created shard=%d tenant=%s worker=%s us=%llu", sh->id, t->name, w->name,
              (unsigned long long)((ed_now_ns() - t0) / 1000));
     *out = inst;
@@ -498,6 +596,27 @@ void edge__exchange_finish(struct edge_exchange *ex)
     finish(ex);
 }
 
+/* requests_per_s as GCRA on one atomic (the theoretical arrival time): equivalent to a token
+ * bucket of requests_per_s tokens refilled at requests_per_s a second, node-wide, for one
+ * compare-and-swap per request and no lock. */
+static bool rate_ok(struct edge_tenant *t)
+{
+    if (!t->requests_per_s)
+        return true;
+    uint64_t interval = 1000000000u / t->requests_per_s;
+    if (interval == 0)
+        interval = 1;
+    uint64_t now = ed_now_ns(), tat = atomic_load_explicit(&t->rate_tat, memory_order_relaxed);
+    for (;;) {
+        uint64_t base = tat > now ? tat : now;
+        if (base - now + interval > 1000000000u)
+            return false;
+        if (atomic_compare_exchange_weak_explicit(&t->rate_tat, &tat, base + interval,
+                                                  memory_order_relaxed, memory_order_relaxed))
+            return true;
+    }
+}
+
 static void answer_now(struct edge_exchange *ex, int status, const char *msg)
 {
     ex->status = status;
@@ -547,8 +666,7 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
     ed_buf_init(&url);
     int bad = build_url(req, host, host_len, &url);
     const struct rt_route *route =
-        bad ? NULL
-            : rt_match(sh->srv->site->routes, host, host_len, edge_h1_url(req), req->url_len);
+        bad ? NULL : rt_match(sh->site->routes, host, host_len, edge_h1_url(req), req->url_len);
     if (bad || !route) {
         ed_buf_dispose(&url);
         answer_now(ex, bad ? bad : 404,
@@ -556,6 +674,19 @@ void edge__dispatch(struct edge_conn *c, const struct h1_request *req)
         return;
     }
     const struct edge_worker *w = route->target;
+    if (w->tenant->suspended || !rate_ok(w->tenant)) {
+        char msg[200];
+        bool suspended = w->tenant->suspended;
+        if (suspended)
+            snprintf(msg, sizeof msg, "Tenant %s is suspended: its workers do not serve requests",
+                     w->tenant->name);
+        else
+            snprintf(msg, sizeof msg, "Tenant %s is over its rate limit (%llu requests/s)",
+                     w->tenant->name, (unsigned long long)w->tenant->requests_per_s);
+        ed_buf_dispose(&url);
+        answer_now(ex, suspended ? 503 : 429, msg);
+        return;
+    }
     ex->worker = w;
     uint64_t cpu_budget = (uint64_t)w->tenant->cpu_ms * 1000000u;
     uint64_t wall_budget = (uint64_t)cfg->wall_ms * 1000000u;

@@ -75,9 +75,22 @@ int edge__jstest_main(int argc, char **argv);
 
 /* ---- the site: tenants, workers, routes ---------------------------------------------------- */
 
+/* A tenant as the shards see it. Reference-counted and immutable once published (the rate
+ * limiter's state apart): a site generation holds a reference to each of its tenants, each
+ * worker to its tenant, so a generation in which the tenant changed (quotas, status) makes a
+ * new one while requests in flight keep the old. */
 struct edge_tenant {
+    atomic_uint refs;
     char *name;
+    bool suspended; /* the control plane's status: its routes answer 503 */
+    bool managed;   /* from the control plane (not the tenants directory) */
+    char *cp_key;   /* managed: status and quotas as stored, to tell whether it changed */
     uint32_t cpu_ms, heap_mb;
+    /* requests_per_s (0: unlimited), enforced node-wide as a GCRA (a token bucket of
+     * requests_per_s tokens refilled at requests_per_s a second) on one atomic: the
+     * theoretical arrival time, in ns on ed_now_ns()'s clock */
+    uint64_t requests_per_s;
+    _Atomic uint64_t rate_tat;
     uint32_t max_children;         /* live children of the tenant (0: the loader's) */
     uint32_t max_children_heap_mb; /* their total heap (0: the loader's) */
     uint32_t child_idle_ms;        /* an unused child is evicted after this (0: the loader's) */
@@ -91,12 +104,15 @@ struct edge_tenant {
     int log_fd; /* DATA/tenants/<name>/logs/worker.log, O_APPEND; -1 if it could not open */
 };
 
-/* A deployed worker: code and the tenant it belongs to. Immutable once loaded; shared by all
- * shards (each shard builds its own isolate of it, see edge_shard.instances). */
+/* A deployed worker: code and the tenant it belongs to. Immutable once loaded and
+ * reference-counted: shared by all shards (each builds its own isolate of it, found by this
+ * pointer in edge_shard's instance map) and by every site generation in which neither it nor
+ * its tenant changed, so a deploy of one worker leaves the others' isolates alone. */
 struct edge_worker {
+    atomic_uint refs;
     char *name;
-    struct edge_tenant *tenant; /* borrowed from the site */
-    size_t index;               /* position in site->workers: a shard's instance slot */
+    struct edge_tenant *tenant; /* a reference */
+    int64_t version;            /* the control plane's live version; 0: the tenants directory */
     /* The bundle: names and sources owned (a file WORKER.js is one ES module of that name; a
      * folder WORKER/ is every file under it, see edge__bundle_read). */
     struct iso_module *modules;
@@ -154,19 +170,51 @@ int edge__module_type(const struct edge_bundle_meta *meta, const char *name,
 int edge__bundle_read(struct edge_worker *w, const char *dir, const struct edge_bundle_meta *meta,
                       size_t max_bytes, const char *where, struct ed_error *err);
 
+/* A route of the tenants directory or a --worker flag, kept so every generation adds it. */
+struct edge_static_route {
+    char *host, *path;
+    struct edge_worker *worker; /* borrowed from the site that holds it */
+};
+
+/* A site: what the shards serve, as one immutable, reference-counted snapshot (a generation).
+ * The tenants directory's site (the base) is loaded once; each generation built from the
+ * control plane (edge/live.c) holds the base's tenants and workers plus the control plane's,
+ * and a route table of both. */
 struct edge_site {
-    struct edge_tenant **tenants;
+    atomic_uint refs;
+    uint64_t generation;          /* st_cp_generation() it was built from (the base: 0) */
+    struct edge_tenant **tenants; /* references */
     size_t n_tenants;
-    struct edge_worker **workers;
+    struct edge_worker **workers; /* references */
     size_t n_workers;
-    struct rt_table *routes; /* sealed; route.target is a struct edge_worker * */
+    struct edge_worker **by_addr;            /* workers sorted by address (edge__site_has_worker) */
+    struct rt_table *routes;                 /* sealed; route.target is a struct edge_worker * */
+    struct edge_static_route *static_routes; /* the base's, in the order they were read */
+    size_t n_static_routes;
 };
 
 /* Loads tenants from cfg (tenants dir and --worker flags), reads every worker file and opens
  * the tenant logs under the data dir. Returns 0 or ED_ECONFIG / ED_ENOENT / ED_EIO with a
  * one-line message in err. On success *out is owned (free with edge__site_free). */
 int edge__site_load(const struct edge_config *cfg, struct edge_site **out, struct ed_error *err);
-void edge__site_free(struct edge_site *site);
+/* Shared ownership of sites, tenants and workers: any thread; the last unref frees (a
+ * tenant's log closes with it). NULL is fine for the unrefs. */
+struct edge_site *edge__site_ref(struct edge_site *site);
+void edge__site_unref(struct edge_site *site);
+struct edge_tenant *edge__tenant_ref(struct edge_tenant *t);
+void edge__tenant_unref(struct edge_tenant *t);
+struct edge_worker *edge__worker_ref(struct edge_worker *w);
+void edge__worker_unref(struct edge_worker *w);
+/* A new tenant named name with the node's limits and its log (DATA/tenants/<name>/logs/
+ * worker.log) open. Returns 0 and *out owned (one reference), or ED_ENOMEM / ED_EIO. */
+int edge__tenant_new(const struct edge_config *cfg, const char *name, struct edge_tenant **out,
+                     struct ed_error *err);
+/* Fills site->by_addr and seals its routes: the site is ready to publish. */
+int edge__site_seal(struct edge_site *site);
+/* Whether w is one of site's workers (by address). */
+bool edge__site_has_worker(const struct edge_site *site, const struct edge_worker *w);
+/* Frees a worker that is being built (its refs never taken): as the last unref. */
+void edge__worker_free(struct edge_worker *w);
 /* Checks every worker's bundle with iso_bundle_check (modules compile, static imports
  * resolve within the bundle), so a broken bundle stops the node at start-up instead of
  * failing its requests. Needs the V8 platform. Returns 0 or ED_EBADWORKER with a one-line
@@ -204,8 +252,10 @@ struct edge_instance {
     struct edge_object *objects;     /* the durable objects it hosts (edge/objects.c) */
     struct edge_exchange *exchanges; /* requests in flight on this instance */
     struct edge_instance *next_grave;
+    struct edge_instance *next_live; /* the shard's instance map chain */
     bool retiring;
-    bool force; /* free even with invocations in flight (a wall-time kill) */
+    bool draining; /* retired by a deploy: its busy durable objects finish on it */
+    bool force;    /* free even with invocations in flight (a wall-time kill) */
 };
 
 /* One request being answered by a worker. Lives until the worker's sink is done with it,
@@ -246,8 +296,16 @@ struct edge_shard {
     uv_timer_t drain_timer;
     int listen_fd;
     bool draining;
-    struct edge_instance **instances; /* per site worker index; NULL until first use */
-    struct edge_instance *graveyard;  /* retired instances waiting to be freed */
+    /* The site this shard serves (a reference), and the generation it adopted (read by the
+     * deploy waiter on other threads). */
+    struct edge_site *site;
+    _Atomic uint64_t site_gen;
+    uv_async_t site_wake; /* a new generation is published (edge/live.c) */
+    bool live_closed;     /* site_wake is closed (under the live lock) */
+    /* This shard's live isolates, one per worker served, by worker address (chained) */
+    struct edge_instance **inst_map;
+    size_t inst_buckets, n_inst;
+    struct edge_instance *graveyard; /* retired instances waiting to be freed */
     struct iso_watch_slot *watch;
     struct ld_shard *loader;
     struct edge_fetcher *fetcher; /* workers' outbound fetch() */
@@ -259,9 +317,12 @@ struct edge_shard {
     bool read_buf_busy;
 };
 
+struct edge_live;
+
 struct edge_server {
     const struct edge_config *cfg; /* borrowed */
-    struct edge_site *site;        /* borrowed */
+    struct edge_site *site;        /* borrowed: the tenants directory's (the base) */
+    struct edge_live *live;        /* generations from the control plane (edge/live.c) */
     struct edge_shard *shards;
     int n_shards;
     int access_fd;
@@ -383,6 +444,12 @@ int edge__instance_get(struct edge_shard *sh, const struct edge_worker *w, uint6
                        struct ed_error *err);
 /* Takes inst out of service (a limit stopped it): freed once nothing runs on it. */
 void edge__instance_retire(struct edge_shard *sh, struct edge_instance *inst, bool force);
+/* Takes inst out of service because its worker left the site (a deploy): new requests go to
+ * the new worker; its requests, and the calls of durable objects busy on it, finish on it,
+ * and it is freed once nothing runs on it. */
+void edge__instance_drain(struct edge_shard *sh, struct edge_instance *inst);
+/* Every instance of the shard's map, retired (the shard is ending) into the graveyard. */
+void edge__shard_retire_all(struct edge_shard *sh);
 
 /* ---- durable objects (edge/objects.c) -------------------------------------------------------
  * An object lives on the shard its id names (st_object_shard), in that shard's isolate of the
@@ -398,6 +465,8 @@ void edge__inboxes_free(struct edge_server *srv);
 /* Reads the alarms a previous run left (st_alarms_list; blocks on the disk: at start-up,
  * before the shards run) into srv->boot_alarms. Returns 0 or a negative code with err set. */
 int edge__objects_boot(struct edge_server *srv, struct ed_error *err);
+/* Frees what edge__objects_boot read (after the shards ended). */
+void edge__objects_boot_dispose(struct edge_server *srv);
 /* The shard's part, on its thread, before and after its loop runs: its object databases
  * (st_objects), inbox wake-up, commit hooks and eviction timer. */
 int edge__objects_start(struct edge_shard *sh, struct ed_error *err);
@@ -410,6 +479,36 @@ void edge__objects_host(struct edge_instance *inst, const struct iso_host *loade
 /* inst is retired or freed: the objects it hosted are forgotten (their calls in flight still
  * get their answers). */
 void edge__objects_instance_gone(struct edge_instance *inst);
+/* inst is draining (its worker was replaced by a deploy): its idle objects are forgotten now,
+ * busy ones (calls in flight, a transaction open) keep taking their calls on it until they
+ * are idle, so an object never has two live instances. */
+void edge__objects_instance_drain(struct edge_instance *inst);
+
+/* ---- live generations (edge/live.c) -----------------------------------------------------------
+ * A builder thread turns the control plane (st_cp_*) plus the base site into a new site
+ * whenever st_cp_generation() moves, and publishes it; every shard adopts it at its next loop
+ * turn (uv_async): new requests see the new site, in-flight ones finish on the old worker
+ * instances, which are drained and freed once idle. */
+
+/* Builds the first generation (blocks on the disk) and starts the builder. Before the shards
+ * start; edge__live_stop after they ended. Returns 0 or a negative code with err set. */
+int edge__live_start(struct edge_server *srv, struct ed_error *err);
+void edge__live_stop(struct edge_server *srv);
+/* Starts the builder thread: once the shards are made (it wakes them), before they run. */
+int edge__live_run(struct edge_server *srv, struct ed_error *err);
+/* Stops the builder thread (before the shards' memory goes); edge__live_stop frees the rest. */
+void edge__live_stop_builder(struct edge_server *srv);
+/* The shard is closing its handles: no wake-up is sent to it any more, no waiter waits for it. */
+void edge__live_shard_closed(struct edge_shard *sh);
+/* The site published now (a reference: unref it). */
+struct edge_site *edge__live_current(struct edge_server *srv);
+/* The control plane changed (an admin request): build now rather than at the next poll. */
+void edge__live_kick(struct edge_server *srv);
+/* Waits at most timeout_ms until every running shard serves generation gen or a later one.
+ * Returns whether they all do. Blocks: not for a shard's loop. */
+bool edge__live_wait(struct edge_server *srv, uint64_t gen, uint32_t timeout_ms);
+/* The shard's part: adopt what is published (on its thread; at start and on site_wake). */
+void edge__shard_adopt(struct edge_shard *sh);
 
 /* Shard lifecycle: edge__shard_run is the thread body. */
 int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int listen_fd,

@@ -30,7 +30,7 @@ struct edge_msg {
     struct edge_msg *next;
     int kind;
     int from;                         /* the caller's shard: where the answer goes */
-    const struct edge_worker *worker; /* the object's worker (borrowed from the site) */
+    const struct edge_worker *worker; /* the object's worker (a reference) */
     size_t ns;                        /* its namespace in worker->objects */
     char hex[ST_OBJECT_ID_HEX];
     char *name; /* idFromName's name, NULL otherwise */
@@ -57,6 +57,7 @@ struct edge_inbox {
 
 static void msg_free(struct edge_msg *m)
 {
+    edge__worker_unref((struct edge_worker *)m->worker);
     free(m->name);
     free(m->method);
     free(m->data);
@@ -142,7 +143,7 @@ struct edge_object {
     struct edge_object *next_dirty;           /* os->dirty */
     struct edge_objects *os;                  /* the shard's */
     struct edge_instance *inst;               /* NULL once forgotten (the isolate retired) */
-    const struct edge_worker *worker;         /* borrowed from the site */
+    const struct edge_worker *worker;         /* a reference */
     const char *cls;                          /* borrowed from the worker */
     size_t ns;                                /* its namespace in worker->objects */
     uint64_t key;
@@ -180,7 +181,8 @@ struct edge_objects {
 /* An object's alarm as the shard keeps it: when, and how many times alarm() failed. */
 struct edge_alarm {
     int64_t at_ms;
-    const struct edge_worker *worker;
+    const struct edge_worker *worker; /* a reference; the alarm runs in the worker hosting the
+                                       * class when it fires */
     size_t ns;
     char hex[ST_OBJECT_ID_HEX];
     uint32_t retries;
@@ -272,7 +274,7 @@ static struct edge_object *object_new(struct edge_objects *os, struct edge_insta
         return NULL;
     o->os = os;
     o->inst = inst;
-    o->worker = inst->worker;
+    o->worker = edge__worker_ref((struct edge_worker *)inst->worker);
     o->cls = cls;
     o->ns = ns;
     o->key = ++os->next_key;
@@ -312,6 +314,7 @@ static void object_free(struct edge_objects *os, struct edge_object *o)
     unlink_chain(&os->by_key[hash_key(o->key) & (os->buckets - 1)], o, false);
     unlink_chain(&os->by_name[hash_name(o->cls, o->hex) & (os->buckets - 1)], o, true);
     os->count--;
+    edge__worker_unref((struct edge_worker *)o->worker);
     free(o->commit_msg);
     free(o);
 }
@@ -457,6 +460,8 @@ static void commit_turn(struct edge_objects *os)
             tail = &o->held_tail->next;
             o->held = o->held_tail = NULL;
         }
+        if (o->inst && o->inst->draining && o->calls == 0)
+            object_forget(o); /* idle now: its next call builds it in the new worker */
         object_maybe_free(os, o);
     }
     for (struct edge_msg *m = out, *next; m; m = next) {
@@ -497,6 +502,8 @@ static void on_object_answer(void *ud, int code, const uint8_t *result, size_t l
             o->held = m;
         o->held_tail = m;
     } else {
+        if (o->inst && o->inst->draining && o->calls == 0)
+            object_forget(o);     /* idle now: its next call builds it in the new worker */
         object_maybe_free(os, o); /* o may be gone from here on */
     }
     if (retired)
@@ -505,19 +512,55 @@ static void on_object_answer(void *ud, int code, const uint8_t *result, size_t l
         send_answer(sh, m);
 }
 
+/* Where call m runs on this shard, the object's owner (m->worker and m->ns become the worker
+ * that runs it): while the object is busy on the isolate of a worker a deploy replaced, there
+ * (so it never has two live instances: a deploy's new version takes it once it is idle);
+ * otherwise in this shard's isolate of the worker that hosts the class in the site the shard
+ * serves now, built on first use. */
+static int object_route(struct edge_objects *os, struct edge_msg *m, struct edge_instance **inst,
+                        struct ed_error *err)
+{
+    struct edge_shard *sh = os->sh;
+    const char *tenant = m->worker->tenant->name, *cls = m->worker->objects[m->ns].cls;
+    const struct edge_worker *w = NULL;
+    size_t ns = 0;
+    for (struct edge_object *o =
+             os->buckets ? os->by_name[hash_name(cls, m->hex) & (os->buckets - 1)] : NULL;
+         o; o = o->next_name) {
+        if (o->inst && o->inst->draining && strcmp(o->hex, m->hex) == 0 &&
+            strcmp(o->cls, cls) == 0 && strcmp(o->worker->tenant->name, tenant) == 0) {
+            *inst = o->inst;
+            w = o->worker;
+            ns = o->ns;
+            break;
+        }
+    }
+    if (!w && !(w = edge__site_object_worker(sh->site, tenant, cls, &ns)))
+        return ed_error_set(err, ED_ENOENT, "no worker of tenant %s hosts Durable Object class %s",
+                            tenant, cls);
+    if (w != m->worker) {
+        edge__worker_ref((struct edge_worker *)w);
+        edge__worker_unref((struct edge_worker *)m->worker);
+        m->worker = w;
+    }
+    m->ns = ns;
+    if (*inst)
+        return 0;
+    return edge__instance_get(sh, w, (uint64_t)w->tenant->cpu_ms * 1000000u,
+                              (uint64_t)sh->srv->cfg->wall_ms * 1000000u, inst, &m->cpu_ns, err);
+}
+
 /* Runs call m on this shard, the object's owner: this shard's isolate of the object's worker,
  * the object's record (made on its first call), then the call itself. */
 static void run_call(struct edge_objects *os, struct edge_msg *m)
 {
     struct edge_shard *sh = os->sh;
-    const struct edge_worker *w = m->worker;
-    const char *cls = w->objects[m->ns].cls;
-    const struct edge_config *cfg = sh->srv->cfg;
-    uint64_t cpu_budget = (uint64_t)w->tenant->cpu_ms * 1000000u;
-    uint64_t wall_budget = (uint64_t)cfg->wall_ms * 1000000u;
     struct ed_error err = {0};
     struct edge_instance *inst = NULL;
-    int rc = edge__instance_get(sh, w, cpu_budget, wall_budget, &inst, &m->cpu_ns, &err);
+    int rc = object_route(os, m, &inst, &err);
+    const struct edge_worker *w = m->worker;
+    const char *cls = w->objects[m->ns].cls;
+    uint64_t cpu_budget = (uint64_t)w->tenant->cpu_ms * 1000000u;
     struct edge_object *o = NULL;
     if (rc == 0 && !(o = find_live(os, inst, cls, m->hex)) &&
         !(o = object_new(os, inst, m->ns, m->hex)))
@@ -606,8 +649,10 @@ static int alarm_schedule(struct edge_objects *os, const struct edge_worker *w, 
 {
     for (size_t i = 0; i < os->n_alarms; i++) {
         struct edge_alarm *a = &os->alarms[i];
-        if (a->worker == w && strcmp(a->worker->objects[a->ns].cls, w->objects[ns].cls) == 0 &&
-            strcmp(a->hex, hex) == 0) {
+        if (strcmp(a->hex, hex) == 0 &&
+            strcmp(a->worker->objects[a->ns].cls, w->objects[ns].cls) == 0 &&
+            strcmp(a->worker->tenant->name, w->tenant->name) == 0) {
+            edge__worker_unref((struct edge_worker *)a->worker);
             memmove(a, a + 1, (os->n_alarms - i - 1) * sizeof *a);
             os->n_alarms--;
             break;
@@ -629,7 +674,7 @@ static int alarm_schedule(struct edge_objects *os, const struct edge_worker *w, 
         struct edge_alarm *a = &os->alarms[i];
         memset(a, 0, sizeof *a);
         a->at_ms = at_ms;
-        a->worker = w;
+        a->worker = edge__worker_ref((struct edge_worker *)w);
         a->ns = ns;
         memcpy(a->hex, hex, sizeof a->hex - 1);
         a->retries = retries;
@@ -643,8 +688,17 @@ static int alarm_schedule(struct edge_objects *os, const struct edge_worker *w, 
 static void alarm_fire(struct edge_objects *os, const struct edge_alarm *a)
 {
     struct edge_shard *sh = os->sh;
-    const struct edge_worker *w = a->worker;
-    const char *cls = w->objects[a->ns].cls;
+    size_t ns = a->ns;
+    /* the worker that hosts the class now (a deploy may have replaced the one that set it) */
+    const struct edge_worker *w = edge__site_object_worker(sh->site, a->worker->tenant->name,
+                                                           a->worker->objects[a->ns].cls, &ns);
+    if (!w) {
+        ED_WARN("event=alarm_dropped shard=%d tenant=%s class=%s id=%s reason=\"no worker hosts "
+                "the class\"",
+                sh->id, a->worker->tenant->name, a->worker->objects[a->ns].cls, a->hex);
+        return;
+    }
+    const char *cls = w->objects[ns].cls;
     struct ed_error err = {0};
     struct st_object *so = NULL;
     int64_t at = 0;
@@ -655,7 +709,7 @@ static void alarm_fire(struct edge_objects *os, const struct edge_alarm *a)
     if (rc == 0)
         rc = st_alarm_get(so, &at, &err);
     if (rc == 0 && at > 0 && at > wall_ms()) { /* set later meanwhile: wait for that */
-        alarm_schedule(os, w, a->ns, a->hex, at, 0);
+        alarm_schedule(os, w, ns, a->hex, at, 0);
         goto out;
     }
     if (rc || at == 0) /* deleted, or never committed: nothing to run */
@@ -663,7 +717,7 @@ static void alarm_fire(struct edge_objects *os, const struct edge_alarm *a)
     rc = edge__instance_get(sh, w, (uint64_t)w->tenant->cpu_ms * 1000000u,
                             (uint64_t)sh->srv->cfg->wall_ms * 1000000u, &inst, &cpu_ns, &err);
     if (rc == 0 && !(o = find_live(os, inst, cls, a->hex)) &&
-        !(o = object_new(os, inst, a->ns, a->hex)))
+        !(o = object_new(os, inst, ns, a->hex)))
         rc = ed_error_set(&err, ED_ENOMEM, "out of memory");
     if (rc == 0 && (rc = st_object_get(os->store, w->tenant->name, cls, a->hex, &so, &err)) == 0 &&
         (rc = st_alarm_set(so, 0, &err)) == 0)
@@ -678,8 +732,8 @@ static void alarm_fire(struct edge_objects *os, const struct edge_alarm *a)
     }
     m->kind = MSG_CALL;
     m->from = sh->id;
-    m->worker = w;
-    m->ns = a->ns;
+    m->worker = edge__worker_ref((struct edge_worker *)w);
+    m->ns = ns;
     memcpy(m->hex, a->hex, sizeof m->hex);
     m->alarm_retries = a->retries;
     m->alarm_at = at;
@@ -739,13 +793,17 @@ static void on_alarm_timer(uv_timer_t *t)
     memmove(os->alarms, os->alarms + due, (os->n_alarms - due) * sizeof *os->alarms);
     os->n_alarms -= due;
     alarms_rearm(os);
-    for (size_t i = 0; i < due && !os->closed; i++)
-        alarm_fire(os, &fire[i]);
+    for (size_t i = 0; i < due; i++) {
+        if (!os->closed)
+            alarm_fire(os, &fire[i]);
+        edge__worker_unref((struct edge_worker *)fire[i].worker);
+    }
     free(fire);
 }
 
 struct boot {
     struct edge_server *srv;
+    const struct edge_site *site;
     int rc;
 };
 
@@ -754,7 +812,7 @@ static int boot_alarm(void *ud, const char *tenant, const char *cls, const char 
     struct boot *b = ud;
     struct edge_server *srv = b->srv;
     size_t ns;
-    const struct edge_worker *w = edge__site_object_worker(srv->site, tenant, cls, &ns);
+    const struct edge_worker *w = edge__site_object_worker(b->site, tenant, cls, &ns);
     if (!w || strlen(hex) != 64) /* no worker hosts that class any more */
         return 0;
     if (srv->n_boot_alarms % 64 == 0) {
@@ -767,7 +825,7 @@ static int boot_alarm(void *ud, const char *tenant, const char *cls, const char 
     struct edge_alarm *a = &srv->boot_alarms[srv->n_boot_alarms++];
     memset(a, 0, sizeof *a);
     a->at_ms = at_ms;
-    a->worker = w;
+    a->worker = edge__worker_ref((struct edge_worker *)w); /* the server's, until it ends */
     a->ns = ns;
     memcpy(a->hex, hex, 64);
     return 0;
@@ -775,13 +833,24 @@ static int boot_alarm(void *ud, const char *tenant, const char *cls, const char 
 
 int edge__objects_boot(struct edge_server *srv, struct ed_error *err)
 {
-    struct boot b = {srv, 0};
+    struct edge_site *site = edge__live_current(srv);
+    struct boot b = {srv, site, 0};
     int rc = st_alarms_list(srv->db, boot_alarm, &b, err);
+    edge__site_unref(site);
     if (rc == ED_ENOMEM)
         ed_error_set(err, rc, "out of memory");
     if (srv->n_boot_alarms)
         ED_INFO("event=alarms_loaded count=%zu", srv->n_boot_alarms);
     return rc;
+}
+
+void edge__objects_boot_dispose(struct edge_server *srv)
+{
+    for (size_t i = 0; i < srv->n_boot_alarms; i++)
+        edge__worker_unref((struct edge_worker *)srv->boot_alarms[i].worker);
+    free(srv->boot_alarms);
+    srv->boot_alarms = NULL;
+    srv->n_boot_alarms = 0;
 }
 
 /* ---- eviction ------------------------------------------------------------------------------------ */
@@ -839,7 +908,7 @@ static int call_object(struct edge_instance *inst, const struct iso_call *call, 
         return ed_error_set(err, ED_ENOMEM, "out of memory");
     m->kind = MSG_CALL;
     m->from = sh->id;
-    m->worker = w;
+    m->worker = edge__worker_ref((struct edge_worker *)w);
     m->ns = ns;
     memcpy(m->hex, hex, sizeof m->hex - 1);
     m->method = strdup(call->method ? call->method : "fetch");
@@ -1192,6 +1261,17 @@ void edge__objects_host(struct edge_instance *inst, const struct iso_host *lh)
     };
 }
 
+void edge__objects_instance_drain(struct edge_instance *inst)
+{
+    for (struct edge_object *o = inst->objects, *next; o; o = next) {
+        next = o->next;
+        if (o->calls == 0 && !o->dirty && !o->held) {
+            object_forget(o);
+            object_maybe_free(o->os, o);
+        }
+    }
+}
+
 void edge__objects_instance_gone(struct edge_instance *inst)
 {
     while (inst->objects) {
@@ -1294,12 +1374,15 @@ void edge__objects_free(struct edge_shard *sh)
             }
             o->held = NULL;
             object_forget(o);
+            edge__worker_unref((struct edge_worker *)o->worker);
             free(o->commit_msg);
             free(o);
         }
     }
     free(os->by_key);
     free(os->by_name);
+    for (size_t i = 0; i < os->n_alarms; i++)
+        edge__worker_unref((struct edge_worker *)os->alarms[i].worker);
     free(os->alarms);
     free(os);
     sh->objects = NULL;

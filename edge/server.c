@@ -213,15 +213,21 @@ static int serve(struct edge_server *srv, struct ed_error *err)
         else
             started++;
     }
+    /* the builder wakes the shards: it starts once they exist */
+    if (rc == 0 && edge__live_run(srv, err) != 0) {
+        rc = ED_ENOMEM;
+    }
     sigdelset(&block, SIGPIPE);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (rc == 0)
+    if (rc == 0) {
+        struct edge_site *site = edge__live_current(srv);
         ED_INFO("event=listening addr=%s port=%d admin_port=%d threads=%d tenants=%zu "
-                "workers=%zu v8=%s",
-                cfg->listen_host, port, admin_port, srv->n_shards, srv->site->n_tenants,
-                srv->site->n_workers, iso_v8_version());
-    else
+                "workers=%zu generation=%llu v8=%s",
+                cfg->listen_host, port, admin_port, srv->n_shards, site->n_tenants, site->n_workers,
+                (unsigned long long)site->generation, iso_v8_version());
+        edge__site_unref(site);
+    } else
         atomic_store(&srv->drain, 2);
 
     struct main_loop m = {.srv = srv};
@@ -244,6 +250,7 @@ static int serve(struct edge_server *srv, struct ed_error *err)
     uv_run(&m.loop, UV_RUN_DEFAULT);
     uv_thread_join(&waiter);
     uv_loop_close(&m.loop);
+    edge__live_stop_builder(srv); /* the shards that ran have ended */
     srv->n_shards = all;
     for (int i = started; i < all; i++) /* initialised but never ran: tear down here */
         edge__shard_run(&srv->shards[i]);
@@ -370,18 +377,17 @@ int edge_main(int argc, char **argv)
         goto out_outbound;
 
     srv.db = db;
-    for (size_t i = 0; i < site->n_workers; i++) {
-        if (site->workers[i]->n_objects) { /* durable object ids need the node's key */
-            rc = st_node_key(db, srv.node_key, &err);
-            if (rc == 0)
-                rc = edge__objects_boot(&srv, &err);
-            break;
-        }
-    }
-    if (rc)
-        goto out_db;
     if ((rc = start_admin(&srv, &err)))
         goto out_db;
+    /* the first generation: the tenants directory's and the control plane's */
+    if ((rc = edge__live_start(&srv, &err)))
+        goto out_db;
+    /* durable object ids need the node's key (a deploy may bring objects at any time) */
+    rc = st_node_key(db, srv.node_key, &err);
+    if (rc == 0)
+        rc = edge__objects_boot(&srv, &err);
+    if (rc)
+        goto out_live;
     atomic_init(&srv.drain, 0);
     rc = serve(&srv, &err);
     if (rc == 0) {
@@ -403,9 +409,11 @@ int edge_main(int argc, char **argv)
                 (unsigned long long)atomic_load(&ob->failures));
         ED_INFO("event=stopped");
     }
-    dp_api_free(srv.api);
+out_live:
+    edge__objects_boot_dispose(&srv);
+    edge__live_stop(&srv);
 out_db:
-    free(srv.boot_alarms);
+    dp_api_free(srv.api);
     st_close(db); /* flushes the usage counters the shards queued */
 out_outbound:
     edge__outbound_dispose(&srv.outbound);
@@ -416,7 +424,7 @@ out_access:
     if (access_fd != 2)
         close(access_fd);
 out_site:
-    edge__site_free(site);
+    edge__site_unref(site);
 out_config:
     if (exit_code != 0 || rc < 0) {
         if (err.code)

@@ -29,6 +29,11 @@ static void on_flush(uv_check_t *h)
         edge__shard_bury(sh, false);
 }
 
+static void on_site_wake(uv_async_t *h)
+{
+    edge__shard_adopt(h->data);
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct edge_shard *sh = listener->data;
@@ -45,9 +50,10 @@ static void close_shard_handles(struct edge_shard *sh)
     edge__objects_close(sh); /* commits, answers what it held, refuses further calls */
     ld_shard_close(sh->loader);
     edge__fetcher_close(sh->fetcher); /* pooled connections, fetches still in flight */
-    uv_handle_t *hs[] = {(uv_handle_t *)&sh->wake, (uv_handle_t *)&sh->flush,
-                         (uv_handle_t *)&sh->writer, (uv_handle_t *)&sh->drain_timer,
-                         (uv_handle_t *)&sh->listener};
+    edge__live_shard_closed(sh);      /* no new generation is sent to it any more */
+    uv_handle_t *hs[] = {(uv_handle_t *)&sh->wake,     (uv_handle_t *)&sh->flush,
+                         (uv_handle_t *)&sh->writer,   (uv_handle_t *)&sh->drain_timer,
+                         (uv_handle_t *)&sh->listener, (uv_handle_t *)&sh->site_wake};
     for (size_t i = 0; i < sizeof hs / sizeof *hs; i++)
         if (!uv_is_closing(hs[i]))
             uv_close(hs[i], NULL);
@@ -105,12 +111,11 @@ int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int
     sh->srv = srv;
     sh->listen_fd = listen_fd;
     ed_buf_init(&sh->access);
-    sh->instances = calloc(srv->site->n_workers ? srv->site->n_workers : 1, sizeof *sh->instances);
-    if (!sh->instances)
-        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    sh->site = edge__live_current(srv);
+    atomic_init(&sh->site_gen, sh->site->generation);
     int rc = uv_loop_init(&sh->loop);
     if (rc) {
-        free(sh->instances);
+        edge__site_unref(sh->site);
         return ed_error_set(err, rc, "shard %d: uv_loop_init: %s", id, uv_strerror(rc));
     }
 
@@ -119,6 +124,8 @@ int edge__shard_init(struct edge_shard *sh, struct edge_server *srv, int id, int
     uv_check_init(&sh->loop, &sh->flush);
     uv_idle_init(&sh->loop, &sh->writer);
     uv_timer_init(&sh->loop, &sh->drain_timer);
+    uv_async_init(&sh->loop, &sh->site_wake, on_site_wake);
+    sh->site_wake.data = sh;
     sh->listener.data = sh->wake.data = sh->flush.data = sh->drain_timer.data = sh;
     sh->writer.data = sh;
     rc = uv_tcp_open(&sh->listener, listen_fd);
@@ -147,7 +154,8 @@ out_handles:
     close_shard_handles(sh);
     uv_run(&sh->loop, UV_RUN_DEFAULT);
     uv_loop_close(&sh->loop);
-    free(sh->instances);
+    edge__site_unref(sh->site);
+    sh->site = NULL;
     return rc;
 }
 
@@ -181,15 +189,10 @@ void edge__shard_run(void *arg)
     ed_error_dispose(&err);
     if (atomic_load(&sh->srv->drain))
         on_wake(&sh->wake);
+    edge__shard_adopt(sh); /* what was published since the shard was made */
     uv_run(&sh->loop, UV_RUN_DEFAULT);
     flush_access_log(sh);
-    for (size_t i = 0; i < sh->srv->site->n_workers; i++) {
-        struct edge_instance *inst = sh->instances[i];
-        if (inst) {
-            inst->next_grave = sh->graveyard;
-            sh->graveyard = inst;
-        }
-    }
+    edge__shard_retire_all(sh);
     edge__shard_bury(sh, true); /* isolates die on the thread that made them */
     edge__objects_free(sh);     /* the last commit; answers to isolates gone are dropped */
     ld_shard_free(sh->loader);
@@ -198,7 +201,8 @@ void edge__shard_run(void *arg)
         edge__fetcher_free(sh->fetcher);
         uv_run(&sh->loop, UV_RUN_DEFAULT);
     }
-    free(sh->instances);
+    edge__site_unref(sh->site);
+    sh->site = NULL;
     if (sh->watch)
         iso_watch_slot_free(sh->watch);
     ed_buf_dispose(&sh->access);

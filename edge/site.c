@@ -3,9 +3,10 @@
  * (DIR/<tenant>/tenant.conf plus DIR/<tenant>/<worker>.js, or a folder DIR/<tenant>/<worker>/
  * whose files are the modules of a bundle) and from --worker flags, into the plain route
  * table router/ matches on. Reading a bundle is bounded (size, count, depth) and never leaves
- * the worker's folder; whether its imports resolve is V8's to say (edge__site_check). This is the stand-in for the control plane that
- * storage/ and the deploy API will provide; its output shape (tenants, workers, a sealed
- * rt_table) is what they will produce.
+ * the worker's folder; whether its imports resolve is V8's to say (edge__site_check). This
+ * site is the base: loaded once, it is part of every generation that edge/live.c builds from
+ * the control plane. Sites, tenants and workers are reference-counted, so a generation can
+ * share what did not change with the one before it.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -34,8 +35,6 @@ static bool name_ok(const char *s, size_t len)
 
 static void tenant_free(struct edge_tenant *t)
 {
-    if (!t)
-        return;
     for (size_t i = 0; i < t->n_vars; i++) {
         free((char *)t->vars[i].name);
         free((char *)t->vars[i].value);
@@ -44,11 +43,24 @@ static void tenant_free(struct edge_tenant *t)
     free(t->token_hashes);
     if (t->log_fd >= 0)
         close(t->log_fd);
+    free(t->cp_key);
     free(t->name);
     free(t);
 }
 
-static void worker_free(struct edge_worker *w)
+struct edge_tenant *edge__tenant_ref(struct edge_tenant *t)
+{
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    return t;
+}
+
+void edge__tenant_unref(struct edge_tenant *t)
+{
+    if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+        tenant_free(t);
+}
+
+void edge__worker_free(struct edge_worker *w)
 {
     if (!w)
         return;
@@ -70,24 +82,79 @@ static void worker_free(struct edge_worker *w)
         free((char *)w->modules[i].source);
     }
     free(w->modules);
+    edge__tenant_unref(w->tenant);
     free(w->name);
     free(w->main_module);
     free(w);
 }
 
-void edge__site_free(struct edge_site *site)
+struct edge_worker *edge__worker_ref(struct edge_worker *w)
 {
-    if (!site)
-        return;
+    atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
+    return w;
+}
+
+void edge__worker_unref(struct edge_worker *w)
+{
+    if (w && atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) == 1)
+        edge__worker_free(w);
+}
+
+static void site_free(struct edge_site *site)
+{
     for (size_t i = 0; i < site->n_workers; i++)
-        worker_free(site->workers[i]);
+        edge__worker_unref(site->workers[i]);
     for (size_t i = 0; i < site->n_tenants; i++)
-        tenant_free(site->tenants[i]);
+        edge__tenant_unref(site->tenants[i]);
+    for (size_t i = 0; i < site->n_static_routes; i++) {
+        free(site->static_routes[i].host);
+        free(site->static_routes[i].path);
+    }
+    free(site->static_routes);
     free(site->workers);
+    free(site->by_addr);
     free(site->tenants);
     if (site->routes)
         rt_table_unref(site->routes);
     free(site);
+}
+
+struct edge_site *edge__site_ref(struct edge_site *site)
+{
+    atomic_fetch_add_explicit(&site->refs, 1, memory_order_relaxed);
+    return site;
+}
+
+void edge__site_unref(struct edge_site *site)
+{
+    if (site && atomic_fetch_sub_explicit(&site->refs, 1, memory_order_acq_rel) == 1)
+        site_free(site);
+}
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (struct edge_worker *const *)a;
+    uintptr_t y = (uintptr_t) * (struct edge_worker *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+int edge__site_seal(struct edge_site *site)
+{
+    free(site->by_addr);
+    site->by_addr = malloc((site->n_workers ? site->n_workers : 1) * sizeof *site->by_addr);
+    if (!site->by_addr)
+        return ED_ENOMEM;
+    if (site->n_workers)
+        memcpy(site->by_addr, site->workers, site->n_workers * sizeof *site->by_addr);
+    qsort(site->by_addr, site->n_workers, sizeof *site->by_addr, by_address);
+    rt_table_seal(site->routes);
+    return 0;
+}
+
+bool edge__site_has_worker(const struct edge_site *site, const struct edge_worker *w)
+{
+    return site->n_workers &&
+           bsearch(&w, site->by_addr, site->n_workers, sizeof *site->by_addr, by_address);
 }
 
 static int hex_nibble(char c)
@@ -127,36 +194,52 @@ static struct edge_tenant *find_tenant(struct edge_site *site, const char *name)
     return NULL;
 }
 
-static int add_tenant(struct edge_site *site, const struct edge_config *cfg, const char *name,
-                      struct edge_tenant **out, struct ed_error *err)
+int edge__tenant_new(const struct edge_config *cfg, const char *name, struct edge_tenant **out,
+                     struct ed_error *err)
 {
     struct edge_tenant *t = calloc(1, sizeof *t);
-    struct edge_tenant **p = realloc(site->tenants, (site->n_tenants + 1) * sizeof *p);
-    if (!t || !p) {
-        free(t);
-        if (p)
-            site->tenants = p;
+    if (!t)
         return ed_error_set(err, ED_ENOMEM, "out of memory");
-    }
-    site->tenants = p;
+    atomic_init(&t->refs, 1);
+    atomic_init(&t->rate_tat, 0);
     t->log_fd = -1;
-    t->name = strdup(name);
     t->cpu_ms = cfg->cpu_ms;
     t->heap_mb = cfg->heap_mb;
     t->subrequests = 50;
-    site->tenants[site->n_tenants++] = t;
-    if (!t->name)
+    if (!(t->name = strdup(name))) {
+        tenant_free(t);
         return ed_error_set(err, ED_ENOMEM, "out of memory");
-
+    }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tenants/%s/logs", cfg->data_dir, name);
     int rc = ed_mkdirs(dir, 0755);
-    if (rc)
+    if (rc) {
+        tenant_free(t);
         return ed_error_set(err, ED_EIO, "cannot create %s: %s", dir, ed_strerror(rc));
+    }
     strncat(dir, "/worker.log", sizeof dir - strlen(dir) - 1);
     t->log_fd = open(dir, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (t->log_fd < 0)
-        return ed_error_set(err, ED_EIO, "cannot open %s: %s", dir, strerror(errno));
+    if (t->log_fd < 0) {
+        rc = ed_error_set(err, ED_EIO, "cannot open %s: %s", dir, strerror(errno));
+        tenant_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+static int add_tenant(struct edge_site *site, const struct edge_config *cfg, const char *name,
+                      struct edge_tenant **out, struct ed_error *err)
+{
+    struct edge_tenant **p = realloc(site->tenants, (site->n_tenants + 1) * sizeof *p);
+    if (!p)
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    site->tenants = p;
+    struct edge_tenant *t;
+    int rc = edge__tenant_new(cfg, name, &t, err);
+    if (rc)
+        return rc;
+    site->tenants[site->n_tenants++] = t;
     *out = t;
     return 0;
 }
@@ -417,8 +500,8 @@ static int add_worker(struct edge_site *site, struct edge_tenant *t, const char 
         return ed_error_set(err, ED_ENOMEM, "out of memory");
     }
     site->workers = p;
-    w->tenant = t;
-    w->index = site->n_workers;
+    atomic_init(&w->refs, 1);
+    w->tenant = edge__tenant_ref(t);
     w->name = strdup(name);
     site->workers[site->n_workers++] = w;
     if (!w->name)
@@ -457,7 +540,23 @@ static int add_route(struct edge_site *site, const char *route, struct edge_tena
         rc = ed_error_set(err, rc == ED_ENOMEM ? rc : ED_ECONFIG, "tenant %s: %s", t->name,
                           ed_error_msg(&e));
     ed_error_dispose(&e);
-    return rc;
+    if (rc)
+        return rc;
+    /* kept: every generation built from the control plane adds the directory's routes first */
+    struct edge_static_route *p =
+        realloc(site->static_routes, (site->n_static_routes + 1) * sizeof *p);
+    if (!p)
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    site->static_routes = p;
+    p[site->n_static_routes] =
+        (struct edge_static_route){strdup(host), slash ? strdup(slash) : NULL, w};
+    if (!p[site->n_static_routes].host || (slash && !p[site->n_static_routes].path)) {
+        free(p[site->n_static_routes].host);
+        free(p[site->n_static_routes].path);
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    }
+    site->n_static_routes++;
+    return 0;
 }
 
 static char *trim(char *s)
@@ -669,6 +768,7 @@ int edge__site_load(const struct edge_config *cfg, struct edge_site **out, struc
     struct edge_site *site = calloc(1, sizeof *site);
     if (!site)
         return ed_error_set(err, ED_ENOMEM, "out of memory");
+    atomic_init(&site->refs, 1);
     int rc = rt_table_new(&site->routes);
     if (rc)
         ed_error_set(err, rc, "out of memory");
@@ -681,11 +781,12 @@ int edge__site_load(const struct edge_config *cfg, struct edge_site **out, struc
         rc = ed_error_set(err, ED_ECONFIG,
                           "no workers to serve: give --tenants DIR, --worker HOST=FILE or "
                           "--admin-listen ADDR:PORT");
+    if (rc == 0 && edge__site_seal(site))
+        rc = ed_error_set(err, ED_ENOMEM, "out of memory");
     if (rc) {
-        edge__site_free(site);
+        edge__site_unref(site);
         return rc;
     }
-    rt_table_seal(site->routes);
     *out = site;
     return 0;
 }

@@ -170,7 +170,7 @@ Test(edge_site, loads_tenants_routes_vars_and_limits)
     char log[256];
     snprintf(log, sizeof log, "%s/data/tenants/acme/logs/worker.log", tmp);
     cr_assert_eq(access(log, W_OK), 0, "tenant log created");
-    edge__site_free(site);
+    edge__site_unref(site);
 }
 
 static void expect_site_error(const char *conf, const char *needle)
@@ -257,7 +257,7 @@ Test(edge_site, a_worker_folder_is_a_bundle_typed_by_extension_and_metadata)
     cr_assert_null(module_named(w, ".git/HEAD"));
     cr_assert_eq(w->n_vars, 1);
     cr_assert_eq(w->bundle_bytes, 93);
-    edge__site_free(site);
+    edge__site_unref(site);
 }
 
 Test(edge_site, main_module_names_the_entry_of_a_folder)
@@ -271,7 +271,7 @@ Test(edge_site, main_module_names_the_entry_of_a_folder)
     struct ed_error err = {0};
     cr_assert_eq(load(dir, &site, &err), 0, "%s", ed_error_msg(&err));
     cr_assert_str_eq(site->workers[0]->main_module, "src/main.mjs");
-    edge__site_free(site);
+    edge__site_unref(site);
 }
 
 /* Writes a tenant x whose worker w is a folder holding index.js and then calls prep. */
@@ -403,5 +403,5 @@ Test(edge_site, the_worker_flag_takes_a_folder)
     cr_assert_str_eq(site->workers[0]->name, "api");
     cr_assert_eq(site->workers[0]->n_modules, 2);
     cr_assert_eq(site->workers[0]->n_vars, 1);
-    edge__site_free(site);
+    edge__site_unref(site);
 }

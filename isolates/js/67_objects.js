@@ -179,6 +179,19 @@
 
     internals.newObjectNamespace = (binding) => new DurableObjectNamespace(INTERNAL, binding);
 
+    // Waits until p settles, in entries of this invocation's own. A continuation runs in the
+    // entry of whoever settled its promise, and the shim counts what runs in an entry (timers,
+    // calls out) as that entry's invocation's: a call that waited behind another call's gate
+    // would have its timers die with the other call. So the wait is a timer of the waiting
+    // invocation (which also keeps it alive meanwhile), made due at once when p settles.
+    function ownWait(p) {
+        return new Promise((resolve) => {
+            const id = native.setTimer(resolve, 2147483647, false, []);
+            const hurry = () => native.hurryTimer(id);
+            p.then(hurry, hurry);
+        });
+    }
+
     // ---- SQL ----------------------------------------------------------------------------------
 
     // The rows of the query's last statement, read eagerly by the host: [names, rows (arrays),
@@ -461,7 +474,7 @@
             if (outer !== undefined && outer !== null && outer.rec === rec && outer.open)
                 return this.#run(closure, outer);
             while (rec.txn !== null)
-                await rec.txn.done;
+                await ownWait(rec.txn.done);
             let settle;
             const token = { rec, open: true, done: new Promise((resolve) => { settle = resolve; }) };
             rec.txn = token;
@@ -780,7 +793,7 @@
 
     async function deliver(rec, method, args) {
         while (rec.gate !== null || rec.txn !== null)
-            await (rec.gate ?? rec.txn.done);
+            await ownWait(rec.gate ?? rec.txn.done);
         if (rec.broken !== null)
             throw rec.broken;
         const target = rec.instance;

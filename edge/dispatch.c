@@ -346,7 +346,8 @@ static void retire(struct edge_shard *sh, struct edge_instance *inst, bool force
 void edge__instance_retire(struct edge_shard *sh, struct edge_instance *inst, bool force)
 {
     if (!inst->retiring || inst->draining) {
-        edge__objects_instance_gone(inst); /* its objects' next calls go to the new isolate */
+        /* its objects' next calls go to the new isolate; what they wrote in the turn is undone */
+        edge__objects_instance_gone(inst, true);
         ED_INFO("event=isolate_retired shard=%d tenant=%s worker=%s", sh->id,
                 inst->worker->tenant->name, inst->worker->name);
         if (!inst->retiring)
@@ -382,7 +383,7 @@ void edge__shard_retire_all(struct edge_shard *sh)
 
 static void instance_free(struct edge_instance *inst)
 {
-    edge__objects_instance_gone(inst);
+    edge__objects_instance_gone(inst, false);
     ld_parent_free(inst->loader); /* before the isolate: drops calls in flight for it */
     iso_worker_free(inst->w);
     while (inst->exchanges) { /* only when forced: their sinks will never be called */
@@ -438,6 +439,7 @@ int edge__instance_get(struct edge_shard *sh, const struct edge_worker *w, uint6
         .sub_requests = t->subrequests,
         .log = on_child_console,
         .log_ud = (void *)w,
+        .facets = w->n_objects ? &inst->facet_host : NULL, /* filled by edge__objects_host */
     };
     int rc = ld_parent_new(sh->loader, &lc, &inst->loader, err);
     if (rc) {

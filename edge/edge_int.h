@@ -102,6 +102,10 @@ struct edge_tenant {
     uint8_t (*token_hashes)[32];
     size_t n_tokens;
     int log_fd; /* DATA/tenants/<name>/logs/worker.log, O_APPEND; -1 if it could not open */
+    /* Durable object storage: limits from tenant.conf (storage_mb, max_objects; 0: none) and
+     * the totals every shard keeps up to date (owned; counted from the files at start-up). */
+    uint64_t storage_mb, max_objects;
+    struct st_quota *quota;
 };
 
 /* A deployed worker: code and the tenant it belongs to. Immutable once loaded and
@@ -249,7 +253,8 @@ struct edge_instance {
      * to objects, ids, and the storage of the objects it hosts). */
     struct iso_host host;
     struct iso_object_host objects_host;
-    struct edge_object *objects;     /* the durable objects it hosts (edge/objects.c) */
+    struct ld_facet_host facet_host; /* its objects' facets, in its loader's children */
+    struct edge_object *objects;     /* the durable objects it hosts, and their facets */
     struct edge_exchange *exchanges; /* requests in flight on this instance */
     struct edge_instance *next_grave;
     struct edge_instance *next_live; /* the shard's instance map chain */
@@ -477,8 +482,10 @@ void edge__objects_free(struct edge_shard *sh);
 /* Fills inst's host (loader host plus durable objects) before its isolate is created. */
 void edge__objects_host(struct edge_instance *inst, const struct iso_host *loader_host);
 /* inst is retired or freed: the objects it hosted are forgotten (their calls in flight still
- * get their answers). */
-void edge__objects_instance_gone(struct edge_instance *inst);
+ * get their answers). killed: a limit stopped its isolate, so what its objects (and their
+ * facets) wrote since their last commit is rolled back, and the answers waiting for that
+ * commit fail, as Workers discards the uncommitted writes of an isolate it stops. */
+void edge__objects_instance_gone(struct edge_instance *inst, bool killed);
 /* inst is draining (its worker was replaced by a deploy): its idle objects are forgotten now,
  * busy ones (calls in flight, a transaction open) keep taking their calls on it until they
  * are idle, so an object never has two live instances. */

@@ -46,6 +46,10 @@ struct edge_msg {
     struct edge_object *obj; /* while the owner runs it */
     uint32_t alarm_retries;  /* an alarm's: how many times alarm() failed before */
     int64_t alarm_at;
+    /* a facet's call, from the loader (on this shard): its answer, and where its CPU goes */
+    iso_result_cb rcb;
+    void *rcb_ud;
+    uint64_t *cpu_out;
 };
 
 struct edge_inbox {
@@ -155,6 +159,19 @@ struct edge_object {
     char *commit_msg;
     uint64_t last_used_ns;
     struct edge_msg *held, *held_tail; /* answers that wait for its commit */
+    /* A facet of the object with handle parent_key (its storage beside that object's, under
+     * the same tenant, cls and hex): an instance of facet_cls in the loader's child isolate
+     * child (NULL once it went, or the facet was aborted). */
+    bool is_facet;
+    struct iso_worker *child;
+    uint64_t parent_key;
+    char *facet, *facet_cls; /* owned */
+    size_t facet_len;
+    /* Its transaction was rolled back (a limit stopped its isolate, an abort): the answers
+     * that waited for it fail with this at the end of the turn. */
+    bool reset;
+    int reset_code;
+    char *reset_msg;
 };
 
 struct edge_objects {
@@ -249,9 +266,17 @@ static struct edge_object *find_live(struct edge_objects *os, struct edge_instan
         return NULL;
     for (struct edge_object *o = os->by_name[hash_name(cls, hex) & (os->buckets - 1)]; o;
          o = o->next_name)
-        if (o->inst == inst && strcmp(o->hex, hex) == 0 && strcmp(o->cls, cls) == 0)
+        if (o->inst == inst && !o->is_facet && strcmp(o->hex, hex) == 0 && strcmp(o->cls, cls) == 0)
             return o;
     return NULL;
+}
+
+/* The isolate that runs o's instance: its worker's, or for a facet its child's (NULL: gone). */
+static struct iso_worker *record_w(const struct edge_object *o)
+{
+    if (o->is_facet)
+        return o->child;
+    return o->inst ? o->inst->w : NULL;
 }
 
 static void unlink_chain(struct edge_object **head, struct edge_object *o, bool by_name)
@@ -316,14 +341,82 @@ static void object_free(struct edge_objects *os, struct edge_object *o)
     os->count--;
     edge__worker_unref((struct edge_worker *)o->worker);
     free(o->commit_msg);
+    free(o->reset_msg);
+    free(o->facet);
+    free(o->facet_cls);
     free(o);
 }
 
 /* A forgotten record goes once nothing refers to it any more. */
 static void object_maybe_free(struct edge_objects *os, struct edge_object *o)
 {
-    if (!o->inst && o->calls == 0 && !o->dirty && !o->held)
+    if (!record_w(o) && o->calls == 0 && !o->dirty && !o->held)
         object_free(os, o);
+}
+
+/* Whether records a and b stand for one database. */
+static bool same_record_db(const struct edge_object *a, const struct edge_object *b)
+{
+    if (a->is_facet != b->is_facet || strcmp(a->hex, b->hex) != 0 || strcmp(a->cls, b->cls) != 0 ||
+        a->worker->tenant != b->worker->tenant)
+        return false;
+    return !a->is_facet ||
+           (a->facet_len == b->facet_len && memcmp(a->facet, b->facet, a->facet_len) == 0);
+}
+
+/* o's database in the shard's cache (see st_object_get). */
+static int database_of(struct edge_objects *os, const struct edge_object *o, struct st_object **out,
+                       struct ed_error *err)
+{
+    const char *tenant = o->worker->tenant->name;
+    if (o->is_facet)
+        return st_facet_get(os->store, tenant, o->cls, o->hex, o->facet, o->facet_len, out, err);
+    return st_object_get(os->store, tenant, o->cls, o->hex, out, err);
+}
+
+/* Rolls back what o's database wrote since its last commit; every record of that database
+ * waiting for the commit then fails its answers with code and msg (at the end of the turn: a
+ * call's own error stays). A limit stopped the isolate that ran it, or its facet was aborted. */
+static void object_reset(struct edge_objects *os, struct edge_object *o, int code, const char *msg)
+{
+    if (!o->dirty || !os->store)
+        return;
+    struct st_object *so = NULL;
+    struct ed_error err = {0};
+    int rc = database_of(os, o, &so, &err);
+    if (rc == 0)
+        rc = st_object_rollback(so, &err);
+    if (rc)
+        ED_WARN("event=object_rollback_failed tenant=%s class=%s id=%s error=\"%s\"",
+                o->worker->tenant->name, o->cls, o->hex, ed_error_msg(&err));
+    ed_error_dispose(&err);
+    for (struct edge_object *r = os->by_name[hash_name(o->cls, o->hex) & (os->buckets - 1)]; r;
+         r = r->next_name) {
+        if (!r->dirty || !same_record_db(r, o))
+            continue;
+        r->reset = true;
+        r->reset_code = code;
+        free(r->reset_msg);
+        r->reset_msg = strdup(msg);
+    }
+}
+
+/* Stops the instances of the facets of object po (all of them, or those named name): their
+ * next call starts them again. */
+static void facets_forget(struct edge_objects *os, struct edge_object *po, const char *name,
+                          size_t name_len)
+{
+    struct edge_instance *inst = po->inst;
+    for (struct edge_object *r = inst ? inst->objects : NULL, *next; r; r = next) {
+        next = r->next;
+        if (!r->is_facet || r->parent_key != po->key ||
+            (name && (r->facet_len != name_len || memcmp(r->facet, name, name_len) != 0)))
+            continue;
+        if (r->child)
+            iso_worker_object_drop(r->child, r->key);
+        r->child = NULL; /* freed by the sweep once idle: callers may be walking the lists */
+    }
+    (void)os;
 }
 
 /* ---- usage ----------------------------------------------------------------------------------- */
@@ -353,6 +446,13 @@ static void send_answer(struct edge_shard *sh, struct edge_msg *m)
 {
     m->kind = MSG_ANSWER;
     m->obj = NULL;
+    if (m->rcb) { /* a facet's: to the loader, which delivers it to the object as a task */
+        if (m->cpu_out)
+            *m->cpu_out += m->cpu_ns;
+        m->rcb(m->rcb_ud, m->code, m->data, m->len, m->msg ? m->msg : ed_strerror(m->code));
+        msg_free(m);
+        return;
+    }
     if (!m->cb) { /* an alarm: nobody waits for it */
         alarm_done(sh->objects, m);
         msg_free(m);
@@ -396,17 +496,28 @@ static void mark_dirty(struct edge_objects *os, struct edge_object *o)
 
 /* ---- group commit ------------------------------------------------------------------------------ */
 
-static void on_committed(void *ud, const char *tenant, const char *cls, const char *hex, int code,
-                         const char *msg)
+/* Whether record o stands for database so (the object's own, or one of its facets'). */
+static bool same_database(const struct edge_object *o, const struct st_object *so)
+{
+    size_t facet_len;
+    const char *facet = st_object_facet(so, &facet_len);
+    if (strcmp(o->hex, st_object_hex(so)) != 0 || strcmp(o->cls, st_object_class(so)) != 0 ||
+        strcmp(o->worker->tenant->name, st_object_tenant(so)) != 0 || o->is_facet != !!facet)
+        return false;
+    return !facet || (o->facet_len == facet_len && memcmp(o->facet, facet, facet_len) == 0);
+}
+
+static void on_committed(void *ud, const struct st_object *so, int code, const char *msg)
 {
     struct edge_objects *os = ud;
     if (!os->buckets)
         return;
-    /* every record of that object (a forgotten one may still hold answers) */
+    const char *cls = st_object_class(so), *hex = st_object_hex(so);
+    /* every record of that database (a forgotten one may still hold answers); one that was
+     * reset keeps its failure, whatever its database did since */
     for (struct edge_object *o = os->by_name[hash_name(cls, hex) & (os->buckets - 1)]; o;
          o = o->next_name) {
-        if (!o->dirty || strcmp(o->hex, hex) != 0 || strcmp(o->cls, cls) != 0 ||
-            strcmp(o->worker->tenant->name, tenant) != 0)
+        if (!o->dirty || o->reset || !same_database(o, so))
             continue;
         o->committed = true;
         o->commit_code = code;
@@ -434,7 +545,17 @@ static void commit_turn(struct edge_objects *os)
         next = o->next_dirty;
         o->next_dirty = NULL;
         o->dirty = false;
-        if (!o->committed) {
+        if (o->reset) {
+            /* rolled back: what waited for the commit failed; a call's own error stays */
+            for (struct edge_msg *m = o->held; m; m = m->next)
+                if (m->code == 0)
+                    set_answer(m, o->reset_code, NULL, 0, o->reset_msg);
+            o->reset = false;
+            free(o->reset_msg);
+            o->reset_msg = NULL;
+            o->committed = false;
+            o->commit_code = 0;
+        } else if (!o->committed) {
             mark_dirty(os, o); /* still open: waits for a later commit */
             continue;
         }
@@ -442,13 +563,19 @@ static void commit_turn(struct edge_objects *os)
         if (o->commit_code) {
             ED_WARN("event=object_commit_failed shard=%d tenant=%s class=%s id=%s error=\"%s\"",
                     sh->id, o->worker->tenant->name, o->cls, o->hex, o->commit_msg);
+            char why[600];
+            snprintf(why, sizeof why, "Durable Object storage failed to commit: %s",
+                     o->commit_msg ? o->commit_msg : "storage error");
             for (struct edge_msg *m = o->held; m; m = m->next) {
                 free(m->msg);
                 m->msg = NULL;
-                set_answer(m, ED_ESQLITE, NULL, 0, "Durable Object storage failed to commit");
+                set_answer(m, ED_ESQLITE, NULL, 0, why);
             }
-            if (o->inst) { /* its memory may hold what was lost: rebuilt from the database */
-                iso_worker_object_drop(o->inst->w, o->key);
+            if (record_w(o)) { /* its memory may hold what was lost: rebuilt from the database */
+                iso_worker_object_drop(record_w(o), o->key);
+                if (!o->is_facet)
+                    facets_forget(os, o, NULL, 0);
+                o->child = NULL;
                 object_forget(o);
             }
             o->commit_code = 0;
@@ -482,6 +609,9 @@ static void on_check(uv_check_t *h)
 
 /* ---- running a call on the owner --------------------------------------------------------------- */
 
+static void child_killed(struct edge_objects *os, struct edge_instance *inst,
+                         struct iso_worker *child);
+
 static void on_object_answer(void *ud, int code, const uint8_t *result, size_t len, const char *msg)
 {
     struct edge_msg *m = ud;
@@ -491,8 +621,13 @@ static void on_object_answer(void *ud, int code, const uint8_t *result, size_t l
     set_answer(m, code, result, len, msg);
     o->calls--;
     o->last_used_ns = ed_now_ns();
-    count_usage(sh, o->worker, m->cpu_ns, NULL);
-    struct edge_instance *retired = o->inst && iso_worker_retired(o->inst->w) ? o->inst : NULL;
+    /* a facet's CPU is its child's: the loader counts it (m->cpu_out) */
+    count_usage(sh, o->worker, m->rcb ? 0 : m->cpu_ns, NULL);
+    struct edge_instance *retired =
+        !o->is_facet && o->inst && iso_worker_retired(o->inst->w) ? o->inst : NULL;
+    struct edge_instance *parent = o->inst;
+    struct iso_worker *killed_child =
+        o->is_facet && o->child && iso_worker_retired(o->child) ? o->child : NULL;
     bool hold = o->dirty;
     if (hold) { /* the output gate: the answer leaves with the commit */
         m->next = NULL;
@@ -506,6 +641,8 @@ static void on_object_answer(void *ud, int code, const uint8_t *result, size_t l
             object_forget(o);     /* idle now: its next call builds it in the new worker */
         object_maybe_free(os, o); /* o may be gone from here on */
     }
+    if (killed_child) /* the loader retires the child itself */
+        child_killed(os, parent, killed_child);
     if (retired)
         edge__instance_retire(sh, retired, false); /* forgets its objects */
     if (!hold)
@@ -550,6 +687,22 @@ static int object_route(struct edge_objects *os, struct edge_msg *m, struct edge
                               (uint64_t)sh->srv->cfg->wall_ms * 1000000u, inst, &m->cpu_ns, err);
 }
 
+/* A limit stopped child: the facets it ran lose their turn's writes and their instances. */
+static void child_killed(struct edge_objects *os, struct edge_instance *inst,
+                         struct iso_worker *child)
+{
+    for (struct edge_object *r = inst ? inst->objects : NULL, *next; r; r = next) {
+        next = r->next;
+        if (!r->is_facet || r->child != child)
+            continue;
+        object_reset(os, r, ED_ETERMINATED,
+                     "Durable Object facet reset: a limit stopped the worker that ran it, and "
+                     "what it wrote since its last commit was discarded.");
+        r->child = NULL;
+        object_maybe_free(os, r);
+    }
+}
+
 /* Runs call m on this shard, the object's owner: this shard's isolate of the object's worker,
  * the object's record (made on its first call), then the call itself. */
 static void run_call(struct edge_objects *os, struct edge_msg *m)
@@ -573,8 +726,18 @@ static void run_call(struct edge_objects *os, struct edge_msg *m)
         size_t args_len = m->len;
         m->data = NULL; /* the answer goes there */
         m->len = 0;
-        rc = iso_worker_call_object(inst->w, cls, o->key, m->hex, m->name, m->name_len, m->method,
-                                    args, args_len, cpu_budget, &m->cpu_ns, on_object_answer, m,
+        struct iso_object_call call = {
+            .cls = cls,
+            .object = o->key,
+            .id = m->hex,
+            .name = m->name,
+            .name_len = m->name_len,
+            .method = m->method,
+            .args = args,
+            .args_len = args_len,
+            .alarm_retries = m->alarm_retries,
+        };
+        rc = iso_worker_call_object(inst->w, &call, cpu_budget, &m->cpu_ns, on_object_answer, m,
                                     &err);
         free(args);
         if (rc == 0) {
@@ -765,7 +928,7 @@ static void alarm_done(struct edge_objects *os, struct edge_msg *m)
         os->uncommitted = true;
         for (struct edge_object *o = os->by_name[hash_name(cls, m->hex) & (os->buckets - 1)]; o;
              o = o->next_name)
-            if (o->inst && o->worker == w && strcmp(o->hex, m->hex) == 0 &&
+            if (o->inst && !o->is_facet && o->worker == w && strcmp(o->hex, m->hex) == 0 &&
                 strcmp(o->cls, cls) == 0)
                 mark_dirty(os, o);
         alarm_schedule(os, w, m->ns, m->hex, retry_at, m->alarm_retries + 1);
@@ -855,6 +1018,15 @@ void edge__objects_boot_dispose(struct edge_server *srv)
 
 /* ---- eviction ------------------------------------------------------------------------------------ */
 
+/* Whether a facet of object o has calls in flight or answers waiting: o stays then. */
+static bool facets_busy(const struct edge_object *o)
+{
+    for (const struct edge_object *r = o->inst ? o->inst->objects : NULL; r; r = r->next)
+        if (r->is_facet && r->parent_key == o->key && (r->calls || r->dirty || r->held))
+            return true;
+    return false;
+}
+
 static void on_sweep(uv_timer_t *t)
 {
     struct edge_objects *os = t->data;
@@ -864,13 +1036,16 @@ static void on_sweep(uv_timer_t *t)
             next = o->next_key;
             if (o->calls || o->dirty || o->held)
                 continue;
-            if (!o->inst) {
+            if (!record_w(o)) {
                 object_free(os, o);
-            } else if (now - o->last_used_ns >= os->idle_ns) {
+            } else if (now - o->last_used_ns >= os->idle_ns && !o->is_facet && !facets_busy(o)) {
                 ED_DEBUG("event=object_evicted shard=%d tenant=%s class=%s id=%s", os->sh->id,
                          o->worker->tenant->name, o->cls, o->hex);
+                /* its facets go with it (freed records are never next: they are not free
+                 * yet, only forgotten, and the sweep frees them on a later pass) */
+                facets_forget(os, o, NULL, 0);
                 iso_worker_object_drop(o->inst->w, o->key);
-                object_free(os, o);
+                object_forget(o);
             }
         }
     }
@@ -981,8 +1156,9 @@ static int host_id(void *ud, struct iso_worker *from, const char *binding, int o
     struct edge_instance *inst = ud;
     const struct edge_worker *w = inst->worker;
     const uint8_t *key = inst->shard->srv->node_key;
-    (void)from;
     size_t ns;
+    if (from != inst->w) /* a child hosting facets has no namespaces */
+        return ed_error_set(err, ED_EINVAL, "no Durable Object namespace %s", binding);
     if (ns_index(w, binding, &ns) != 0)
         return ed_error_set(err, ED_EINVAL, "no Durable Object namespace %s", binding);
     const char *cls = w->objects[ns].cls;
@@ -1014,16 +1190,18 @@ static int host_id(void *ud, struct iso_worker *from, const char *binding, int o
 
 /* The database of inst's object with handle key; the object's transaction is open once the
  * operation ran (so its answers wait for the commit). */
-static int storage_of(struct edge_instance *inst, uint64_t key, struct edge_object **obj,
-                      struct st_object **out, struct ed_error *err)
+static int storage_of(struct edge_instance *inst, struct iso_worker *from, uint64_t key,
+                      struct edge_object **obj, struct st_object **out, struct ed_error *err)
 {
     struct edge_objects *os = inst->shard->objects;
     struct edge_object *o = os ? find_key(os, key) : NULL;
-    if (!o || o->inst != inst)
+    /* an isolate reaches only the databases of what it runs: the worker its objects', a child
+     * the facets it hosts (never the object's own, nor another facet's) */
+    if (!o || o->inst != inst || !from || from != record_w(o))
         return ed_error_set(err, ED_ENOENT,
                             "This Durable Object was reset: its storage is no longer available "
                             "to this instance.");
-    int rc = st_object_get(os->store, o->worker->tenant->name, o->cls, o->hex, out, err);
+    int rc = database_of(os, o, out, err);
     if (rc)
         return rc;
     *obj = o;
@@ -1046,8 +1224,7 @@ static int host_sql(void *ud, struct iso_worker *from, uint64_t object, const ch
 {
     struct edge_object *o;
     struct st_object *so;
-    (void)from;
-    int rc = storage_of(ud, object, &o, &so, err);
+    int rc = storage_of(ud, from, object, &o, &so, err);
     if (rc)
         return rc;
     /* SQLite runs outside the watchdog's reach (it stops JavaScript only): a query may take as
@@ -1084,8 +1261,7 @@ static int host_size(void *ud, struct iso_worker *from, uint64_t object, uint64_
 {
     struct edge_object *o;
     struct st_object *so;
-    (void)from;
-    int rc = storage_of(ud, object, &o, &so, err);
+    int rc = storage_of(ud, from, object, &o, &so, err);
     if (rc == 0)
         *bytes = st_object_size(so);
     return rc;
@@ -1097,8 +1273,7 @@ static int host_kv_get(void *ud, struct iso_worker *from, uint64_t object, const
 {
     struct edge_object *o;
     struct st_object *so;
-    (void)from;
-    int rc = storage_of(ud, object, &o, &so, err);
+    int rc = storage_of(ud, from, object, &o, &so, err);
     if (rc)
         return rc;
     struct st_counts c = {0, 0};
@@ -1115,8 +1290,7 @@ static int host_kv_put(void *ud, struct iso_worker *from, uint64_t object, const
 {
     struct edge_object *o;
     struct st_object *so;
-    (void)from;
-    int rc = storage_of(ud, object, &o, &so, err);
+    int rc = storage_of(ud, from, object, &o, &so, err);
     if (rc)
         return rc;
     struct st_counts c = {0, 0};
@@ -1132,8 +1306,7 @@ static int host_kv_delete(void *ud, struct iso_worker *from, uint64_t object, co
 {
     struct edge_object *o;
     struct st_object *so;
-    (void)from;
-    int rc = storage_of(ud, object, &o, &so, err);
+    int rc = storage_of(ud, from, object, &o, &so, err);
     if (rc)
         return rc;
     struct st_counts c = {0, 0};
@@ -1151,8 +1324,7 @@ host_kv_list(void *ud, struct iso_worker *from, uint64_t object, const struct is
 {
     struct edge_object *o;
     struct st_object *so;
-    (void)from;
-    int rc = storage_of(ud, object, &o, &so, err);
+    int rc = storage_of(ud, from, object, &o, &so, err);
     if (rc)
         return rc;
     struct st_kv_range r = {range->prefix,    range->start,   range->end,   range->prefix_len,
@@ -1169,8 +1341,7 @@ static int host_delete_all(void *ud, struct iso_worker *from, uint64_t object, s
 {
     struct edge_object *o;
     struct st_object *so;
-    (void)from;
-    int rc = storage_of(ud, object, &o, &so, err);
+    int rc = storage_of(ud, from, object, &o, &so, err);
     if (rc)
         return rc;
     rc = st_kv_delete_all(so, err);
@@ -1182,8 +1353,7 @@ static int host_savepoint(void *ud, struct iso_worker *from, uint64_t object, st
 {
     struct edge_object *o;
     struct st_object *so;
-    (void)from;
-    int rc = storage_of(ud, object, &o, &so, err);
+    int rc = storage_of(ud, from, object, &o, &so, err);
     if (rc)
         return rc;
     rc = st_object_savepoint(so, err);
@@ -1196,8 +1366,7 @@ static int host_release(void *ud, struct iso_worker *from, uint64_t object, bool
 {
     struct edge_object *o;
     struct st_object *so;
-    (void)from;
-    int rc = storage_of(ud, object, &o, &so, err);
+    int rc = storage_of(ud, from, object, &o, &so, err);
     if (rc)
         return rc;
     rc = st_object_release(so, commit, err);
@@ -1210,8 +1379,7 @@ static int host_alarm_get(void *ud, struct iso_worker *from, uint64_t object, in
 {
     struct edge_object *o;
     struct st_object *so;
-    (void)from;
-    int rc = storage_of(ud, object, &o, &so, err);
+    int rc = storage_of(ud, from, object, &o, &so, err);
     if (rc)
         return rc;
     rc = st_alarm_get(so, at_ms, err);
@@ -1224,8 +1392,7 @@ static int host_alarm_set(void *ud, struct iso_worker *from, uint64_t object, in
 {
     struct edge_object *o;
     struct st_object *so;
-    (void)from;
-    int rc = storage_of(ud, object, &o, &so, err);
+    int rc = storage_of(ud, from, object, &o, &so, err);
     if (rc)
         return rc;
     rc = st_alarm_set(so, at_ms, err);
@@ -1233,6 +1400,137 @@ static int host_alarm_set(void *ud, struct iso_worker *from, uint64_t object, in
     if (rc == 0 && alarm_schedule(o->os, o->worker, o->ns, o->hex, at_ms, 0) != 0)
         rc = ed_error_set(err, ED_ENOMEM, "out of memory scheduling the alarm");
     return rc;
+}
+
+/* ---- facets ----------------------------------------------------------------------------------
+ * A facet is a record like an object's, bound to its parent object's record (parent_key) and
+ * to the child isolate that runs it; its database lies beside the parent's (st_facet_get). Its
+ * calls come from the loader, which found or made the child: they run here as an object's,
+ * behind the same output gate (an answer waits for the facet's commit). */
+
+static int facet_reset_error(struct ed_error *err)
+{
+    return ed_error_set(err, ED_ENOENT,
+                        "This Durable Object was reset: its facets are no longer available to "
+                        "this instance.");
+}
+
+static struct edge_object *find_facet(struct edge_instance *inst, const struct edge_object *po,
+                                      const char *name, size_t len, const char *cls,
+                                      struct iso_worker *child)
+{
+    for (struct edge_object *r = inst->objects; r; r = r->next)
+        if (r->is_facet && r->parent_key == po->key && r->child == child && r->facet_len == len &&
+            memcmp(r->facet, name, len) == 0 && strcmp(r->facet_cls, cls) == 0)
+            return r;
+    return NULL;
+}
+
+static struct edge_object *facet_new(struct edge_objects *os, struct edge_object *po,
+                                     const struct iso_call *call, struct iso_worker *child)
+{
+    struct edge_object *o = object_new(os, po->inst, po->ns, po->hex);
+    if (!o)
+        return NULL;
+    o->is_facet = true;
+    o->child = child;
+    o->parent_key = po->key;
+    o->facet_len = call->facet_len;
+    o->facet = malloc(call->facet_len + 1);
+    o->facet_cls = strdup(call->facet_class);
+    if (!o->facet || !o->facet_cls) {
+        object_free(os, o);
+        return NULL;
+    }
+    memcpy(o->facet, call->facet, call->facet_len);
+    o->facet[call->facet_len] = '\0';
+    return o;
+}
+
+/* ld_facet_host.call: the facet of call->object named call->facet, run in child. */
+static int facet_call(void *ud, struct iso_worker *child, const struct iso_call *call,
+                      uint64_t cpu_budget, uint64_t *cpu_used, iso_result_cb cb, void *cb_ud,
+                      struct ed_error *err)
+{
+    struct edge_instance *inst = ud;
+    struct edge_objects *os = inst->shard->objects;
+    struct edge_object *po = os && !inst->retiring ? find_key(os, call->object) : NULL;
+    if (!po || po->inst != inst || po->is_facet)
+        return facet_reset_error(err);
+    struct edge_object *o =
+        find_facet(inst, po, call->facet, call->facet_len, call->facet_class, child);
+    if (!o && !(o = facet_new(os, po, call, child)))
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    struct edge_msg *m = calloc(1, sizeof *m);
+    if (!m || !(m->method = strdup(call->method ? call->method : "fetch"))) {
+        free(m);
+        object_maybe_free(os, o);
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    }
+    m->kind = MSG_CALL;
+    m->from = inst->shard->id;
+    m->worker = edge__worker_ref((struct edge_worker *)po->worker);
+    m->ns = po->ns;
+    memcpy(m->hex, po->hex, sizeof m->hex);
+    m->rcb = cb;
+    m->rcb_ud = cb_ud;
+    m->cpu_out = cpu_used;
+    m->obj = o;
+    o->calls++;
+    o->last_used_ns = po->last_used_ns = ed_now_ns();
+    struct iso_object_call oc = {
+        .cls = o->facet_cls,
+        .object = o->key,
+        .id = call->object_id ? call->object_id : po->hex,
+        .name = call->object_name,
+        .name_len = call->object_name ? call->object_name_len : 0,
+        .method = m->method,
+        .args = call->args,
+        .args_len = call->args_len,
+        .facet = true,
+    };
+    int rc = iso_worker_call_object(child, &oc, cpu_budget, &m->cpu_ns, on_object_answer, m, err);
+    if (rc) { /* cb is not called: the loader answers */
+        o->calls--;
+        m->rcb = NULL;
+        msg_free(m);
+        object_maybe_free(os, o);
+    }
+    return rc;
+}
+
+/* ld_facet_host.child_gone: the facets child ran are forgotten with it. */
+static void facet_child_gone(void *ud, struct iso_worker *child)
+{
+    struct edge_instance *inst = ud;
+    for (struct edge_object *r = inst->objects, *next; r; r = next) {
+        next = r->next;
+        if (r->is_facet && r->child == child) {
+            r->child = NULL;
+            object_maybe_free(r->os, r);
+        }
+    }
+}
+
+/* iso_object_host.facet_ctl: ctx.facets.abort(name) and delete(name) of the object key. */
+static int host_facet_ctl(void *ud, struct iso_worker *from, uint64_t key, int op, const char *name,
+                          size_t len, const char *reason, struct ed_error *err)
+{
+    struct edge_instance *inst = ud;
+    struct edge_objects *os = inst->shard->objects;
+    struct edge_object *po = os ? find_key(os, key) : NULL;
+    if (!po || po->inst != inst || po->is_facet || from != inst->w)
+        return facet_reset_error(err);
+    if (op != ISO_FACET_ABORT && op != ISO_FACET_DELETE)
+        return ed_error_set(err, ED_EINVAL, "bad facet operation");
+    for (struct edge_object *r = inst->objects; r; r = r->next)
+        if (r->is_facet && r->parent_key == po->key && r->facet_len == len &&
+            memcmp(r->facet, name, len) == 0)
+            object_reset(os, r, ED_ECANCELED, reason ? reason : "The facet was deleted.");
+    facets_forget(os, po, name, len);
+    if (op == ISO_FACET_ABORT)
+        return 0;
+    return st_facet_delete(os->store, po->worker->tenant->name, po->cls, po->hex, name, len, err);
 }
 
 void edge__objects_host(struct edge_instance *inst, const struct iso_host *lh)
@@ -1258,6 +1556,14 @@ void edge__objects_host(struct edge_instance *inst, const struct iso_host *lh)
         .release = host_release,
         .alarm_get = host_alarm_get,
         .alarm_set = host_alarm_set,
+        .facet_ctl = host_facet_ctl,
+    };
+    /* the children's storage is the same host: storage_of tells who may reach what */
+    inst->facet_host = (struct ld_facet_host){
+        .ud = inst,
+        .call = facet_call,
+        .child_gone = facet_child_gone,
+        .storage = &inst->objects_host,
     };
 }
 
@@ -1272,10 +1578,15 @@ void edge__objects_instance_drain(struct edge_instance *inst)
     }
 }
 
-void edge__objects_instance_gone(struct edge_instance *inst)
+void edge__objects_instance_gone(struct edge_instance *inst, bool killed)
 {
     while (inst->objects) {
         struct edge_object *o = inst->objects;
+        if (killed)
+            object_reset(o->os, o, ED_ETERMINATED,
+                         "Durable Object reset: a limit stopped the isolate that ran it, and what "
+                         "it wrote since its last commit was discarded.");
+        o->child = NULL;
         object_forget(o);
         object_maybe_free(o->os, o);
     }
@@ -1287,6 +1598,17 @@ static void on_handle_closed(uv_handle_t *h)
 {
     struct edge_objects *os = h->data;
     os->handles--;
+}
+
+/* st_quota_cb: the tenant's totals, from the base site (a walk of its tenants: a database opens
+ * rarely). Tenants of the control plane are not in it and have no storage quota yet. */
+static struct st_quota *tenant_quota(void *ud, const char *tenant)
+{
+    const struct edge_site *site = ud;
+    for (size_t i = 0; i < site->n_tenants; i++)
+        if (strcmp(site->tenants[i]->name, tenant) == 0)
+            return site->tenants[i]->quota;
+    return NULL;
 }
 
 int edge__objects_start(struct edge_shard *sh, struct ed_error *err)
@@ -1304,6 +1626,7 @@ int edge__objects_start(struct edge_shard *sh, struct ed_error *err)
         free(os);
         return rc;
     }
+    st_objects_set_quotas(os->store, tenant_quota, srv->site);
     uv_async_init(&sh->loop, &os->async, on_inbox);
     uv_prepare_init(&sh->loop, &os->prepare);
     uv_check_init(&sh->loop, &os->check);

@@ -44,6 +44,7 @@ static void tenant_free(struct edge_tenant *t)
     if (t->log_fd >= 0)
         close(t->log_fd);
     free(t->cp_key);
+    st_quota_free(t->quota);
     free(t->name);
     free(t);
 }
@@ -634,6 +635,16 @@ static int load_tenant_dir(struct edge_site *site, const struct edge_config *cfg
                 t->child_idle_ms = (uint32_t)v;
             else
                 t->max_children_heap_mb = (uint32_t)v;
+        } else if (strcmp(key, "storage_mb") == 0 || strcmp(key, "max_objects") == 0) {
+            char *end;
+            unsigned long long v = strtoull(val, &end, 10);
+            if (*end || !*val || v < 1 || v > 1000000000ull)
+                rc = ed_error_set(err, ED_ECONFIG, "%s: bad %s '%s' (1 to 1000000000)", where, key,
+                                  val);
+            else if (key[0] == 's')
+                t->storage_mb = v;
+            else
+                t->max_objects = v;
         } else if (strcmp(key, "cpu_ms") == 0 || strcmp(key, "heap_mb") == 0) {
             char *end;
             unsigned long v = strtoul(val, &end, 10);
@@ -763,6 +774,24 @@ static int load_worker_flag(struct edge_site *site, const struct edge_config *cf
     return rc ? rc : add_route(site, wf->route, t, w, err);
 }
 
+/* The tenant's storage totals, counted from its files, and its limits (tenant.conf). */
+static int tenant_quota(struct edge_tenant *t, const struct edge_config *cfg, struct ed_error *err)
+{
+    uint64_t objects = 0, bytes = 0;
+    if (!(t->quota = st_quota_new(t->storage_mb << 20, t->max_objects)))
+        return ed_error_set(err, ED_ENOMEM, "out of memory");
+    int rc = st_tenant_objects(cfg->data_dir, t->name, &objects, &bytes, err);
+    if (rc == ED_EINVAL) /* a name storage/ refuses has no objects */
+        return 0;
+    if (rc)
+        return rc;
+    st_quota_set(t->quota, bytes, objects);
+    if (objects)
+        ED_INFO("event=storage_counted tenant=%s objects=%llu bytes=%llu", t->name,
+                (unsigned long long)objects, (unsigned long long)bytes);
+    return 0;
+}
+
 int edge__site_load(const struct edge_config *cfg, struct edge_site **out, struct ed_error *err)
 {
     struct edge_site *site = calloc(1, sizeof *site);
@@ -781,6 +810,8 @@ int edge__site_load(const struct edge_config *cfg, struct edge_site **out, struc
         rc = ed_error_set(err, ED_ECONFIG,
                           "no workers to serve: give --tenants DIR, --worker HOST=FILE or "
                           "--admin-listen ADDR:PORT");
+    for (size_t i = 0; rc == 0 && i < site->n_tenants; i++)
+        rc = tenant_quota(site->tenants[i], cfg, err);
     if (rc == 0 && edge__site_seal(site))
         rc = ed_error_set(err, ED_ENOMEM, "out of memory");
     if (rc) {

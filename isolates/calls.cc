@@ -456,6 +456,72 @@ void call_object(const v8::FunctionCallbackInfo<v8::Value> &info)
     }
 }
 
+/* native.callFacet(object, facet, cls, idHex, idName | null, binding, childId, anonymous,
+ * code | null, method, args) -> Promise: a call into a facet of the calling durable object, an
+ * instance of a class of a child worker; its arguments carry no stubs (Mode::kObject). */
+void call_facet(const v8::FunctionCallbackInfo<v8::Value> &info)
+{
+    v8::Isolate *isolate = info.GetIsolate();
+    iso_worker *w = worker_of(isolate);
+    if (!has_host(w, isolate))
+        return;
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    Code code;
+    ExportLog log;
+    bool with_code = info[8]->IsArray();
+    try {
+        std::string facet, cls, id_hex, id_name, binding, child, method, args;
+        if (with_code && !read_code(w, context, info[8].As<v8::Array>(), &code)) {
+            unexport(w, code.stubs);
+            return;
+        }
+        if (!get_string(isolate, info[1], "facet", &facet) ||
+            !get_string(isolate, info[2], "class", &cls) ||
+            !get_string(isolate, info[3], "id", &id_hex) ||
+            (!info[4]->IsNull() && !get_string(isolate, info[4], "name", &id_name, kMaxEnv)) ||
+            !get_string(isolate, info[5], "binding", &binding) ||
+            !get_string(isolate, info[6], "id", &child) ||
+            !get_string(isolate, info[9], "method", &method)) {
+            unexport(w, code.stubs);
+            return;
+        }
+        if (!info[10]->IsArray()) {
+            unexport(w, code.stubs);
+            throw_error(isolate, v8::Exception::TypeError, "malformed call arguments");
+            return;
+        }
+        if (!serialize(w, context, info[10], Mode::kObject, &log, &args)) {
+            unexport(w, code.stubs);
+            return;
+        }
+        iso_call call = {};
+        call.kind = ISO_CALL_FACET;
+        call.object = get_id(info[0]);
+        call.facet = facet.data();
+        call.facet_len = facet.size();
+        call.facet_class = cls.c_str();
+        call.object_id = id_hex.c_str();
+        call.object_name = info[4]->IsNull() ? nullptr : id_name.data();
+        call.object_name_len = id_name.size();
+        call.binding = binding.c_str();
+        call.child_id = child.c_str();
+        call.child_id_len = child.size();
+        call.anonymous = info[7]->IsTrue();
+        call.code = with_code ? &code.c : nullptr;
+        call.method = method.c_str();
+        call.args = reinterpret_cast<const uint8_t *>(args.data());
+        call.args_len = args.size();
+        v8::Local<v8::Promise> p =
+            start_call(w, context, &call, with_code ? &code.stubs : nullptr, log);
+        if (!p.IsEmpty())
+            info.GetReturnValue().Set(p);
+    } catch (...) {
+        unexport(w, code.stubs);
+        unexport(w, log.ids);
+        throw_error(isolate, v8::Exception::RangeError, "out of memory preparing a call");
+    }
+}
+
 /* native.dropStub(peer, id): this worker's stub of peer's export was collected. */
 void drop_stub(const v8::FunctionCallbackInfo<v8::Value> &info)
 {
@@ -653,6 +719,7 @@ const NativeFunction kCallNatives[] = {
     {"markerInfo", marker_info_native},
     {"errorCodes", error_codes},
     {"callObject", call_object, "67_objects.js"},
+    {"callFacet", call_facet, "70_loader.js"},
     {nullptr, nullptr},
 };
 

@@ -188,24 +188,38 @@ extern "C" int iso_worker_call_stub(struct iso_worker *w, uint64_t stub, const c
     return 0;
 }
 
-extern "C" int iso_worker_call_object(struct iso_worker *w, const char *cls, uint64_t object,
-                                      const char *id, const char *name, size_t name_len,
-                                      const char *method, const uint8_t *args, size_t args_len,
+extern "C" int iso_worker_call_object(struct iso_worker *w, const struct iso_object_call *call,
                                       uint64_t cpu_budget_ns, uint64_t *cpu_used_ns,
                                       iso_result_cb cb, void *cb_ud, struct ed_error *err) noexcept
 {
-    if (!w || !cls || !id || !method || !cb || (!args && args_len) || (!name && name_len))
+    if (!w || !call || !call->cls || !call->id || !call->method || !cb ||
+        (!call->args && call->args_len) || (!call->name && call->name_len))
         return ed_error_set(err, ED_EINVAL, "iso_worker_call_object: missing argument");
     iso::Invocation *inv = nullptr;
     int rc = iso::new_call(w, cb, cb_ud, 0, cpu_budget_ns, cpu_used_ns, &inv, err);
     if (rc)
         return rc;
     inv->mode = iso::Mode::kObject;
+    bool alarm = strcmp(call->method, "alarm") == 0;
     iso::run_in(w, inv, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch, iso::Entry &) {
         v8::Isolate *isolate = w->isolate;
-        v8::Local<v8::Value> argv[8];
-        if (!iso::read_args(w, inv, context, try_catch, args, args_len, &argv[7]))
+        v8::Local<v8::Value> argv[9];
+        if (alarm) {
+            /* alarm({retryCount, isRetry}), as Workers calls it */
+            v8::Local<v8::Object> info = v8::Object::New(isolate);
+            uint32_t n = call->alarm_retries;
+            if (info->Set(context, iso::str(isolate, "retryCount"),
+                          v8::Integer::NewFromUnsigned(isolate, n))
+                    .IsNothing() ||
+                info->Set(context, iso::str(isolate, "isRetry"), v8::Boolean::New(isolate, n > 0))
+                    .IsNothing())
+                return iso::answer_exception(w, inv, context, try_catch);
+            v8::Local<v8::Value> one[] = {info};
+            argv[7] = v8::Array::New(isolate, one, 1);
+        } else if (!iso::read_args(w, inv, context, try_catch, call->args, call->args_len,
+                                   &argv[7])) {
             return;
+        }
         v8::Local<v8::Value> hook;
         if (!w->internals.Get(isolate)
                  ->Get(context, iso::str(isolate, "objectCall"))
@@ -216,14 +230,15 @@ extern "C" int iso_worker_call_object(struct iso_worker *w, const char *cls, uin
         argv[0] = w->ns.IsEmpty() ? v8::Local<v8::Value>(v8::Undefined(isolate))
                                   : v8::Local<v8::Value>(w->ns.Get(isolate));
         argv[1] = w->env.Get(isolate);
-        argv[2] = iso::str_or_null(isolate, cls);
-        argv[3] = v8::Number::New(isolate, (double)object);
-        argv[4] = iso::str_or_null(isolate, id);
+        argv[2] = iso::str_or_null(isolate, call->cls);
+        argv[3] = v8::Number::New(isolate, (double)call->object);
+        argv[4] = iso::str_or_null(isolate, call->id);
         argv[5] = v8::Null(isolate);
-        if (name && iso::str(isolate, name, name_len).ToLocal(&s))
+        if (call->name && iso::str(isolate, call->name, call->name_len).ToLocal(&s))
             argv[5] = s;
-        argv[6] = iso::str_or_null(isolate, method);
-        iso::start(w, inv, context, try_catch, hook.As<v8::Function>(), argv, 8);
+        argv[6] = iso::str_or_null(isolate, call->method);
+        argv[8] = v8::Boolean::New(isolate, call->facet);
+        iso::start(w, inv, context, try_catch, hook.As<v8::Function>(), argv, 9);
     });
     return 0;
 }

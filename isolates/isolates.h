@@ -474,6 +474,7 @@ enum iso_call_kind {
     ISO_CALL_RELEASE,    /* a load() stub was garbage-collected: the child may go */
     ISO_CALL_DROP,       /* the caller no longer holds stub of peer (its stub was collected) */
     ISO_CALL_OBJECT,     /* into a durable object: binding, object_id, object_name, method, args */
+    ISO_CALL_FACET,      /* into a facet of the calling durable object (see "durable objects") */
 };
 
 /* A child's code as the parent's getCode callback (or load()) gave it, checked by the runtime:
@@ -529,6 +530,15 @@ struct iso_call {
     const char *object_id;
     const char *object_name;
     size_t object_name_len;
+    /* ISO_CALL_FACET: a call into facet (facet_len bytes) of the calling durable object (its
+     * handle: object), an instance of class facet_class exported by the child named by binding,
+     * child_id and anonymous as for ISO_CALL_LOADER (code NULL: the caller believes the child is
+     * live). object_id and object_name are the facet's ctx.id: an id's hex and name, or ("",
+     * the string) for a string id. args carry no stubs and no streams. */
+    uint64_t object;
+    const char *facet;
+    size_t facet_len;
+    const char *facet_class;
 };
 
 struct iso_fetcher;
@@ -777,25 +787,46 @@ struct iso_object_host {
                      struct ed_error *err);
     int (*alarm_set)(void *ud, struct iso_worker *from, uint64_t object, int64_t at_ms,
                      struct ed_error *err);
+    /* ctx.facets.abort(name, reason) / delete(name) for the facets of object: stops the facet's
+     * instance (its uncommitted writes undone, what waited for them failed with reason); delete
+     * also removes its database. May be NULL: the runtime refuses facets. */
+    int (*facet_ctl)(void *ud, struct iso_worker *from, uint64_t object, int op, const char *name,
+                     size_t name_len, const char *reason, struct ed_error *err);
 };
 
-/* Calls method of the durable object (cls, id) that w hosts, with serialized args (an array;
- * for "fetch", one Request). object is the host's handle for the object: the runtime keeps
- * one instance per handle, made with `new cls(ctx, env)` on its first call (ctx.id from id
- * and name, which may be NULL; ctx.storage through w's iso_host.objects with this handle),
- * and delivers calls to it until iso_worker_object_drop (or a failed constructor or
+/* iso_object_host.facet_ctl's op. */
+enum iso_facet_op { ISO_FACET_ABORT = 0, ISO_FACET_DELETE };
+
+/* A call into a durable object (or a facet) that w hosts; see iso_worker_call_object. */
+struct iso_object_call {
+    const char *cls;  /* the class, exported by name from w's main module */
+    uint64_t object;  /* the host's handle for the object */
+    const char *id;   /* ctx.id: 64 hex digits; "" with name for a facet's string id */
+    const char *name; /* the id's name (idFromName), or NULL */
+    size_t name_len;
+    const char *method;
+    const uint8_t *args; /* serialized array; for "fetch", one Request; ignored for "alarm" */
+    size_t args_len;
+    uint32_t alarm_retries; /* "alarm": how many times it failed before (retryCount) */
+    bool facet;             /* a facet: its ctx.facets refuses to make facets of its own */
+};
+
+/* Calls call->method of the durable object call->cls that w hosts, with serialized args (an
+ * array; for "fetch", one Request). call->object is the host's handle for the object: the
+ * runtime keeps one instance per handle, made with `new cls(ctx, env)` on its first call
+ * (ctx.id from id and name; ctx.storage through w's iso_host.objects with this handle), and
+ * delivers calls to it until iso_worker_object_drop (or a failed constructor or
  * blockConcurrencyWhile() callback, which drop it so the next call makes it again). Calls
- * wait while the instance's blockConcurrencyWhile() callback runs. "alarm" calls the
- * instance's alarm() (args: [{retryCount, isRetry}]). Only methods of the class's prototype
- * chain can be called, and RPC only on a class that extends DurableObject, as in Workers
- * (fetch and alarm on any class). The result is serialized without stubs (functions,
- * RpcTargets and streams fail the call with a DataCloneError; a Response's body is read
- * whole). Budgets, cpu_used_ns and the callback as iso_worker_invoke. */
-int iso_worker_call_object(struct iso_worker *w, const char *cls, uint64_t object, const char *id,
-                           const char *name, size_t name_len, const char *method,
-                           const uint8_t *args, size_t args_len, uint64_t cpu_budget_ns,
-                           uint64_t *cpu_used_ns, iso_result_cb cb, void *cb_ud,
-                           struct ed_error *err) ISO_NOEXCEPT;
+ * wait while the instance's blockConcurrencyWhile() callback or a transaction() runs.
+ * "alarm" calls the instance's alarm({retryCount, isRetry}) from call->alarm_retries. Only
+ * methods of the class's prototype chain can be called, and RPC only on a class that extends
+ * DurableObject, as in Workers (fetch and alarm on any class). The result is serialized
+ * without stubs (functions, RpcTargets and streams fail the call with a DataCloneError; a
+ * Response's body is read whole). call is borrowed for the call. Budgets, cpu_used_ns and the
+ * callback as iso_worker_invoke. */
+int iso_worker_call_object(struct iso_worker *w, const struct iso_object_call *call,
+                           uint64_t cpu_budget_ns, uint64_t *cpu_used_ns, iso_result_cb cb,
+                           void *cb_ud, struct ed_error *err) ISO_NOEXCEPT;
 
 /* Forgets the instance of object (evicted, or its storage failed): the next call makes a new
  * one. Runs no JavaScript; a call of it still running finishes. */

@@ -49,7 +49,7 @@ const char *const kUrlInternals[] = {"parseUrl", "URL", "URLSearchParams", "urlS
                                      nullptr};
 const char *const kCryptoGlobals[] = {"crypto", "Crypto", "SubtleCrypto", "CryptoKey", nullptr};
 
-const char *const kLoaderInternals[] = {"newWorkerLoader", nullptr};
+const char *const kLoaderInternals[] = {"newWorkerLoader", "facetClassCheck", "callFacet", nullptr};
 const char *const kObjectsInternals[] = {"newObjectNamespace", "objectCall", nullptr};
 const char *const kConsoleGlobals[] = {"console", nullptr};
 const char *const kGlobalsGlobals[] = {"queueMicrotask", "atob", "btoa", "structuredClone",

@@ -612,9 +612,55 @@ void alarm_set(const v8::FunctionCallbackInfo<v8::Value> &info)
         throw_host(isolate, rc, &err, false);
 }
 
+/* native.facetCtl(key, op, name, reason | null): ctx.facets.abort() / delete() */
+void facet_ctl(const v8::FunctionCallbackInfo<v8::Value> &info)
+{
+    v8::Isolate *isolate = info.GetIsolate();
+    iso_worker *w;
+    const iso_object_host *h = host_of(isolate, &w);
+    uint64_t key;
+    if (!h || !get_key(isolate, info[0], &key))
+        return;
+    if (!h->facet_ctl)
+        return throw_text(isolate, v8::Exception::Error,
+                          "This Durable Object does not support creating facets.");
+    try {
+        std::string name, reason;
+        int op = info[1]->IsInt32() ? info[1].As<v8::Int32>()->Value() : -1;
+        if (!get_text(isolate, info[2], &name) ||
+            (!info[3]->IsNull() && !get_text(isolate, info[3], &reason)))
+            return;
+        ed_error err = {0, nullptr};
+        int rc = h->facet_ctl(h->ud, w, key, op, name.data(), name.size(),
+                              info[3]->IsNull() ? nullptr : reason.c_str(), &err);
+        if (rc)
+            throw_host(isolate, rc, &err, false);
+    } catch (...) {
+        throw_text(isolate, v8::Exception::RangeError, "out of memory");
+    }
+}
+
+/* native.asyncContext() -> the value set for the running continuation (undefined if none):
+ * V8 carries it from a promise reaction's creation to its run, so what a transaction()'s
+ * closure starts knows it runs inside that transaction. */
+void async_context(const v8::FunctionCallbackInfo<v8::Value> &info)
+{
+    info.GetReturnValue().Set(
+        info.GetIsolate()->GetCurrentContext()->GetContinuationPreservedEmbedderData());
+}
+
+/* native.setAsyncContext(value) */
+void set_async_context(const v8::FunctionCallbackInfo<v8::Value> &info)
+{
+    info.GetIsolate()->GetCurrentContext()->SetContinuationPreservedEmbedderData(info[0]);
+}
+
 } // namespace
 
 const NativeFunction kObjectNatives[] = {
+    {"facetCtl", facet_ctl, "67_objects.js"},
+    {"asyncContext", async_context, "67_objects.js"},
+    {"setAsyncContext", set_async_context, "67_objects.js"},
     {"objectId", object_id, "67_objects.js"},
     {"objectGet", object_get, "67_objects.js"},
     {"objectSet", object_set, "67_objects.js"},

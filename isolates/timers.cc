@@ -187,6 +187,34 @@ void clear_timer(const v8::FunctionCallbackInfo<v8::Value> &info)
     update_head(w);
 }
 
+/* native.hurryTimer(id): timer id (not a deadline) is due now; it keeps its invocation. A wait
+ * that another invocation ends (67_objects.js's input gate) is a timer of the waiting
+ * invocation hurried that way, so what follows it runs in an entry of the waiter's own. */
+void hurry_timer(const v8::FunctionCallbackInfo<v8::Value> &info)
+{
+    iso_worker *w = worker_of(info.GetIsolate());
+    if (!w || !info[0]->IsNumber())
+        return;
+    double d = info[0].As<v8::Number>()->Value();
+    if (!(d >= 1) || d != std::floor(d) || d >= (double)w->next_timer)
+        return;
+    auto it = w->timers.find((uint64_t)d);
+    if (it == w->timers.end() || it->second.deadline)
+        return;
+    Timer &t = it->second;
+    uint64_t now = ed_now_ns();
+    if (t.due <= now)
+        return;
+    try {
+        w->timer_queue.insert({now, it->first});
+    } catch (...) {
+        return; /* out of memory: it fires when it was due */
+    }
+    w->timer_queue.erase({t.due, it->first});
+    t.due = now;
+    update_head(w);
+}
+
 /* native.invocation() -> the id of the invocation JS runs for now, 0 for none. */
 void invocation(const v8::FunctionCallbackInfo<v8::Value> &info)
 {
@@ -366,6 +394,7 @@ const NativeFunction kTimerNatives[] = {
     {"invocation", invocation},
     {"waitUntil", wait_until},
     {"reportError", report_error},
+    {"hurryTimer", hurry_timer, "67_objects.js"},
     {nullptr, nullptr},
 };
 

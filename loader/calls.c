@@ -33,6 +33,19 @@ static int bytes_copy(struct bytes *b, const void *data, size_t len)
     return 0;
 }
 
+/* len bytes and a NUL after them (not counted). */
+static int text_copy(struct bytes *b, const void *data, size_t len)
+{
+    b->len = 0;
+    if (!(b->data = malloc(len + 1)))
+        return ED_ENOMEM;
+    if (len)
+        memcpy(b->data, data, len);
+    b->data[len] = '\0';
+    b->len = len;
+    return 0;
+}
+
 static char *str_copy(const char *s, bool *oom)
 {
     if (!s)
@@ -182,6 +195,12 @@ struct invoke_task {
     char *entrypoint, *method;
     struct bytes props, args;
     uint32_t cpu_ms, sub_requests;
+    /* ISO_CALL_FACET: into this facet of the calling object, instead of an entrypoint */
+    bool facet;
+    uint64_t object;
+    struct bytes facet_name, object_name;
+    char *facet_class, *object_id;
+    bool has_object_name;
 };
 
 /* One call in flight into a child; its answer task is ready before the call starts. */
@@ -203,7 +222,39 @@ static void invoke_task_free(struct invoke_task *t)
     free(t->method);
     free(t->props.data);
     free(t->args.data);
+    free(t->facet_name.data);
+    free(t->object_name.data);
+    free(t->facet_class);
+    free(t->object_id);
     free(t);
+}
+
+static void on_child_answer(void *ud, int code, const uint8_t *result, size_t len, const char *msg);
+
+/* The facet call t carries, for the facet host. */
+static int call_facet(struct ld_parent *p, struct ld_child *c, struct invoke_task *t,
+                      uint32_t cpu_ms, struct invocation *inv, struct ed_error *err)
+{
+    const struct ld_facet_host *fh = p->cfg.facets;
+    struct iso_call call = {
+        .kind = ISO_CALL_FACET,
+        .binding = t->binding,
+        .child_id = t->id,
+        .child_id_len = t->id_len,
+        .anonymous = t->anonymous,
+        .method = t->method,
+        .args = t->args.data,
+        .args_len = t->args.len,
+        .object = t->object,
+        .facet = (const char *)t->facet_name.data,
+        .facet_len = t->facet_name.len,
+        .facet_class = t->facet_class,
+        .object_id = t->object_id,
+        .object_name = t->has_object_name ? (const char *)t->object_name.data : NULL,
+        .object_name_len = t->object_name.len,
+    };
+    return fh->call(fh->ud, c->w, &call, (uint64_t)cpu_ms * 1000000u, &inv->cpu_used_ns,
+                    on_child_answer, inv, err);
 }
 
 /* Runs inside the child's isolate: everything that could free it waits for the answer task. */
@@ -272,10 +323,13 @@ static void run_invoke(struct ld__task *task)
         c->sub_used = 0;
         c->sub_limit = t->sub_requests && t->sub_requests < c->sub_requests ? t->sub_requests
                                                                             : c->sub_requests;
-        rc = iso_worker_invoke(c->w, t->entrypoint, t->method, t->props.data, t->props.len,
-                               t->args.data, t->args.len, LD_PEER_PARENT,
-                               (uint64_t)cpu_ms * 1000000u, &inv->cpu_used_ns, on_child_answer, inv,
-                               &err);
+        if (t->facet)
+            rc = call_facet(p, c, t, cpu_ms, inv, &err);
+        else
+            rc = iso_worker_invoke(c->w, t->entrypoint, t->method, t->props.data, t->props.len,
+                                   t->args.data, t->args.len, LD_PEER_PARENT,
+                                   (uint64_t)cpu_ms * 1000000u, &inv->cpu_used_ns, on_child_answer,
+                                   inv, &err);
         if (rc) {
             free(inv);
             reply->drop = c; /* the reference taken above */
@@ -444,6 +498,16 @@ static int post_invoke(struct ld_parent *p, const struct iso_call *call, iso_ans
     t->sub_requests = call->sub_requests;
     oom |= !t->id || bytes_copy(&t->props, call->props, call->props_len) ||
            bytes_copy(&t->args, call->args, call->args_len);
+    if (call->kind == ISO_CALL_FACET) {
+        t->facet = true;
+        t->object = call->object;
+        t->facet_class = str_copy(call->facet_class, &oom);
+        t->object_id = str_copy(call->object_id ? call->object_id : "", &oom);
+        t->has_object_name = call->object_name != NULL;
+        oom |= text_copy(&t->facet_name, call->facet, call->facet_len) != 0 ||
+               (call->object_name &&
+                text_copy(&t->object_name, call->object_name, call->object_name_len) != 0);
+    }
     if (!oom && call->code && !(t->code = code_copy(call->code)))
         oom = true;
     if (oom) {
@@ -514,6 +578,14 @@ int ld__host_call(void *ud, struct iso_worker *from, const struct iso_call *call
     case ISO_CALL_LOADER:
         if (!call->child_id || !call->child_id_len)
             return ed_error_set(err, ED_EINVAL, "a child worker needs an id");
+        return post_invoke(p, call, cb, cb_ud, err);
+    case ISO_CALL_FACET:
+        if (!p->cfg.facets)
+            return ed_error_set(err, ED_EINVAL,
+                                "This Durable Object does not support creating facets.");
+        if (!call->child_id || !call->child_id_len || !call->facet || !call->facet_len ||
+            !call->facet_class)
+            return ed_error_set(err, ED_EINVAL, "a facet needs a name, a class and a child");
         return post_invoke(p, call, cb, cb_ud, err);
     case ISO_CALL_RELEASE: {
         struct ld_child *c = ld__child_find(p, call->binding ? call->binding : "", call->child_id,

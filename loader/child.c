@@ -113,6 +113,10 @@ void ld__child_free(struct ld_child *c)
             iso_worker_release_stubs(p->w, c->stubs, c->n_stubs);
         iso_worker_release_peer(p->w, c->serial); /* what the child held of its results */
     }
+    /* what hosts the objects forgets the facets this child held (never after the parent died:
+     * its facet host went with it, and with it every record of this child) */
+    if (!p->dead && p->cfg.facets && p->cfg.facets->child_gone && c->w)
+        p->cfg.facets->child_gone(p->cfg.facets->ud, c->w);
     iso_worker_free(c->w);
     free(c->binding);
     free(c->id);
@@ -254,6 +258,7 @@ int ld__child_create(struct ld_parent *p, const char *binding, const char *id, s
     c->host.call = ld__child_host_call;
     c->host.child_live = ld__child_host_child_live;
     c->host.fetcher = ld__child_host_fetcher;
+    c->host.objects = p->cfg.facets ? p->cfg.facets->storage : NULL;
 
     struct iso_worker_config wc = {
         .tenant = p->tenant,

@@ -58,6 +58,25 @@ void ld_shard_free(struct ld_shard *sh);
 /* Live children on this shard, all tenants (for tests and the operator's log). */
 size_t ld_shard_children(const struct ld_shard *sh);
 
+/* Durable object facets (ctx.facets): an object of the parent calls into a class that one of
+ * its children exports (ISO_CALL_FACET). The loader finds or makes the child as for any call
+ * into it, getCode included, then hands the call to call() instead of invoking an entrypoint;
+ * whoever hosts the objects runs it (iso_worker_call_object) and keeps the facets' storage.
+ * Everything borrowed; must outlive the parent context. */
+struct ld_facet_host {
+    void *ud;
+    /* Runs call (its child named the child) in child: returns 0 and later calls cb exactly once
+     * (cpu_used_ns stays valid until then), or a negative code without calling cb. Runs as a
+     * loop task of its own, outside any isolate. */
+    int (*call)(void *ud, struct iso_worker *child, const struct iso_call *call,
+                uint64_t cpu_budget_ns, uint64_t *cpu_used_ns, iso_result_cb cb, void *cb_ud,
+                struct ed_error *err);
+    /* child's isolate is about to be freed: forget what refers to it. Runs no JavaScript. */
+    void (*child_gone)(void *ud, struct iso_worker *child);
+    /* The children's iso_host.objects: the storage of the facets they host. */
+    const struct iso_object_host *storage;
+};
+
 /* The tenant's limits for its children. max_children and max_children_heap are the tenant's
  * across every parent worker and shard: each shard holds its even share of them (at least one
  * child), so the sum never exceeds them without any lock between shards. */
@@ -74,6 +93,7 @@ struct ld_parent_config {
                                    getEntrypoint limits may only lower it */
     ld_log_cb log;              /* the tenant's log; may be NULL */
     void *log_ud;
+    const struct ld_facet_host *facets; /* NULL: ISO_CALL_FACET is refused */
 };
 
 /* A parent worker instance's loader context: create it before the parent's isolate, pass

@@ -62,6 +62,8 @@ int st_alarm_set(struct st_object *o, int64_t at_ms, struct ed_error *err)
 {
     if (at_ms < 0)
         return ed_error_set(err, ED_EINVAL, "alarm time must not be negative");
+    if (o->facet && at_ms > 0) /* the index names objects, not facets */
+        return ed_error_set(err, ED_EINVAL, "Alarms are not supported in facets.");
     int rc = st__txn(o, err);
     if (rc)
         return rc;

@@ -13,6 +13,7 @@
 #define EDGED_STORAGE_DO_INT_H
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "storage/storage.h"
 
@@ -74,6 +75,25 @@ struct st_object {
     char *path;         /* owned */
     char *tenant, *cls; /* owned */
     char hex[ST_OBJECT_ID_HEX];
+    char *facet; /* owned: the facet's name (NULL for the object's own database) */
+    size_t facet_len;
+
+    /* The tenant's quota (borrowed from the cache's lookup; NULL: nothing counted). charged is
+     * what this database stands for in quota->bytes: its size on disk before it was opened,
+     * then page_count * page_size as measured after each commit (and after each write when the
+     * quota has a byte limit). cap_pages is the max_page_count last set (0: none). */
+    struct st_quota *quota;
+    int64_t charged;
+    int64_t page_size;
+    int64_t cap_pages;
+    sqlite3_stmt *s_pages;
+};
+
+/* A tenant's storage totals, shared by every shard (atomics: no lock). */
+struct st_quota {
+    _Atomic int64_t bytes;
+    _Atomic int64_t objects;
+    uint64_t max_bytes, max_objects; /* 0: no limit */
 };
 
 struct st_objects {
@@ -88,6 +108,8 @@ struct st_objects {
     struct st_object *dirty; /* singly linked through dnext */
     uint64_t deadline_ns;
     uint64_t tick;
+    st_quota_cb quota_of; /* the tenant's quota, looked up when a database opens */
+    void *quota_ud;
 };
 
 /* ---- objects.c ---- */
@@ -105,6 +127,8 @@ int st__step_trusted(struct st_object *o, sqlite3_stmt **slot, const char *sql);
 int st__prepare_trusted(struct st_object *o, sqlite3_stmt **slot, const char *sql);
 /* Executes sql (no rows) trusted, with sqlite3_exec. Returns the SQLite code. */
 int st__exec_trusted(struct st_object *o, const char *sql);
+/* Takes o off os->dirty (its transaction ended outside a commit). */
+void st__dirty_remove(struct st_object *o);
 /* Checks a tenant name / a class name. */
 bool st__tenant_ok(const char *s);
 bool st__class_ok(const char *s);
@@ -120,6 +144,23 @@ int st__sql_error(struct st_object *o, int rc, int code, struct ed_error *err);
 int st__sql_code(int rc);
 /* Finalizes the tenant-statement cache. */
 void st__stmt_cache_clear(struct st_object *o);
+
+/* ---- quota.c ---- */
+/* Measures o's size and adds the change to its tenant's bytes. */
+void st__quota_charge(struct st_object *o);
+/* Before an operation: with a byte limit, caps the database's pages at what the tenant has
+ * left (SQLITE_FULL past it). */
+void st__quota_cap(struct st_object *o);
+/* After a failed statement: a SQLITE_FULL under a byte limit becomes the quota's message.
+ * Returns code. */
+int st__quota_error(struct st_object *o, int rc, int code, struct ed_error *err);
+/* Bytes of path and path-wal on disk (0 when absent). */
+int64_t st__disk_size(const char *path);
+
+/* ---- ids.c ---- */
+/* The file name of facet name (64 hex digits of a SHA-256 HMAC of it, and a NUL): facet names
+ * are the tenant's strings, never path components. */
+int st__facet_file(const char *name, size_t len, char hex[ST_OBJECT_ID_HEX]);
 
 /* ---- kv.c ---- */
 /* Whether table exists in the database (trusted read of sqlite_schema). */

@@ -96,6 +96,23 @@ int st_object_id_unique(const uint8_t key[32], const char *tenant, const char *c
     return finish(key, tenant, cls, id, hex);
 }
 
+int st__facet_file(const char *name, size_t len, char hex[ST_OBJECT_ID_HEX])
+{
+    static const char label[] = "edged-do-facet";
+    int rc = bssl(NULL);
+    if (rc)
+        return rc;
+    uint8_t mac[32];
+    unsigned mac_len = 0;
+    const struct ed_bssl *b = ed_bssl();
+    if (!b->HMAC(b->EVP_sha256(), label, sizeof label - 1, (const uint8_t *)name, len, mac,
+                 &mac_len) ||
+        mac_len != 32)
+        return ED_EIO;
+    to_hex(mac, hex);
+    return 0;
+}
+
 static int unhex(char c)
 {
     if (c >= '0' && c <= '9')

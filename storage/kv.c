@@ -66,6 +66,7 @@ static int kv_fail(struct st_object *o, sqlite3_stmt *st, int s, const char *wha
                    struct ed_error *err)
 {
     int rc = st__sqlite_error(o->db, what, err);
+    rc = st__quota_error(o, s, rc, err);
     st__txn_check(o, s);
     if (st)
         sqlite3_reset(st);

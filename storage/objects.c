@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "do_int.h"
 #include "st_int.h"
@@ -117,8 +118,12 @@ void st__txn_check(struct st_object *o, int rc)
     o->lost_code = (rc & 0xff) == SQLITE_INTERRUPT ? ED_ETIMEDOUT : ED_ESQLITE;
     free(o->lost_msg);
     o->lost_msg = NULL;
-    if (asprintf(&o->lost_msg, "the transaction was rolled back: %s", sqlite3_errmsg(o->db)) < 0)
+    struct ed_error why = {0};
+    st__quota_error(o, rc, ED_ESQLITE, &why); /* past the quota: say so */
+    if (asprintf(&o->lost_msg, "the transaction was rolled back: %s",
+                 why.msg ? why.msg : sqlite3_errmsg(o->db)) < 0)
         o->lost_msg = NULL;
+    ed_error_dispose(&why);
     st__forget_schema(o);
 }
 
@@ -139,6 +144,7 @@ int st__txn(struct st_object *o, struct ed_error *err)
     if (o->txn_lost)
         return ed_error_set(err, o->lost_code, "%s",
                             o->lost_msg ? o->lost_msg : "the transaction was rolled back");
+    st__quota_cap(o);
     if (o->in_txn)
         return 0;
     int rc = st__step_trusted(o, &o->s_begin, "BEGIN IMMEDIATE");
@@ -152,6 +158,50 @@ int st__txn(struct st_object *o, struct ed_error *err)
 bool st_object_dirty(const struct st_object *o)
 {
     return o && o->in_txn;
+}
+
+void st__dirty_remove(struct st_object *o)
+{
+    if (!o->in_dirty)
+        return;
+    for (struct st_object **pp = &o->os->dirty; *pp; pp = &(*pp)->dnext) {
+        if (*pp == o) {
+            *pp = o->dnext;
+            break;
+        }
+    }
+    o->dnext = NULL;
+    o->in_dirty = false;
+}
+
+static void object_close(struct st_objects *os, struct st_object *o);
+
+int st_object_rollback(struct st_object *o, struct ed_error *err)
+{
+    if (!o || !o->in_txn)
+        return 0;
+    int rc = 0;
+    o->deadline_ns = UINT64_MAX; /* a deadline already past must not interrupt the rollback */
+    if (!sqlite3_get_autocommit(o->db) &&
+        st__step_trusted(o, &o->s_rollback, "ROLLBACK") != SQLITE_DONE)
+        rc = st__sqlite_error(o->db, "durable object: rollback", err);
+    o->in_txn = false;
+    o->txn_lost = false;
+    o->savepoints = 0;
+    o->alarm_touched = false;
+    free(o->lost_msg);
+    o->lost_msg = NULL;
+    st__forget_schema(o);
+    st__stmt_cache_clear(o);
+    st__dirty_remove(o);
+    if (rc) {
+        /* a connection that cannot roll back holds the writes in its open transaction: closing
+         * it is what discards them */
+        object_close(o->os, o);
+        return rc;
+    }
+    st__quota_charge(o);
+    return 0;
 }
 
 int st_object_savepoint(struct st_object *o, struct ed_error *err)
@@ -229,6 +279,7 @@ out:
     o->in_txn = false;
     o->txn_lost = false;
     o->alarm_touched = false;
+    st__quota_charge(o); /* committed or rolled back, the size it has now */
     ed_error_dispose(&err);
     return code;
 }
@@ -246,12 +297,21 @@ static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
     return h;
 }
 
-static uint64_t name_hash(const char *tenant, const char *cls, const char *hex)
+static uint64_t name_hash(const char *tenant, const char *cls, const char *hex, const char *facet,
+                          size_t facet_len)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     h = fnv1a(h, tenant, strlen(tenant) + 1);
     h = fnv1a(h, cls, strlen(cls) + 1);
-    return fnv1a(h, hex, 64);
+    h = fnv1a(h, hex, 64);
+    return facet ? fnv1a(fnv1a(h, "/", 1), facet, facet_len) : h;
+}
+
+static bool same_facet(const struct st_object *o, const char *facet, size_t facet_len)
+{
+    if (!o->facet || !facet)
+        return !o->facet && !facet;
+    return o->facet_len == facet_len && memcmp(o->facet, facet, facet_len) == 0;
 }
 
 static void lru_unlink(struct st_objects *os, struct st_object *o)
@@ -282,17 +342,21 @@ static void object_free(struct st_object *o)
 {
     if (o->db) {
         st__stmt_cache_clear(o);
-        sqlite3_stmt *stmts[] = {o->s_begin,    o->s_commit,   o->s_rollback,
-                                 o->s_kv_get,   o->s_kv_put,   o->s_kv_del,
-                                 o->s_meta_get, o->s_meta_put, o->s_meta_del};
+        sqlite3_stmt *stmts[] = {o->s_begin,    o->s_commit, o->s_rollback, o->s_kv_get,
+                                 o->s_kv_put,   o->s_kv_del, o->s_meta_get, o->s_meta_put,
+                                 o->s_meta_del, o->s_pages};
         for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++)
             sqlite3_finalize(stmts[i]);
         /* no checkpoint on close (see object_open): the WAL stays for the next open */
         if (sqlite3_close(o->db) != SQLITE_OK)
             ED_WARN("event=storage_error op=object_close path=%s msg=\"%s\"", o->path,
                     sqlite3_errmsg(o->db));
+        /* closed, the database stands for its files again */
+        if (o->quota)
+            atomic_fetch_add(&o->quota->bytes, st__disk_size(o->path) - o->charged);
     }
     free(o->lost_msg);
+    free(o->facet);
     free(o->path);
     free(o->tenant);
     free(o->cls);
@@ -362,6 +426,12 @@ void st_objects_free(struct st_objects *os)
     free(os);
 }
 
+void st_objects_set_quotas(struct st_objects *os, st_quota_cb lookup, void *ud)
+{
+    os->quota_of = lookup;
+    os->quota_ud = ud;
+}
+
 void st_objects_set_deadline(struct st_objects *os, uint64_t deadline_ns)
 {
     os->deadline_ns = deadline_ns;
@@ -397,8 +467,7 @@ static int commit_all(struct st_objects *os, st_commit_cb done, void *ud, bool f
             st__log_error("object_commit", &e, extra);
         }
         if (done)
-            done(ud, o->tenant, o->cls, o->hex, code,
-                 code ? (msg ? msg : ed_strerror(code)) : NULL);
+            done(ud, o, code, code ? (msg ? msg : ed_strerror(code)) : NULL);
         free(msg);
     }
     trim(os, os->max_open);
@@ -422,9 +491,22 @@ static int on_progress(void *ud)
  * symbolic link planted there would lead outside the tenant's tree). */
 static int make_dir(struct st_object *o, const char *data_dir, char **dir, struct ed_error *err)
 {
-    if (asprintf(dir, "%s/tenants/%s/do/%s", data_dir, o->tenant, o->cls) < 0) {
+    int n = o->facet ? asprintf(dir, "%s/tenants/%s/do/%s/%s.facets", data_dir, o->tenant, o->cls,
+                                o->hex)
+                     : asprintf(dir, "%s/tenants/%s/do/%s", data_dir, o->tenant, o->cls);
+    if (n < 0) {
         *dir = NULL;
         return ed_error_set(err, ED_ENOMEM, NULL);
+    }
+    if (o->facet) { /* the class directory may not be a symbolic link either */
+        char *cls_dir = strndup(*dir, strrchr(*dir, '/') - *dir);
+        struct stat st;
+        if (!cls_dir)
+            return ed_error_set(err, ED_ENOMEM, NULL);
+        int bad = ed_mkdirs(cls_dir, 0700) != 0 || lstat(cls_dir, &st) != 0 || !S_ISDIR(st.st_mode);
+        free(cls_dir);
+        if (bad)
+            return ed_error_set(err, ED_EIO, "the class directory of %s is not a directory", *dir);
     }
     int rc = ed_mkdirs(*dir, 0700);
     if (rc)
@@ -456,8 +538,25 @@ static int pragma_wal(struct st_object *o, struct ed_error *err)
     return rc;
 }
 
+/* A new object's database counts against the tenant's object limit: one more if there is room.
+ * Returns 0 or ED_ETOOBIG with the message. */
+static int count_object(struct st_object *o, struct ed_error *err)
+{
+    struct st_quota *q = o->quota;
+    int64_t n = atomic_load(&q->objects);
+    do {
+        if (q->max_objects && (uint64_t)n >= q->max_objects)
+            return ed_error_set(err, ED_ETOOBIG,
+                                "Exceeded the Durable Object limit of this tenant: it has %lld "
+                                "objects with storage, the most it may have.",
+                                (long long)n);
+    } while (!atomic_compare_exchange_weak(&q->objects, &n, n + 1));
+    return 0;
+}
+
 static int object_open(struct st_objects *os, const char *tenant, const char *cls, const char *hex,
-                       uint64_t hash, struct st_object **out, struct ed_error *err)
+                       const char *facet, size_t facet_len, uint64_t hash, struct st_object **out,
+                       struct ed_error *err)
 {
     struct st_object *o = calloc(1, sizeof *o);
     if (!o)
@@ -467,18 +566,33 @@ static int object_open(struct st_objects *os, const char *tenant, const char *cl
     memcpy(o->hex, hex, 64);
     o->hex[64] = '\0';
     char *dir = NULL;
+    char file[ST_OBJECT_ID_HEX];
     int rc;
-    if (!(o->tenant = ed_strdup(tenant)) || !(o->cls = ed_strdup(cls))) {
+    bool counted = false;
+    if (!(o->tenant = ed_strdup(tenant)) || !(o->cls = ed_strdup(cls)) ||
+        (facet && !(o->facet = ed_strndup(facet, facet_len)))) {
         rc = ed_error_set(err, ED_ENOMEM, NULL);
         goto out_free;
     }
+    o->facet_len = facet ? facet_len : 0;
+    if (facet && (rc = st__facet_file(facet, facet_len, file)))
+        goto out_free_msg;
     if ((rc = make_dir(o, os->data_dir, &dir, err)))
         goto out_free;
-    if (asprintf(&o->path, "%s/%s.sqlite", dir, o->hex) < 0) {
+    if (asprintf(&o->path, "%s/%s.sqlite", dir, facet ? file : o->hex) < 0) {
         o->path = NULL;
         rc = ed_error_set(err, ED_ENOMEM, NULL);
         goto out_free;
     }
+    o->quota = os->quota_of ? os->quota_of(os->quota_ud, tenant) : NULL;
+    struct stat st;
+    bool exists = lstat(o->path, &st) == 0;
+    if (o->quota && !facet && !exists) {
+        if ((rc = count_object(o, err)))
+            goto out_free_quota;
+        counted = true;
+    }
+    o->charged = o->quota ? st__disk_size(o->path) : 0;
     /* NOFOLLOW: the database file itself may not be a symbolic link either */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                 SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOFOLLOW;
@@ -515,17 +629,81 @@ static int object_open(struct st_objects *os, const char *tenant, const char *cl
     sqlite3_busy_timeout(o->db, 2000);
     sqlite3_progress_handler(o->db, 4096, on_progress, o);
     free(dir);
+    st__quota_charge(o); /* open, it stands for its pages rather than its files */
     *out = o;
     return 0;
 
+out_free_msg:
+    ed_error_set(err, rc, "cannot name the facet's database: %s", ed_strerror(rc));
 out_free:
+    if (counted)
+        atomic_fetch_sub(&o->quota->objects, 1);
+out_free_quota:
     free(dir);
     object_free(o);
     return rc;
 }
 
+static int lookup(struct st_objects *os, const char *tenant, const char *cls, const char *hex,
+                  const char *facet, size_t facet_len, struct st_object **out,
+                  struct ed_error *err);
+
 int st_object_get(struct st_objects *os, const char *tenant, const char *cls, const char *hex,
                   struct st_object **out, struct ed_error *err)
+{
+    return lookup(os, tenant, cls, hex, NULL, 0, out, err);
+}
+
+int st_facet_get(struct st_objects *os, const char *tenant, const char *cls, const char *hex,
+                 const char *facet, size_t facet_len, struct st_object **out, struct ed_error *err)
+{
+    if (!facet || facet_len == 0 || facet_len > ST_FACET_NAME_MAX)
+        return ed_error_set(err, ED_EINVAL, "a facet's name must be 1 to %d bytes",
+                            ST_FACET_NAME_MAX);
+    return lookup(os, tenant, cls, hex, facet, facet_len, out, err);
+}
+
+const char *st_object_facet(const struct st_object *o, size_t *len)
+{
+    if (len)
+        *len = o->facet_len;
+    return o->facet;
+}
+
+int st_facet_delete(struct st_objects *os, const char *tenant, const char *cls, const char *hex,
+                    const char *facet, size_t facet_len, struct ed_error *err)
+{
+    struct st_object *o = NULL;
+    int rc = st_facet_get(os, tenant, cls, hex, facet, facet_len, &o, err);
+    if (rc)
+        return rc;
+    struct st_quota *q = o->quota;
+    char *path = strdup(o->path);
+    if (!path)
+        return ed_error_set(err, ED_ENOMEM, NULL);
+    if (st_object_rollback(o, NULL) == 0) /* else it closed the database itself */
+        object_close(os, o);
+    /* closed, it was counted as its files; they go now */
+    int64_t size = st__disk_size(path);
+    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof suffix / sizeof *suffix && rc == 0; i++) {
+        char *f = NULL;
+        if (asprintf(&f, "%s%s", path, suffix[i]) < 0) {
+            rc = ed_error_set(err, ED_ENOMEM, NULL);
+            break;
+        }
+        if (unlink(f) != 0 && errno != ENOENT)
+            rc = ed_error_set(err, ED_EIO, "cannot delete %s: %s", f, strerror(errno));
+        free(f);
+    }
+    if (q)
+        atomic_fetch_sub(&q->bytes, size - st__disk_size(path));
+    free(path);
+    return rc;
+}
+
+static int lookup(struct st_objects *os, const char *tenant, const char *cls, const char *hex,
+                  const char *facet, size_t facet_len, struct st_object **out, struct ed_error *err)
 {
     if (!os || !out)
         return ed_error_set(err, ED_EINVAL, "st_object_get: no cache");
@@ -535,10 +713,10 @@ int st_object_get(struct st_objects *os, const char *tenant, const char *cls, co
         return ed_error_set(err, ED_EINVAL, "invalid Durable Object class name");
     if (!hex || !st__hex_ok(hex, strnlen(hex, 65)))
         return ed_error_set(err, ED_EINVAL, "Invalid Durable Object ID: must be 64 hex digits");
-    uint64_t h = name_hash(tenant, cls, hex);
+    uint64_t h = name_hash(tenant, cls, hex, facet, facet_len);
     for (struct st_object *o = os->buckets[h & (os->nbuckets - 1)]; o; o = o->hnext) {
         if (o->hash == h && memcmp(o->hex, hex, 64) == 0 && strcmp(o->cls, cls) == 0 &&
-            strcmp(o->tenant, tenant) == 0) {
+            strcmp(o->tenant, tenant) == 0 && same_facet(o, facet, facet_len)) {
             if (os->lru_head != o) {
                 lru_unlink(os, o);
                 lru_push(os, o);
@@ -550,7 +728,7 @@ int st_object_get(struct st_objects *os, const char *tenant, const char *cls, co
     if (os->open >= os->max_open)
         trim(os, os->max_open - 1);
     struct st_object *o = NULL;
-    int rc = object_open(os, tenant, cls, hex, h, &o, err);
+    int rc = object_open(os, tenant, cls, hex, facet, facet_len, h, &o, err);
     if (rc)
         return rc;
     struct st_object **b = &os->buckets[h & (os->nbuckets - 1)];

@@ -113,6 +113,8 @@ int st__sql_code(int rc)
 
 int st__sql_error(struct st_object *o, int rc, int code, struct ed_error *err)
 {
+    if ((rc & 0xff) == SQLITE_FULL && o->quota && o->quota->max_bytes)
+        return st__quota_error(o, rc, code, err);
     if ((rc & 0xff) == SQLITE_AUTH && o->auth_msg)
         return ed_error_set(err, code, "%s", o->auth_msg);
     char at[40] = "";

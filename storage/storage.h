@@ -436,20 +436,66 @@ int st_alarms_list(struct st_db *db,
 /* ---- group commit ---- */
 /* Whether the object has an open implicit transaction (since the last st_objects_commit). */
 bool st_object_dirty(const struct st_object *o);
-typedef void (*st_commit_cb)(void *ud, const char *tenant, const char *cls, const char *hex,
-                             int code, const char *msg);
+/* o is borrowed for the call: only its getters (st_object_tenant...) may be used. */
+typedef void (*st_commit_cb)(void *ud, const struct st_object *o, int code, const char *msg);
 /* Commits every open implicit transaction of os (one WAL append each, no fsync), then closes
  * databases beyond max_open. done (may be NULL) is called once per object committed, with
  * code 0, or a negative code and a message when the commit failed and was rolled back (the
- * caller drops its instance: its in-memory state may hold what was lost); the strings are
- * borrowed for the call, and done may not call st_ functions on os. Returns how many objects
- * failed (0: all committed). */
+ * caller drops its instance: its in-memory state may hold what was lost); msg is borrowed for
+ * the call, and done may not call st_ functions on os other than the getters. Returns how
+ * many objects failed (0: all committed). */
 int st_objects_commit(struct st_objects *os, st_commit_cb done, void *ud);
+/* Undoes o's implicit transaction, savepoints included: every write since its last commit is
+ * gone (the turn of a call a limit killed, as Workers discards the uncommitted writes of an
+ * isolate it stops). The object leaves the next commit (done is not called for it). A no-op
+ * without an open transaction. Returns 0 or ED_ESQLITE (the database is closed then, so
+ * nothing of the transaction can survive). */
+int st_object_rollback(struct st_object *o, struct ed_error *err);
 
-/* ---- quotas ---- */
+/* ---- facets ----
+ * A facet (Cloudflare's ctx.facets) is a database of its own beside its object's:
+ * DATA/tenants/<tenant>/do/<class>/<id>.facets/<F>.sqlite, F being 64 hex digits of a keyed
+ * hash of the facet's name, so the name (any string up to ST_FACET_NAME_MAX bytes) never
+ * becomes a path component. It works as an object's database in every other way (same cache,
+ * transactions, group commit), except that it holds no alarm. */
+#define ST_FACET_NAME_MAX 1024
+/* The facet's database, opened (and created) on first use. Borrowed as st_object_get's. Errors
+ * as st_object_get's, and ED_EINVAL for an empty or too long name. */
+int st_facet_get(struct st_objects *os, const char *tenant, const char *cls, const char *hex,
+                 const char *facet, size_t facet_len, struct st_object **out, struct ed_error *err);
+/* Deletes the facet's database: closed if open (its transaction rolled back), its files
+ * removed. Returns 0 (also when it never existed) or a negative code with err set. */
+int st_facet_delete(struct st_objects *os, const char *tenant, const char *cls, const char *hex,
+                    const char *facet, size_t facet_len, struct ed_error *err);
+/* The facet's name (len bytes, not NUL-terminated), or NULL for an object's own database.
+ * Borrowed: valid while o is. */
+const char *st_object_facet(const struct st_object *o, size_t *len);
+
+/* ---- quotas ----
+ * A tenant's storage totals live in one st_quota that every shard's cache updates with atomic
+ * additions (no lock): bytes of its databases (facets included) and how many objects have a
+ * database. Each database counts its size on disk while closed and page_count * page_size
+ * while open, re-measured after each commit, so the totals follow the files without a walk.
+ * With a byte limit every write is checked as it runs: the database's max_page_count is set
+ * to what the tenant has left, so a write past it fails with SQLITE_FULL ("Exceeded the
+ * storage quota ...") and the turn's other writes stand. With several shards writing at the
+ * same instant the tenant may pass its limit by what they wrote then. With an object limit, a
+ * database that does not exist yet is not created past it (facets do not count). */
+struct st_quota;
+/* Returns owned (free with st_quota_free, after every cache that used it). 0: no limit. */
+struct st_quota *st_quota_new(uint64_t max_bytes, uint64_t max_objects);
+void st_quota_free(struct st_quota *q);
+/* Sets the totals (at start-up, from st_tenant_objects). */
+void st_quota_set(struct st_quota *q, uint64_t bytes, uint64_t objects);
+void st_quota_get(const struct st_quota *q, uint64_t *bytes, uint64_t *objects);
+/* The quota of tenant (borrowed for as long as the cache lives), or NULL: not counted. */
+typedef struct st_quota *(*st_quota_cb)(void *ud, const char *tenant);
+/* Databases os opens from now on count against lookup's quotas. */
+void st_objects_set_quotas(struct st_objects *os, st_quota_cb lookup, void *ud);
+
 /* How many objects tenant has (database files under DATA/tenants/<tenant>/do) and their bytes
- * on disk (databases and WAL files). A directory walk: a few µs per object, not per request.
- * Returns 0 (zeros when there are none) or a negative code with err set. */
+ * on disk (databases and WAL files, facets' included). A directory walk: a few µs per object,
+ * not per request. Returns 0 (zeros when there are none) or a negative code with err set. */
 int st_tenant_objects(const char *data_dir, const char *tenant, uint64_t *objects, uint64_t *bytes,
                       struct ed_error *err);
 

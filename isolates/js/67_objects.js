@@ -8,6 +8,10 @@
 // transactions, alarms) reaches the object's database through the host, synchronously: a
 // storage promise is settled before it is returned, so no other event can come between. Values
 // cross to and from an object without stubs or streams: a body is read whole before it goes.
+// ctx.facets gives an object facets: instances of classes that child workers (env.LOADER)
+// export, each with a database of its own beside the object's, reached through the host as
+// calls into the child (internals.callFacet, 70_loader.js). A transaction() runs alone: another
+// one, and any new event, waits until it settles (an input gate); one started inside it nests.
 // A lazy file (isolates/lazy.cc): a worker without durable objects never runs it.
 'use strict';
 (function (internals, native) {
@@ -19,6 +23,9 @@
     const TXN_COMMIT = 1;
     const TXN_ROLLBACK = 2;
     const MAX_KEYS = 128; // per get/put/delete batch, as in Workers
+    const FACET_ABORT = 0; // enum iso_facet_op
+    const FACET_DELETE = 1;
+    const MAX_FACET_NAME = 128; // characters, as in workerd
 
     // ---- ids --------------------------------------------------------------------------------
 
@@ -83,13 +90,16 @@
                 return Promise.reject(e);
             }
         };
+        return newProxy(call, { id, name });
+    }
+
+    // fetch() and RPC methods over call(method, args); own are the stub's properties.
+    function newProxy(call, own) {
         const methods = new Map();
         const proxy = new Proxy(Object.create(null), {
             get(target, prop) {
-                if (prop === 'id')
-                    return id;
-                if (prop === 'name')
-                    return name;
+                if (Object.hasOwn(own, prop))
+                    return own[prop];
                 if (typeof prop !== 'string' || prop === 'then' || prop === 'constructor')
                     return undefined;
                 let m = methods.get(prop);
@@ -168,6 +178,19 @@
     }
 
     internals.newObjectNamespace = (binding) => new DurableObjectNamespace(INTERNAL, binding);
+
+    // Waits until p settles, in entries of this invocation's own. A continuation runs in the
+    // entry of whoever settled its promise, and the shim counts what runs in an entry (timers,
+    // calls out) as that entry's invocation's: a call that waited behind another call's gate
+    // would have its timers die with the other call. So the wait is a timer of the waiting
+    // invocation (which also keeps it alive meanwhile), made due at once when p settles.
+    function ownWait(p) {
+        return new Promise((resolve) => {
+            const id = internals.setTimer(resolve, 2147483647); // runs 07_timers.js if needed
+            const hurry = () => native.hurryTimer(id);
+            p.then(hurry, hurry);
+        });
+    }
 
     // ---- SQL ----------------------------------------------------------------------------------
 
@@ -335,12 +358,14 @@
 
     class DurableObjectStorage {
         #key;
+        #rec;
         #sql = null;
 
-        constructor(token, key) {
+        constructor(token, rec) {
             if (token !== INTERNAL)
                 throw new TypeError('Illegal constructor');
-            this.#key = key;
+            this.#key = rec.key;
+            this.#rec = rec;
         }
 
         get sql() {
@@ -436,14 +461,45 @@
             return result;
         }
 
+        // One transaction at a time per object: its savepoint is the innermost until it
+        // settles, so another call's transaction waits (else the two would release each
+        // other's savepoints), and so do new events (their writes would land in it). One
+        // started by the closure (what runs inside it, across awaits, as V8 carries the async
+        // context) nests instead.
         async transaction(closure) {
             if (typeof closure !== 'function')
                 throw new TypeError('transaction() expects a function');
+            const rec = this.#rec;
+            const outer = native.asyncContext();
+            if (outer !== undefined && outer !== null && outer.rec === rec && outer.open)
+                return this.#run(closure, outer);
+            while (rec.txn !== null)
+                await ownWait(rec.txn.done);
+            let settle;
+            const token = { rec, open: true, done: new Promise((resolve) => { settle = resolve; }) };
+            rec.txn = token;
+            try {
+                return await this.#run(closure, token);
+            } finally {
+                token.open = false;
+                rec.txn = null;
+                settle();
+            }
+        }
+
+        async #run(closure, token) {
             native.objectTxn(this.#key, TXN_BEGIN);
             const txn = new DurableObjectTransaction(INTERNAL, this);
+            const saved = native.asyncContext();
             let result;
             try {
-                result = await closure(txn);
+                native.setAsyncContext(token);
+                try {
+                    result = closure(txn);
+                } finally {
+                    native.setAsyncContext(saved);
+                }
+                result = await result;
             } catch (e) {
                 native.objectTxn(this.#key, TXN_ROLLBACK);
                 throw e;
@@ -543,6 +599,7 @@
         #rec;
         #id;
         #storage = null;
+        #facets = null;
 
         constructor(token, rec, id) {
             if (token !== INTERNAL)
@@ -557,8 +614,14 @@
 
         get storage() {
             if (this.#storage === null)
-                this.#storage = new DurableObjectStorage(INTERNAL, this.#rec.key);
+                this.#storage = new DurableObjectStorage(INTERNAL, this.#rec);
             return this.#storage;
+        }
+
+        get facets() {
+            if (this.#facets === null)
+                this.#facets = new DurableObjectFacets(INTERNAL, this.#rec, this.#id);
+            return this.#facets;
         }
 
         // No other event reaches the object until callback's promise settles; if it rejects,
@@ -594,18 +657,120 @@
         }
     }
 
-    function construct(ns, env, cls, key, hex, name) {
+    // ---- facets ------------------------------------------------------------------------------
+
+    function facetName(name) {
+        if (typeof name !== 'string')
+            throw new TypeError('A facet name must be a string.');
+        if (name.length === 0 || name.length > MAX_FACET_NAME)
+            throw new TypeError(`A facet name must be 1 to ${MAX_FACET_NAME} characters long.`);
+        if (/[\u0000-\u001f\u007f/]/.test(name))
+            throw new TypeError('A facet name cannot contain control characters nor "/".');
+        return name;
+    }
+
+    // What getStartupOptions() gave: the class (checked by 70_loader.js) and the facet's ctx.id.
+    function startupOptions(options, parentId) {
+        if (typeof options !== 'object' || options === null)
+            throw new TypeError('getStartupOptions() must return an object { class, id }');
+        const cls = options.class;
+        internals.facetClassCheck(cls);
+        let idHex;
+        let idName;
+        const id = options.id;
+        if (id === undefined || id === null) {
+            ({ hex: idHex, name: idName } = partsOf(parentId));
+        } else if (typeof id === 'string') {
+            idHex = '';
+            idName = id;
+        } else if (idParts.has(id)) {
+            ({ hex: idHex, name: idName } = partsOf(id));
+        } else {
+            throw new TypeError('The facet\'s id must be a DurableObjectId or a string');
+        }
+        return { cls, idHex, idName: idName ?? null };
+    }
+
+    // ctx.facets: each facet of the object by name, started (getStartupOptions() run) on its
+    // first call and kept until abort() or delete(). A facet whose child worker or instance
+    // went (evicted, a limit) is started again from the same options by its next call.
+    class DurableObjectFacets {
+        #rec;
+        #id;
+
+        constructor(token, rec, id) {
+            if (token !== INTERNAL)
+                throw new TypeError('Illegal constructor');
+            this.#rec = rec;
+            this.#id = id;
+        }
+
+        #check() {
+            if (this.#rec.facet)
+                throw new Error('This Durable Object does not support creating facets.');
+        }
+
+        get(name, getStartupOptions) {
+            this.#check();
+            name = facetName(name);
+            if (typeof getStartupOptions !== 'function')
+                throw new TypeError('facets.get(name, getStartupOptions): getStartupOptions must be a function');
+            const rec = this.#rec;
+            const parentId = this.#id;
+            const options = () => {
+                let f = rec.facets.get(name);
+                if (f === undefined) {
+                    const p = (async () => startupOptions(await getStartupOptions(), parentId))();
+                    f = { options: p };
+                    rec.facets.set(name, f);
+                    p.catch(() => {
+                        if (rec.facets.get(name) === f)
+                            rec.facets.delete(name);
+                    });
+                }
+                return f.options;
+            };
+            const call = async (method, args) => {
+                const o = await options();
+                return internals.callFacet(o.cls, rec.key, name, o.idHex, o.idName, method, args);
+            };
+            return newProxy(call, {});
+        }
+
+        abort(name, reason = undefined) {
+            this.#check();
+            name = facetName(name);
+            this.#rec.facets.delete(name);
+            const text = reason === undefined ? 'The facet was aborted.'
+                : reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
+            native.facetCtl(this.#rec.key, FACET_ABORT, name, text);
+        }
+
+        delete(name) {
+            this.#check();
+            name = facetName(name);
+            this.#rec.facets.delete(name);
+            native.facetCtl(this.#rec.key, FACET_DELETE, name, null);
+        }
+
+        get [Symbol.toStringTag]() {
+            return 'DurableObjectFacets';
+        }
+    }
+
+    function construct(ns, env, cls, key, hex, name, facet) {
         const Class = ns === undefined ? undefined : ns[cls];
         if (typeof Class !== 'function')
             throw new TypeError(`Durable Object class ${cls} is not exported by the main module`);
         const { DurableObject } = internals.cloudflareWorkers;
         const rec = {
-            key, instance: null, gate: null, broken: null,
-            rpc: Class.prototype instanceof DurableObject,
+            key, instance: null, gate: null, broken: null, txn: null, facet,
+            facets: new Map(), rpc: Class.prototype instanceof DurableObject,
         };
         native.objectSet(key, rec);
-        const state = new DurableObjectState(INTERNAL, rec,
-            new DurableObjectId(INTERNAL, hex, name ?? undefined));
+        // a facet's id may be a plain string (ctx.id is then that string, as in workerd)
+        const id = hex === '' ? name : new DurableObjectId(INTERNAL, hex, name ?? undefined);
+        const state = new DurableObjectState(INTERNAL, rec, id);
         try {
             rec.instance = Reflect.construct(Class, [state, env]);
         } catch (e) {
@@ -627,8 +792,8 @@
     }
 
     async function deliver(rec, method, args) {
-        while (rec.gate !== null)
-            await rec.gate;
+        while (rec.gate !== null || rec.txn !== null)
+            await ownWait(rec.gate ?? rec.txn.done);
         if (rec.broken !== null)
             throw rec.broken;
         const target = rec.instance;
@@ -656,11 +821,11 @@
     }
 
     // iso_worker_call_object: method of the object with handle key, made if need be.
-    internals.objectCall = function objectCall(ns, env, cls, key, hex, name, method, args) {
+    internals.objectCall = function objectCall(ns, env, cls, key, hex, name, method, args, facet) {
         try {
             let rec = native.objectGet(key);
             if (rec === undefined)
-                rec = construct(ns, env, cls, key, hex, name);
+                rec = construct(ns, env, cls, key, hex, name, facet === true);
             return deliver(rec, method, args);
         } catch (e) {
             return Promise.reject(e);

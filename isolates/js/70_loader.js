@@ -5,7 +5,9 @@
 // error is that call's error), the code is checked and laid out for the shim (modules, env —
 // whose functions and RpcTargets the shim's serializer exports as stubs —, globalOutbound,
 // limits), and the call goes to the host, which creates the child if need be. A load() child has an id of its own and is released
-// through the host when the last stub or fetcher for it is garbage.
+// through the host when the last stub or fetcher for it is garbage. stub.getDurableObjectClass(name)
+// names a class the child exports, for a durable object's ctx.facets (67_objects.js): a facet's
+// calls go through the host the same way, getCode() included, as calls into that class.
 'use strict';
 (function (internals, native) {
     const { INTERNAL, STUB_OBJECT } = internals;
@@ -165,6 +167,46 @@
         return call(await codeFor(st));
     }
 
+    // getCode() when the child is not live, then the call; again with code if it went meanwhile.
+    async function withChild(st, call) {
+        if (!native.childLive(st.binding, st.id))
+            return call(await codeFor(st));
+        try {
+            return await call(null);
+        } catch (e) {
+            if (internals.errorCode(e) !== internals.codes.NOENT)
+                throw e;
+        }
+        return call(await codeFor(st));
+    }
+
+    // A class exported by a child: what a facet is an instance of.
+    const classParts = new WeakMap(); // DurableObjectClass -> { st, name }
+
+    class DurableObjectClass {
+        constructor(token, st, name) {
+            if (token !== INTERNAL)
+                throw new TypeError('Illegal constructor');
+            classParts.set(this, { st, name });
+        }
+
+        get [Symbol.toStringTag]() {
+            return 'DurableObjectClass';
+        }
+    }
+
+    internals.facetClassCheck = (cls) => {
+        if (!classParts.has(cls))
+            throw new TypeError('The facet\'s class must be a DurableObjectClass, from a WorkerStub\'s getDurableObjectClass(name)');
+    };
+
+    // A call into facet `facet` of the object with handle key: an instance of cls in its child.
+    internals.callFacet = (cls, key, facet, idHex, idName, method, args) => {
+        const { st, name } = classParts.get(cls);
+        return withChild(st, (code) => native.callFacet(key, facet, name, idHex, idName,
+            st.binding, st.id, st.anonymous, code, method, args));
+    };
+
     class WorkerStub {
         #st;
 
@@ -185,6 +227,13 @@
             const entrypoint = name ?? null;
             return internals.newFetcher(
                 (method, args) => callChild(st, entrypoint, props, limits, method, args));
+        }
+
+        // A class the child exports, for ctx.facets.get(): checked when a facet starts.
+        getDurableObjectClass(name) {
+            if (typeof name !== 'string' || !/^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/.test(name))
+                throw new TypeError('getDurableObjectClass: the class name must be a JavaScript identifier (at most 128 characters)');
+            return new DurableObjectClass(INTERNAL, this.#st, name);
         }
 
         get [Symbol.toStringTag]() {
@@ -237,7 +286,8 @@
     }
 
     internals.newWorkerLoader = (binding) => new WorkerLoader(INTERNAL, binding);
-    internals.refuseClone = (v) => (v instanceof WorkerLoader || v instanceof WorkerStub
-        ? 'A WorkerLoader or WorkerStub cannot be sent to another worker; send a fetcher (stub.getEntrypoint()) instead'
+    internals.refuseClone = (v) => (v instanceof WorkerLoader || v instanceof WorkerStub ||
+        v instanceof DurableObjectClass
+        ? 'A WorkerLoader, WorkerStub or DurableObjectClass cannot be sent to another worker; send a fetcher (stub.getEntrypoint()) instead'
         : null);
 })

@@ -135,12 +135,13 @@ struct done_log {
     char ids[8][ST_OBJECT_ID_HEX];
 };
 
-static void on_done(void *ud, const char *tenant, const char *cls, const char *hex, int code,
-                    const char *msg)
+static void on_done(void *ud, const struct st_object *o, int code, const char *msg)
 {
     struct done_log *d = ud;
-    cr_assert_str_eq(tenant, "acme");
-    cr_assert_str_eq(cls, "Counter");
+    const char *hex = st_object_hex(o);
+    cr_assert_str_eq(st_object_tenant(o), "acme");
+    cr_assert_str_eq(st_object_class(o), "Counter");
+    cr_assert_null(st_object_facet(o, NULL));
     if (code) {
         d->failed++;
         cr_assert_not_null(msg);

@@ -964,6 +964,31 @@ static bool day_ok(const char *d)
     return true;
 }
 
+/* Adds what each listed tenant's durable objects hold now ("storage_bytes", "objects": gauges,
+ * not sums over the day) to the usage JSON *json (replaced). Returns 0 or ED_ENOMEM. */
+static int add_storage(struct dp_api *api, char **json)
+{
+    json_t *root = json_loads(*json, 0, NULL);
+    json_t *tenants = json_object_get(root, "tenants");
+    const char *name;
+    json_t *t;
+    json_object_foreach(tenants, name, t)
+    {
+        uint64_t bytes, objects;
+        if (api->storage(api->ud, name, &bytes, &objects) == 0) {
+            json_object_set_new(t, "storage_bytes", json_integer((json_int_t)bytes));
+            json_object_set_new(t, "objects", json_integer((json_int_t)objects));
+        }
+    }
+    char *out = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(root);
+    if (!out)
+        return ED_ENOMEM;
+    free(*json);
+    *json = out;
+    return 0;
+}
+
 static int usage(struct dp_api *api, const struct dp__caller *caller, const char *q, size_t qlen,
                  struct dp_response *res)
 {
@@ -986,6 +1011,9 @@ static int usage(struct dp_api *api, const struct dp__caller *caller, const char
     struct ed_error e = {0};
     if (st_usage_json(api->db, one ? tenant : NULL, day, &json, &e))
         return st_failed(res, "usage", &e);
+    char today[ST_DAY_LEN];
+    if (api->storage && strcmp(day, st_day(time(NULL), today)) == 0 && add_storage(api, &json))
+        return dp__error(res, 500, "out of memory");
     size_t n = strlen(json);
     char *b = realloc(json, n + 2);
     if (!b) {
@@ -1166,6 +1194,7 @@ int dp_api_new(const struct dp_config *cfg, struct dp_api **out, struct ed_error
     }
     api->site_token = cfg->site_token;
     api->site_tenant = cfg->site_tenant;
+    api->storage = cfg->storage;
     api->ud = cfg->ud;
     *out = api;
     return 0;

@@ -55,6 +55,9 @@ struct dp_config {
     const char *(*site_token)(void *ud, const uint8_t sha256[32]);
     /* Whether name is a tenant of the site (tenant.conf): such names cannot be created here. */
     bool (*site_tenant)(void *ud, const char *name);
+    /* What a tenant's durable objects hold now (bytes on disk, objects), for GET /v1/usage of
+     * today: 0 when known, else negative (no such counts kept). May be NULL. */
+    int (*storage)(void *ud, const char *tenant, uint64_t *bytes, uint64_t *objects);
     void *ud;
 };
 

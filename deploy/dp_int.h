@@ -62,6 +62,7 @@ struct dp_api {
     struct dp_quotas defaults;
     const char *(*site_token)(void *ud, const uint8_t sha256[32]);
     bool (*site_tenant)(void *ud, const char *name);
+    int (*storage)(void *ud, const char *tenant, uint64_t *bytes, uint64_t *objects);
     void *ud;
 };
 

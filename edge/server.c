@@ -302,6 +302,19 @@ static bool site_tenant(void *ud, const char *name)
     return false;
 }
 
+/* dp_config.storage: the totals the shards keep of a tenant's durable objects (tenants of the
+ * tenants directory; the control plane's have no storage counts yet). */
+static int site_storage(void *ud, const char *name, uint64_t *bytes, uint64_t *objects)
+{
+    const struct edge_site *site = ud;
+    for (size_t i = 0; i < site->n_tenants; i++)
+        if (strcmp(site->tenants[i]->name, name) == 0 && site->tenants[i]->quota) {
+            st_quota_get(site->tenants[i]->quota, bytes, objects);
+            return 0;
+        }
+    return ED_ENOENT;
+}
+
 /* The operator's token (made and shown once, on a data directory's first start) and the admin
  * API the admin listener calls. */
 static int start_admin(struct edge_server *srv, struct ed_error *err)
@@ -322,6 +335,7 @@ static int start_admin(struct edge_server *srv, struct ed_error *err)
                            .defaults = {.cpu_ms = cfg->cpu_ms, .heap_mb = cfg->heap_mb},
                            .site_token = site_token,
                            .site_tenant = site_tenant,
+                           .storage = site_storage,
                            .ud = srv->site};
     return dp_api_new(&dc, &srv->api, err);
 }

@@ -251,8 +251,26 @@ Test(objects_facets, the_storage_quota_refuses_bytes_and_objects_past_it)
     r = get_ok(s, "small.test", "/write?name=o4&kb=1");
     cr_expect(strstr(r, "Exceeded the Durable Object limit of this tenant"), "%s", r);
     E2E_STOP_OK(s);
-    /* counted again from the files at start-up: still full */
-    s = start(dir, data, "30000");
+    /* counted again from the files at start-up: still full, and the operator sees the totals
+     * beside today's usage */
+    const char *args[] = {
+        "--tenants",        dir,     "--threads",      "4",           "--data", data,
+        "--object-idle-ms", "30000", "--admin-listen", "127.0.0.1:0", NULL};
+    s = e2e_server_start(args);
+    cr_assert_not_null(s, "edged did not start: %s", e2e_errmsg());
+    char *token = e2e_read_file(e2e_fmt("%s/operator.token", data), NULL);
+    cr_assert_not_null(token, "%s", e2e_errmsg());
+    token[strcspn(token, "\n")] = '\0';
+    struct e2e_response u;
+    cr_assert_eq(e2e_request(s->admin_port, "GET", "127.0.0.1", "/v1/usage?tenant=small",
+                             e2e_fmt("Authorization: Bearer %s\r\nConnection: close\r\n", token),
+                             NULL, &u),
+                 0, "%s", e2e_errmsg());
+    free(token);
+    cr_expect_eq(u.status, 200, "%d %s", u.status, u.body);
+    cr_expect(strstr(u.body, "\"objects\":3") && strstr(u.body, "\"storage_bytes\":"), "%s",
+              u.body);
+    e2e_response_dispose(&u);
     r = get_ok(s, "small.test", "/write?name=o5&kb=1");
     cr_expect(strstr(r, "Exceeded the Durable Object limit of this tenant"), "%s", r);
     r = get_ok(s, "small.test", "/write?name=w&kb=600");

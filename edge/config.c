@@ -32,6 +32,7 @@ enum {
     OPT_PORT_FILE,
     OPT_LOG_LEVEL,
     OPT_ALLOW_EVAL,
+    OPT_STORAGE_FSYNC,
     OPT_OUTBOUND_ALLOW,
     OPT_OUTBOUND_DENY,
     OPT_OUTBOUND_CA,
@@ -96,6 +97,7 @@ static const struct option long_opts[] = {
     {"port-file", required_argument, 0, OPT_PORT_FILE},
     {"log-level", required_argument, 0, OPT_LOG_LEVEL},
     {"allow-eval-at-startup", no_argument, 0, OPT_ALLOW_EVAL},
+    {"storage-fsync", no_argument, 0, OPT_STORAGE_FSYNC},
     {"outbound-allow", required_argument, 0, OPT_OUTBOUND_ALLOW},
     {"outbound-deny", required_argument, 0, OPT_OUTBOUND_DENY},
     {"outbound-ca", required_argument, 0, OPT_OUTBOUND_CA},
@@ -149,6 +151,8 @@ void edge__usage(FILE *out)
         "  --outbound-timeout-ms N   a fetch() fails when the server sends nothing for N ms (60000)\n"
         "  --object-idle-ms N        a durable object unused for N ms leaves memory (30000)\n"
         "  --object-max-open N       durable object databases open per shard (256)\n"
+        "  --storage-fsync           each durable object commit waits for an fsync (survives a\n"
+        "                            power loss; default: survives a killed process)\n"
         "  --help                    print this help and exit\n"
         "  --version                 print the version and exit\n",
         out);
@@ -293,6 +297,9 @@ int edge__config_parse(struct edge_config *cfg, int argc, char **argv, struct ed
             if (cfg->log_level < 0)
                 rc = ed_error_set(err, ED_EINVAL,
                                   "--log-level %s: expected error, warn, info or debug", optarg);
+            break;
+        case OPT_STORAGE_FSYNC:
+            cfg->storage_fsync = true;
             break;
         case OPT_ALLOW_EVAL:
             cfg->allow_eval_at_startup = true;

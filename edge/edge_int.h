@@ -51,6 +51,7 @@ struct edge_config {
     uint32_t outbound_connect_timeout_ms, outbound_timeout_ms;
     uint32_t object_idle_ms;  /* a durable object unused this long leaves memory */
     uint32_t object_max_open; /* open object databases per shard (0: storage's default) */
+    bool storage_fsync;       /* every durable object commit waits for an fsync */
 };
 
 /* How long after a request's wall budget the connection gives up on a worker that did not

@@ -1627,6 +1627,7 @@ int edge__objects_start(struct edge_shard *sh, struct ed_error *err)
         return rc;
     }
     st_objects_set_quotas(os->store, tenant_quota, srv->site);
+    st_objects_set_fsync(os->store, srv->cfg->storage_fsync);
     uv_async_init(&sh->loop, &os->async, on_inbox);
     uv_prepare_init(&sh->loop, &os->prepare);
     uv_check_init(&sh->loop, &os->check);

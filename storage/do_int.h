@@ -110,6 +110,7 @@ struct st_objects {
     uint64_t tick;
     st_quota_cb quota_of; /* the tenant's quota, looked up when a database opens */
     void *quota_ud;
+    bool fsync; /* synchronous=FULL for databases opened from now on */
 };
 
 /* ---- objects.c ---- */

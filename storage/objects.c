@@ -432,6 +432,11 @@ void st_objects_set_quotas(struct st_objects *os, st_quota_cb lookup, void *ud)
     os->quota_ud = ud;
 }
 
+void st_objects_set_fsync(struct st_objects *os, bool fsync)
+{
+    os->fsync = fsync;
+}
+
 void st_objects_set_deadline(struct st_objects *os, uint64_t deadline_ns)
 {
     os->deadline_ns = deadline_ns;
@@ -618,9 +623,9 @@ static int object_open(struct st_objects *os, const char *tenant, const char *cl
         goto out_free;
     char pragmas[200];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -%d; "
+             "PRAGMA synchronous = %s; PRAGMA foreign_keys = ON; PRAGMA cache_size = -%d; "
              "PRAGMA journal_size_limit = %d;",
-             ST__CACHE_KIB, ST__WAL_KEEP_BYTES);
+             o->os->fsync ? "FULL" : "NORMAL", ST__CACHE_KIB, ST__WAL_KEEP_BYTES);
     if (st__exec_trusted(o, pragmas) != SQLITE_OK) {
         rc = st__sqlite_error(o->db, o->path, err);
         goto out_free;

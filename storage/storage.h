@@ -492,6 +492,10 @@ void st_quota_get(const struct st_quota *q, uint64_t *bytes, uint64_t *objects);
 typedef struct st_quota *(*st_quota_cb)(void *ud, const char *tenant);
 /* Databases os opens from now on count against lookup's quotas. */
 void st_objects_set_quotas(struct st_objects *os, st_quota_cb lookup, void *ud);
+/* Databases os opens from now on fsync every commit (synchronous=FULL: a group commit waits for
+ * the disk, so an acknowledged write also survives a power loss) instead of only writing the
+ * WAL (synchronous=NORMAL, the default: it survives a killed process). */
+void st_objects_set_fsync(struct st_objects *os, bool fsync);
 
 /* How many objects tenant has (database files under DATA/tenants/<tenant>/do) and their bytes
  * on disk (databases and WAL files, facets' included). A directory walk: a few µs per object,

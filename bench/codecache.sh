@@ -26,10 +26,7 @@ done
 
 # shellcheck source=lib.sh
 . "$ROOT/bench/lib.sh"
-for tool in wrk curl; do
-    command -v $tool >/dev/null ||
-        { echo "codecache.sh: $tool is not installed (scripts/setup.sh)" >&2; exit 1; }
-done
+bench_need_tools codecache.sh wrk curl
 if [ -z "$BIN" ]; then
     bench_build_edged codecache.sh || exit 1
     BIN=$BUILD_DIR/edged

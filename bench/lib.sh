@@ -1,4 +1,4 @@
-# bench/lib.sh: shell helpers shared by the bench scripts (hello.sh, loader.sh, storage.sh), sourced,
+# bench/lib.sh: shell helpers shared by the bench scripts (hello.sh, loader.sh, storage.sh...), sourced,
 # never run. Building edged, starting (edged, workerd) and stopping one server at a time (its pid in
 # SERVER_PID, its address in BASE), waiting for it on loopback, one bounded wrk run parsed into
 # numbers, RSS from /proc, and the workerd binary from npm (installed into bench/node_modules on
@@ -13,6 +13,16 @@ BASE="" # http://127.0.0.1:PORT of the server the bench_start_* functions starte
 bench_build_edged() {
     EDGED_BUILD_DIR=$BUILD_DIR "$ROOT/scripts/setup.sh" edged >/dev/null ||
         { echo "$1: build failed; run scripts/setup.sh edged to see why" >&2; return 1; }
+}
+
+# bench_need_tools SCRIPT TOOL...: exits 1 with a message naming the first TOOL not on PATH.
+bench_need_tools() {
+    local script=$1 tool
+    shift
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null ||
+            { echo "$script: $tool is not installed (scripts/setup.sh)" >&2; exit 1; }
+    done
 }
 
 # bench_stop_server [GRACE_S]: SIGTERM to SERVER_PID, SIGKILL after GRACE_S seconds (default 10,

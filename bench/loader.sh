@@ -33,10 +33,7 @@ SERVERS=()
 
 # shellcheck source=lib.sh
 . "$ROOT/bench/lib.sh"
-for tool in wrk curl; do
-    command -v $tool >/dev/null ||
-        { echo "loader.sh: $tool is not installed (scripts/setup.sh)" >&2; exit 1; }
-done
+bench_need_tools loader.sh wrk curl
 if [ "$ONLY" != workerd ]; then bench_build_edged loader.sh || exit 1; fi
 if [ "$ONLY" != edged ]; then bench_workerd loader.sh || exit 1; fi
 

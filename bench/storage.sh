@@ -42,10 +42,7 @@ SERVERS=()
 
 # shellcheck source=lib.sh
 . "$ROOT/bench/lib.sh"
-for tool in wrk curl; do
-    command -v $tool >/dev/null ||
-        { echo "storage.sh: $tool is not installed (scripts/setup.sh)" >&2; exit 1; }
-done
+bench_need_tools storage.sh wrk curl
 if [ "$ONLY" != workerd ]; then
     if [ -z "$BIN" ]; then
         bench_build_edged storage.sh || exit 1

@@ -39,10 +39,7 @@ fi
 
 # shellcheck source=lib.sh
 . "$ROOT/bench/lib.sh"
-for tool in wrk curl; do
-    command -v $tool >/dev/null ||
-        { echo "tenants.sh: $tool is not installed (scripts/setup.sh)" >&2; exit 1; }
-done
+bench_need_tools tenants.sh wrk curl
 if [ -z "$BIN" ]; then
     bench_build_edged tenants.sh || exit 1
     BIN=$BUILD_DIR/edged
